@@ -1,0 +1,66 @@
+/* dsm.h: the C interface of dsm, a distributed shared memory runtime for MPI programs.
+ *
+ * The same surface as dsm.hpp for C programs built with mpicc. Every rank of an mpirun job calls
+ * dsm_init() first and dsm_finalize() last; both are collective. dsm_alloc() and dsm_free() are
+ * collective and return the same pointer on every rank. Lock and barrier calls block the calling
+ * thread (it sleeps, it does not spin) until the operation completes.
+ *
+ *   #include <dsm/dsm.h>
+ *   int main(int argc, char** argv) {
+ *     dsm_init(&argc, &argv);
+ *     long* counter = dsm_alloc(sizeof *counter);
+ *     dsm_lock_acquire(1); ++*counter; dsm_lock_release(1);
+ *     dsm_barrier();
+ *     dsm_free(counter);
+ *     dsm_finalize();
+ *   }
+ */
+#ifndef DSM_DSM_H_
+#define DSM_DSM_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Consistency models, as chosen by DSM_MODEL or --dsm-model=. */
+typedef enum dsm_model {
+  DSM_MODEL_SEQUENTIAL = 0,
+  DSM_MODEL_EAGER_RELEASE = 1,
+  DSM_MODEL_LAZY_RELEASE = 2,
+  DSM_MODEL_ENTRY = 3
+} dsm_model;
+
+/* Collective. Initialises MPI if the program has not (MPI_THREAD_MULTIPLE), reads the DSM_*
+ * configuration and removes --dsm-* flags from argv. A configuration error is printed once and
+ * every rank exits with status 2. Returns 0. */
+int dsm_init(int* argc, char*** argv);
+/* Collective. Finalizes MPI only if dsm_init initialised it. */
+void dsm_finalize(void);
+
+int dsm_rank(void);
+int dsm_ranks(void);
+dsm_model dsm_current_model(void);
+
+/* Collective: zero-filled shared memory, the same address on every rank. */
+void* dsm_alloc(size_t bytes);
+/* Collective: p must come from dsm_alloc. */
+void dsm_free(void* p);
+
+void dsm_lock_acquire(uint64_t id);
+void dsm_lock_release(uint64_t id);
+void dsm_lock_acquire_shared(uint64_t id);
+void dsm_lock_release_shared(uint64_t id);
+/* Returns 1 if the lock was taken, 0 if another rank holds it. */
+int dsm_lock_try_acquire(uint64_t id);
+
+/* Collective. */
+void dsm_barrier(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DSM_DSM_H_ */

@@ -1,0 +1,281 @@
+// api.cpp: the public C++ and C entry points (api/dsm/dsm.hpp, api/dsm/dsm.h): init and finalize,
+// allocation, locks, barriers. init and finalize are collective; see dsm.hpp for the contracts.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+
+#include "alloc/allocator.hpp"
+#include "coherence/protocol.hpp"
+#include "core/context.hpp"
+#include "core/log.hpp"
+#include "dsm/dsm.h"
+#include "dsm/dsm.hpp"
+#include "memory/fault_handler.hpp"
+#include "sync/barrier.hpp"
+#include "sync/locks.hpp"
+#include "topology/topology.hpp"
+
+namespace dsm {
+namespace {
+
+using rt::g_ctx;
+
+// An error that some other rank caused; reported only if no rank has a cause of its own.
+struct peer_failed : dsm::error {
+  using dsm::error::error;
+};
+
+// Collective over comm: if any rank has an error, the lowest rank with a cause of its own prints it
+// (once for the job) and every rank exits with status 2.
+void agree_or_exit(MPI_Comm comm, int rank, int ranks, const std::optional<std::string>& err, bool peer, bool owns_mpi) {
+  const int mine = !err ? INT_MAX : peer ? ranks + rank : rank;
+  int first = INT_MAX;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (first == INT_MAX) return;
+  if (first == mine) {
+    std::fprintf(stderr, "dsm: error: %s\n", err->c_str());
+    std::fflush(stderr);
+  }
+  if (owns_mpi) {
+    MPI_Barrier(comm);
+    MPI_Finalize();
+  }
+  std::_Exit(2);
+}
+
+// Runs one init step on every rank and agrees on the outcome.
+void step(MPI_Comm comm, int rank, int ranks, bool owns_mpi, const std::function<void()>& fn) {
+  std::optional<std::string> err;
+  bool peer = false;
+  try {
+    fn();
+  } catch (const peer_failed& e) {
+    err = e.what();
+    peer = true;
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  agree_or_exit(comm, rank, ranks, err, peer, owns_mpi);
+}
+
+rt::context& ctx() {
+  if (g_ctx == nullptr) {
+    std::fprintf(stderr, "dsm: error: a dsm call before dsm::init or after dsm::finalize\n");
+    std::abort();
+  }
+  return *g_ctx;
+}
+
+}  // namespace
+
+void init(int* argc, char*** argv) {
+  if (g_ctx != nullptr) throw dsm::error("dsm::init called twice");
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  bool owns = false;
+  if (!initialized) {
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
+      std::fprintf(stderr, "dsm: error: MPI_Init_thread failed\n");
+      std::exit(2);
+    }
+    owns = true;
+  }
+  auto c = std::make_unique<rt::context>();
+  c->owns_mpi = owns;
+  MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &c->ranks);
+  const int rank = c->rank, ranks = c->ranks;
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+
+  step(MPI_COMM_WORLD, rank, ranks, owns, [&] {
+    c->opt = rt::parse_options(
+        [](const std::string& name) -> std::optional<std::string> {
+          const char* v = std::getenv(name.c_str());
+          if (v == nullptr) return std::nullopt;
+          return std::string(v);
+        },
+        argc, argv, page);
+  });
+  // Every rank must run with the same configuration.
+  step(MPI_COMM_WORLD, rank, ranks, owns, [&] {
+    const std::size_t h = std::hash<std::string>{}(c->opt.describe());
+    unsigned long long mine = h, lo = 0, hi = 0;
+    MPI_Allreduce(&mine, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&mine, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    if (lo != hi) {
+      throw dsm::error("the DSM_* settings differ between ranks (rank " + std::to_string(rank) + ": " +
+                       c->opt.describe() + "); valid: the same settings everywhere (mpirun -x DSM_MODEL ...)");
+    }
+  });
+  rt::set_log_identity(rank, c->opt.log);
+  MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
+
+  step(c->comm, rank, ranks, owns, [&] {
+    c->space = std::make_unique<rt::global_space>(c->comm, c->opt.size, c->opt.unit);
+  });
+  step(c->comm, rank, ranks, owns, [&] {
+    const std::uint32_t max_payload =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(c->opt.unit, std::uint64_t{256} << 10));
+    c->net = rt::make_node_transport(c->comm, c->opt, max_payload, c->stats);
+  });
+  c->table = std::make_unique<rt::unit_table>(*c->space, rank, ranks, rt::unit_table::default_map_budget());
+  c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
+  c->proto = rt::make_sequential(*c);
+  c->locks = std::make_unique<rt::lock_service>(*c);
+  c->barriers = std::make_unique<rt::barrier_service>(*c);
+  c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
+
+  if (rank == 0) {
+    DSM_LOG(info, "%s; %d rank(s); %s", c->opt.describe().c_str(), ranks, rt::describe_machine().c_str());
+  }
+  DSM_LOG(info, "global space at %p (%llu bytes, %llu units); transport: %s", static_cast<void*>(c->space->app_base()),
+          static_cast<unsigned long long>(c->space->size()), static_cast<unsigned long long>(c->space->units()),
+          c->net->describe());
+  g_ctx = c.release();
+  rt::install_fault_handler();
+  g_ctx->start_engine();
+}
+
+bool initialized() noexcept { return g_ctx != nullptr; }
+
+void finalize() {
+  if (g_ctx == nullptr) return;
+  rt::context& c = *g_ctx;
+  c.barriers->arrive(rt::collective::finalize, 0);
+  c.stop_engine();
+  c.net->shutdown();
+  rt::remove_fault_handler();
+  if (c.opt.stats_table || !c.opt.stats_path.empty()) {
+    rt::report_stats(c.stats, c.comm, c.opt.stats_table, c.opt.stats_path, model_name(c.opt.model));
+  }
+  MPI_Comm comm = c.comm;
+  const bool owns = c.owns_mpi;
+  g_ctx = nullptr;
+  delete &c;
+  MPI_Comm_free(&comm);
+  if (owns) MPI_Finalize();
+}
+
+int rank() noexcept { return g_ctx ? g_ctx->rank : 0; }
+int ranks() noexcept { return g_ctx ? g_ctx->ranks : 1; }
+model current_model() noexcept { return g_ctx ? g_ctx->opt.model : model::sequential; }
+std::size_t unit_size() noexcept { return g_ctx ? g_ctx->opt.unit : 0; }
+statistics stats() noexcept { return g_ctx ? g_ctx->stats.snapshot() : statistics{}; }
+
+const char* model_name(model m) noexcept {
+  switch (m) {
+    case model::sequential: return "sequential";
+    case model::eager_release: return "eager-release";
+    case model::lazy_release: return "lazy-release";
+    case model::entry: return "entry";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+void* alloc_bytes(std::size_t bytes, std::size_t align) {
+  rt::context& c = ctx();
+  if (align > c.opt.unit) throw dsm::error("dsm::alloc: alignment " + std::to_string(align) + " exceeds the unit");
+  c.barriers->arrive(rt::collective::alloc, bytes);
+  std::optional<std::uint64_t> off;
+  {
+    std::lock_guard<std::mutex> g(c.op_mu);
+    off = c.heap->allocate(bytes);
+  }
+  if (!off) {
+    throw dsm::error("dsm::alloc(" + std::to_string(bytes) + " bytes): the global space is full (DSM_SIZE=" +
+                     std::to_string(c.opt.size) + ", " + std::to_string(c.heap->in_use()) +
+                     " bytes in use); valid: a larger DSM_SIZE");
+  }
+  return c.space->app_base() + *off;
+}
+
+void free_bytes(void* p) {
+  if (p == nullptr) return;
+  rt::context& c = ctx();
+  std::optional<std::uint64_t> len;
+  std::uint64_t off = 0;
+  if (c.space->contains(p)) {
+    off = static_cast<std::uint64_t>(static_cast<std::byte*>(p) - c.space->app_base());
+    std::lock_guard<std::mutex> g(c.op_mu);
+    len = c.heap->length_of(off);
+  }
+  // Misuse inside a collective call ends the job: the other ranks are already waiting in it.
+  if (!len) rt::fatal("dsm::free(%p): not a pointer returned by dsm::alloc", p);
+  c.barriers->arrive(rt::collective::free, off);
+  {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<std::mutex> g(c.state_mu);
+    c.space->zero(off, *len);
+    c.heap->release(off);
+  }
+}
+
+}  // namespace detail
+
+void mutex::acquire() { ctx().locks->acquire(id_); }
+void mutex::release() { ctx().locks->release(id_); }
+// No model implemented yet has a shared mode: a shared acquire is an exclusive one.
+void mutex::acquire_shared() { acquire(); }
+void mutex::release_shared() { release(); }
+bool mutex::try_acquire() { return ctx().locks->try_acquire(id_); }
+bool mutex::try_acquire_shared() { return try_acquire(); }
+
+void barrier() {
+  rt::context& c = ctx();
+  c.proto->on_barrier();
+  c.barriers->arrive(rt::collective::barrier, 0);
+  rt::bump(c.stats.barriers);
+}
+
+}  // namespace dsm
+
+// The C interface.
+extern "C" {
+
+int dsm_init(int* argc, char*** argv) {
+  try {
+    dsm::init(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dsm: error: %s\n", e.what());
+    return -1;
+  }
+  return 0;
+}
+void dsm_finalize(void) { dsm::finalize(); }
+int dsm_rank(void) { return dsm::rank(); }
+int dsm_ranks(void) { return dsm::ranks(); }
+dsm_model dsm_current_model(void) { return static_cast<dsm_model>(dsm::current_model()); }
+
+#define DSM_C_CALL(expr)                                  \
+  try {                                                   \
+    expr;                                                 \
+  } catch (const std::exception& e) {                     \
+    dsm::rt::fatal("%s", e.what());                       \
+  }
+
+void* dsm_alloc(size_t bytes) {
+  void* p = nullptr;
+  DSM_C_CALL(p = dsm::detail::alloc_bytes(bytes, alignof(std::max_align_t)));
+  return p;
+}
+void dsm_free(void* p) { DSM_C_CALL(dsm::detail::free_bytes(p)); }
+void dsm_lock_acquire(uint64_t id) { DSM_C_CALL(dsm::mutex(id).acquire()); }
+void dsm_lock_release(uint64_t id) { DSM_C_CALL(dsm::mutex(id).release()); }
+void dsm_lock_acquire_shared(uint64_t id) { DSM_C_CALL(dsm::mutex(id).acquire_shared()); }
+void dsm_lock_release_shared(uint64_t id) { DSM_C_CALL(dsm::mutex(id).release_shared()); }
+int dsm_lock_try_acquire(uint64_t id) {
+  int r = 0;
+  DSM_C_CALL(r = dsm::mutex(id).try_acquire() ? 1 : 0);
+  return r;
+}
+void dsm_barrier(void) { DSM_C_CALL(dsm::barrier()); }
+
+}  // extern "C"

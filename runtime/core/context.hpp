@@ -1,0 +1,105 @@
+// context.hpp: the state of the runtime on one rank, between init and finalize, and the few
+// mechanisms every subsystem shares: the protocol lock, posting a message (to another rank or to
+// this rank's own engine), and the application thread's wait for the replies of its one operation.
+//
+// Threads: the application thread (API calls and the SIGSEGV handler) and the engine thread (serves
+// this rank's engine inbox). Both hold `state_mu` whenever they read or change protocol state
+// (unit table, locks, barrier). The application thread runs one operation at a time (`op_mu`), so
+// every message in its inbox belongs to that operation.
+#ifndef DSM_RUNTIME_CORE_CONTEXT_HPP_
+#define DSM_RUNTIME_CORE_CONTEXT_HPP_
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/options.hpp"
+#include "core/stats.hpp"
+#include "memory/global_space.hpp"
+#include "memory/unit_table.hpp"
+#include "transport/transport.hpp"
+
+namespace dsm::rt {
+
+class protocol;
+class lock_service;
+class barrier_service;
+class allocator;
+
+// What the application thread is waiting for; filled in as replies arrive.
+struct app_op {
+  msg expect_a = msg::kLast;  // the message types that belong to this operation
+  msg expect_b = msg::kLast;
+  msg expect_c = msg::kLast;
+  std::uint64_t id = 0;       // unit, lock or epoch they must name
+  // unit grants
+  bool granted = false;
+  access granted_access = access::none;
+  std::uint64_t acks_needed = 0;
+  std::uint64_t acks = 0;
+  std::uint64_t data_total = 0;
+  std::uint64_t data_received = 0;
+  // locks and barriers
+  bool done = false;
+  bool failed = false;
+
+  bool unit_complete() const { return granted && acks == acks_needed && data_received == data_total; }
+};
+
+class context {
+ public:
+  options opt;
+  int rank = 0;
+  int ranks = 1;
+  MPI_Comm comm = MPI_COMM_NULL;  // the runtime's own duplicate of MPI_COMM_WORLD
+  bool owns_mpi = false;
+  counters stats;
+  std::unique_ptr<global_space> space;
+  std::unique_ptr<unit_table> table;
+  std::unique_ptr<transport> net;
+  std::unique_ptr<protocol> proto;
+  std::unique_ptr<lock_service> locks;
+  std::unique_ptr<barrier_service> barriers;
+  std::unique_ptr<allocator> heap;
+  limits lim;
+
+  std::mutex state_mu;  // protocol state
+  std::mutex op_mu;     // one application operation at a time
+
+  // Sends h to rank dest. A message for this rank's own engine is queued and handled by whoever
+  // holds state_mu when it drains (so handlers never re-enter themselves). Caller holds state_mu
+  // when dest may be this rank's engine.
+  void post(int dest, header h, std::span<const std::byte> payload = {});
+  // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
+  void handle_engine(const header& h, std::span<const std::byte> payload);
+  // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.
+  template <class Done>
+  void wait(app_op& op, Done&& done) {
+    while (!done(op)) receive_app(op);
+  }
+
+  // The engine thread: serves requests until every rank has said goodbye.
+  void start_engine();
+  void stop_engine();  // collective
+
+ private:
+  void receive_app(app_op& op);
+  void dispatch(const header& h, std::span<const std::byte> payload);
+  void drain_local();
+
+  std::deque<header> local_;  // messages for this rank's own engine, under state_mu
+  bool draining_ = false;
+  int goodbyes_ = 0;
+  std::thread engine_;
+};
+
+// The one context of this process; null outside init/finalize.
+extern context* g_ctx;
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_CORE_CONTEXT_HPP_

@@ -1,0 +1,31 @@
+// log.hpp: logging (DSM_LOG) and the one allocation-free fatal() that ends the whole job.
+//
+// log() may be called from any runtime thread; lines are written with one write(2) so that they do
+// not interleave. fatal() prints "dsm: rank R: fatal: <cause>" and aborts every rank of the job
+// (MPI_Abort); it is what the fault handler and the transport call when they cannot go on.
+#ifndef DSM_RUNTIME_CORE_LOG_HPP_
+#define DSM_RUNTIME_CORE_LOG_HPP_
+
+#include "core/options.hpp"
+
+namespace dsm::rt {
+
+void set_log_identity(int rank, log_level level);
+bool log_enabled(log_level level);
+void log(log_level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+}  // namespace dsm::rt
+
+#define DSM_LOG(level, ...)                                                           \
+  do {                                                                                \
+    if (::dsm::rt::log_enabled(::dsm::rt::log_level::level)) ::dsm::rt::log(::dsm::rt::log_level::level, __VA_ARGS__); \
+  } while (0)
+
+// Cheap checks, always on; failures are runtime bugs or corrupt messages, so they end the job.
+#define DSM_CHECK(cond, ...)                                  \
+  do {                                                        \
+    if (__builtin_expect(!(cond), 0)) ::dsm::rt::fatal(__VA_ARGS__); \
+  } while (0)
+
+#endif  // DSM_RUNTIME_CORE_LOG_HPP_

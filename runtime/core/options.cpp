@@ -1,0 +1,169 @@
+// options.cpp: parsing of DSM_* variables and --dsm-* flags; see options.hpp.
+#include "core/options.hpp"
+
+#include <cctype>
+#include <cstring>
+
+namespace dsm::rt {
+namespace {
+
+constexpr const char* kModelChoices =
+    "sequential (sc), eager-release (erc), lazy-release (lrc), entry (ec)";
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+[[noreturn]] void bad(const std::string& variable, const std::string& value, const std::string& why,
+                      const std::string& choices) {
+  throw dsm::error(variable + "='" + value + "' " + why + "; valid: " + choices);
+}
+
+bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+}  // namespace
+
+bool model_implemented(dsm::model m) { return m == dsm::model::sequential; }
+
+dsm::model parse_model(const std::string& variable, const std::string& value) {
+  const std::string v = lower(value);
+  if (v == "sequential" || v == "sc") return dsm::model::sequential;
+  if (v == "eager-release" || v == "erc") return dsm::model::eager_release;
+  if (v == "lazy-release" || v == "lrc") return dsm::model::lazy_release;
+  if (v == "entry" || v == "ec") return dsm::model::entry;
+  bad(variable, value, "is not a consistency model", kModelChoices);
+}
+
+std::uint64_t parse_size(const std::string& variable, const std::string& value) {
+  constexpr const char* kChoices = "a byte count with an optional K, M, G or T suffix (powers of 1024), e.g. 4096, 64K, 16G";
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  while (i < value.size() && std::isdigit(static_cast<unsigned char>(value[i]))) {
+    const std::uint64_t d = static_cast<std::uint64_t>(value[i] - '0');
+    if (n > (UINT64_MAX - d) / 10) bad(variable, value, "is too large", kChoices);
+    n = n * 10 + d;
+    ++i;
+  }
+  if (i == 0) bad(variable, value, "is not a size", kChoices);
+  int shift = 0;
+  if (i < value.size()) {
+    switch (std::toupper(static_cast<unsigned char>(value[i]))) {
+      case 'K': shift = 10; break;
+      case 'M': shift = 20; break;
+      case 'G': shift = 30; break;
+      case 'T': shift = 40; break;
+      default: bad(variable, value, "is not a size", kChoices);
+    }
+    ++i;
+    if (i < value.size() && (value[i] == 'B' || value[i] == 'b')) ++i;  // 16GB, 64KiB-style "KB"
+    if (i != value.size()) bad(variable, value, "is not a size", kChoices);
+  }
+  if (shift != 0 && n > (UINT64_MAX >> shift)) bad(variable, value, "is too large", kChoices);
+  return n << shift;
+}
+
+std::string options::describe() const {
+  std::string s = "model=";
+  s += dsm::model_name(model);
+  s += " size=" + std::to_string(size) + " unit=" + std::to_string(unit);
+  s += " stats=" + std::string(stats_table ? "table" : stats_path.empty() ? "off" : stats_path);
+  s += " transport=";
+  s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
+  s += " log=" + std::to_string(static_cast<int>(log));
+  return s;
+}
+
+options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
+  // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
+  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG"};
+  std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
+
+  if (argc != nullptr && argv != nullptr && *argv != nullptr) {
+    int out = 1;
+    for (int i = 1; i < *argc; ++i) {
+      const char* arg = (*argv)[i];
+      if (std::strncmp(arg, "--dsm-", 6) != 0) {
+        (*argv)[out++] = (*argv)[i];
+        continue;
+      }
+      const char* eq = std::strchr(arg, '=');
+      std::string name = lower(eq ? std::string(arg + 6, eq) : std::string(arg + 6));
+      std::string variable = "DSM_";
+      for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      bool known = false;
+      for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
+      if (!known || eq == nullptr) {
+        bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
+            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=");
+      }
+      flags.emplace_back(variable, eq + 1);
+    }
+    (*argv)[out] = nullptr;
+    *argc = out;
+  }
+
+  auto lookup = [&](const std::string& variable) -> std::optional<std::pair<std::string, std::string>> {
+    for (auto it = flags.rbegin(); it != flags.rend(); ++it) {
+      if (it->first == variable) {
+        std::string flag = "--dsm-" + lower(variable.substr(4));
+        for (char& c : flag) c = c == '_' ? '-' : c;
+        return std::make_pair(flag, it->second);
+      }
+    }
+    if (auto v = env(variable)) return std::make_pair(variable, *v);
+    return std::nullopt;
+  };
+
+  options o;
+  if (auto v = lookup("DSM_MODEL")) {
+    o.model = parse_model(v->first, v->second);
+    if (!model_implemented(o.model)) {
+      bad(v->first, v->second, "names a model this build does not implement yet", "sequential (sc)");
+    }
+  }
+  if (auto v = lookup("DSM_UNIT")) {
+    o.unit = parse_size(v->first, v->second);
+    if (o.unit < os_page || o.unit % os_page != 0 || !is_power_of_two(o.unit / os_page) ||
+        o.unit > (std::uint64_t{1} << 30)) {
+      bad(v->first, v->second, "is not a valid coherence unit",
+          "a power-of-two multiple of the OS page (" + std::to_string(os_page) + " bytes), at most 1G, e.g. 4K, 16K, 64K");
+    }
+  }
+  if (auto v = lookup("DSM_SIZE")) {
+    o.size = parse_size(v->first, v->second);
+    if (o.size < o.unit || o.size % o.unit != 0 || o.size > (std::uint64_t{1} << 46)) {
+      bad(v->first, v->second, "is not a valid global space size",
+          "a multiple of DSM_UNIT (" + std::to_string(o.unit) + " bytes) between one unit and 64T, e.g. 1G, 16G");
+    }
+  }
+  if (auto v = lookup("DSM_STATS")) {
+    const std::string s = v->second;
+    if (s == "1" || lower(s) == "table") {
+      o.stats_table = true;
+    } else if (s == "0" || s.empty() || lower(s) == "off") {
+    } else if (s.size() > 5 && lower(s.substr(s.size() - 5)) == ".json") {
+      o.stats_path = s;
+    } else {
+      bad(v->first, s, "is not a stats setting", "1 (a table at finalize), 0, or a path ending in .json");
+    }
+  }
+  if (auto v = lookup("DSM_TRANSPORT")) {
+    const std::string s = lower(v->second);
+    if (s == "auto") o.transport = transport_kind::automatic;
+    else if (s == "shm") o.transport = transport_kind::shm;
+    else if (s == "mpi") o.transport = transport_kind::mpi;
+    else bad(v->first, v->second, "is not a transport", "auto, shm, mpi");
+  }
+  if (auto v = lookup("DSM_LOG")) {
+    const std::string s = lower(v->second);
+    if (s == "error") o.log = log_level::error;
+    else if (s == "warn") o.log = log_level::warn;
+    else if (s == "info") o.log = log_level::info;
+    else if (s == "debug") o.log = log_level::debug;
+    else bad(v->first, v->second, "is not a log level", "error, warn, info, debug");
+  }
+  return o;
+}
+
+}  // namespace dsm::rt

@@ -1,0 +1,53 @@
+// options.hpp: the runtime's configuration, read once at init from DSM_* environment variables and
+// --dsm-* command-line flags (a flag overrides its variable and is removed from argv).
+//
+// Parsing is pure (no MPI, no globals) so that unit tests cover every rule. Errors throw dsm::error
+// whose message names the variable, the value and the valid choices; init turns that into one
+// report and a non-zero exit on every rank. Not thread safe; called once per rank.
+#ifndef DSM_RUNTIME_CORE_OPTIONS_HPP_
+#define DSM_RUNTIME_CORE_OPTIONS_HPP_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsm/dsm.hpp"
+
+namespace dsm::rt {
+
+enum class transport_kind { automatic, shm, mpi };
+enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
+
+struct options {
+  dsm::model model = dsm::model::sequential;
+  std::uint64_t size = std::uint64_t{16} << 30;  // DSM_SIZE: the global space, reserved
+  std::uint64_t unit = 4096;                     // DSM_UNIT: the coherence unit
+  bool stats_table = false;                      // DSM_STATS=1
+  std::string stats_path;                        // DSM_STATS=<path>.json
+  transport_kind transport = transport_kind::automatic;
+  log_level log = log_level::warn;
+
+  // A canonical one-line form, the same on every rank iff the configuration is.
+  std::string describe() const;
+};
+
+// Looks a variable up: returns its value or nothing. Production uses getenv.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The models this build implements; any other valid model name is refused as not implemented.
+bool model_implemented(dsm::model m);
+
+// Reads the configuration. argc/argv may be null; --dsm-<name>=<value> flags are removed from them.
+// Throws dsm::error on an unknown flag, an unknown or malformed value, or a model not implemented.
+options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page);
+
+// Single-value parsers, exposed for the unit tests.
+dsm::model parse_model(const std::string& variable, const std::string& value);
+std::uint64_t parse_size(const std::string& variable, const std::string& value);
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_CORE_OPTIONS_HPP_

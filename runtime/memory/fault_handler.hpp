@@ -1,0 +1,18 @@
+// fault_handler.hpp: SIGSEGV-based access detection for page-granular units.
+//
+// install() puts a SA_SIGINFO handler in place. A fault inside the global space is a read or write
+// miss (x86-64 reports which in the page-fault error code): the handler asks the protocol for the
+// unit and returns, and the access re-executes. A fault anywhere else is the program's own bug: the
+// handler restores the previous disposition (normally the default) and returns, so the access
+// faults again and the process dies with SIGSEGV and a core, as it would without dsm.
+#ifndef DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
+#define DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
+
+namespace dsm::rt {
+
+void install_fault_handler();
+void remove_fault_handler();
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_

@@ -1,0 +1,73 @@
+// global_space.cpp: see global_space.hpp.
+#include "memory/global_space.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "core/log.hpp"
+#include "dsm/dsm.hpp"
+
+namespace dsm::rt {
+namespace {
+// Candidate addresses for the application view: high in the 47-bit user space, far from the heap,
+// the stacks and the libraries' usual places. Rank 0 also proposes where the kernel would put it.
+constexpr std::uintptr_t kFirstCandidate = std::uintptr_t{0x2000} << 32;  // 32 TiB
+constexpr std::uintptr_t kStep = std::uintptr_t{0x400} << 32;            // 4 TiB apart
+constexpr int kCandidates = 24;
+}  // namespace
+
+global_space::global_space(MPI_Comm comm, std::uint64_t size, std::uint64_t unit) : size_(size), unit_(unit) {
+  fd_ = memfd_create("dsm-global-space", MFD_CLOEXEC);
+  if (fd_ < 0) throw dsm::error(std::string("memfd_create failed: ") + std::strerror(errno));
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    throw dsm::error("DSM_SIZE=" + std::to_string(size) + " could not be reserved (" + std::strerror(errno) +
+                     "); valid: a smaller size");
+  }
+  void* shadow = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
+  if (shadow == MAP_FAILED) {
+    throw dsm::error("DSM_SIZE=" + std::to_string(size) + " could not be mapped (" + std::strerror(errno) +
+                     "); valid: a smaller size");
+  }
+  shadow_ = static_cast<std::byte*>(shadow);
+
+  // Agree on an address: every rank tries the same candidate; all must succeed.
+  const std::uintptr_t span = ((size + kStep - 1) / kStep + 1) * kStep;
+  for (int i = 0; i < kCandidates && app_ == nullptr; ++i) {
+    void* want = reinterpret_cast<void*>(kFirstCandidate + static_cast<std::uintptr_t>(i) * span);
+    void* got = mmap(want, size, PROT_NONE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, fd_, 0);
+    int ok = got == want ? 1 : 0;
+    if (got != MAP_FAILED && got != want) munmap(got, size);
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (all) {
+      app_ = static_cast<std::byte*>(got);
+    } else if (ok) {
+      munmap(got, size);
+    }
+  }
+  if (app_ == nullptr) {
+    throw dsm::error("DSM_SIZE=" + std::to_string(size) +
+                     ": no address range of that size is free on every rank; valid: a smaller size");
+  }
+}
+
+global_space::~global_space() {
+  if (app_ != nullptr) munmap(app_, size_);
+  if (shadow_ != nullptr) munmap(shadow_, size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+void global_space::zero(std::uint64_t offset, std::uint64_t bytes) {
+  if (bytes == 0) return;
+  if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(bytes)) != 0) {
+    // Fall back to writing zeros through the runtime view.
+    std::memset(shadow_ + offset, 0, bytes);
+  }
+}
+
+}  // namespace dsm::rt

@@ -1,0 +1,140 @@
+// unit_table.cpp: see unit_table.hpp.
+#include "memory/unit_table.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/log.hpp"
+#include "dsm/dsm.hpp"
+
+namespace dsm::rt {
+namespace {
+void* reserve(std::size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw dsm::error(std::string("the unit table could not be reserved: ") + std::strerror(errno));
+  return p;
+}
+int prot_of(access a) {
+  return a == access::write ? PROT_READ | PROT_WRITE : a == access::read ? PROT_READ : PROT_NONE;
+}
+}  // namespace
+
+std::uint64_t unit_table::default_map_budget() {
+  std::uint64_t max_maps = 65530;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    unsigned long long v = 0;
+    if (std::fscanf(f, "%llu", &v) == 1 && v > 0) max_maps = v;
+    std::fclose(f);
+  }
+  // Half of the limit for the global space; the rest for MPI, the libraries and the program.
+  return max_maps / 2 > 64 ? max_maps / 2 : 64;
+}
+
+unit_table::unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget)
+    : space_(space), rank_(rank), ranks_(ranks), words_((ranks + 63) / 64), units_(space.units()), budget_(map_budget) {
+  entries_bytes_ = units_ * sizeof(entry);
+  entries_ = static_cast<entry*>(reserve(entries_bytes_));
+  copysets_bytes_ = ((units_ + static_cast<std::uint64_t>(ranks_) - 1) / static_cast<std::uint64_t>(ranks_) + 1) *
+                    static_cast<std::uint64_t>(words_) * sizeof(std::uint64_t);
+  copysets_ = static_cast<std::uint64_t*>(reserve(copysets_bytes_));
+}
+
+unit_table::~unit_table() {
+  munmap(entries_, entries_bytes_);
+  munmap(copysets_, copysets_bytes_);
+}
+
+holding unit_table::state(std::uint64_t u) const {
+  const std::uint8_t s = entries_[u].state;
+  if (s == 0) return home(u) == rank_ ? holding::owner_sole : holding::invalid;
+  return static_cast<holding>(s);
+}
+
+void unit_table::set_state(std::uint64_t u, holding h) {
+  entries_[u].state = static_cast<std::uint8_t>(h);
+  if (mapped(u)) apply(u, access_of(h));
+}
+
+void unit_table::map(std::uint64_t u) { apply(u, access_of(state(u))); }
+
+std::int64_t unit_table::runs_delta(std::uint64_t u, access before, access after) const {
+  std::int64_t d = 0;
+  if (u > 0) d += (effective(u - 1) != after) - (effective(u - 1) != before);
+  if (u + 1 < units_) d += (effective(u + 1) != after) - (effective(u + 1) != before);
+  return d;
+}
+
+void unit_table::apply(std::uint64_t u, access want) {
+  access before = effective(u);
+  if (before == want) return;
+  std::int64_t delta = runs_delta(u, before, want);
+  if (static_cast<std::int64_t>(runs_) + delta > static_cast<std::int64_t>(budget_)) {
+    reset_mappings();
+    if (want == access::none) return;
+    before = access::none;
+    delta = runs_delta(u, before, want);
+  }
+  if (mprotect(space_.app_unit(u), space_.unit(), prot_of(want)) != 0) {
+    if (errno != ENOMEM) fatal("mprotect of unit %llu failed: %s", static_cast<unsigned long long>(u), std::strerror(errno));
+    // The process reached vm.max_map_count with mappings that are not the space's: start over.
+    reset_mappings();
+    if (want == access::none) return;
+    before = access::none;
+    delta = runs_delta(u, before, want);
+    if (mprotect(space_.app_unit(u), space_.unit(), prot_of(want)) != 0)
+      fatal("mprotect of unit %llu failed after dropping every mapping: %s", static_cast<unsigned long long>(u),
+            std::strerror(errno));
+  }
+  entries_[u].map_gen = generation_;
+  entries_[u].prot = static_cast<std::uint8_t>(want);
+  runs_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(runs_) + delta);
+}
+
+void unit_table::reset_mappings() {
+  if (mprotect(space_.app_base(), space_.size(), PROT_NONE) != 0)
+    fatal("mprotect of the whole global space failed: %s", std::strerror(errno));
+  if (++generation_ == 0) generation_ = 1;  // entries with an older map_gen now read as PROT_NONE
+  ++resets_;
+  runs_ = 0;
+}
+
+int unit_table::owner(std::uint64_t u) const {
+  const std::int32_t o = entries_[u].owner;
+  return o == 0 ? home(u) : o - 1;
+}
+
+void unit_table::set_owner(std::uint64_t u, int r) {
+  materialized(u);
+  entries_[u].owner = r + 1;
+}
+
+void unit_table::materialized(std::uint64_t u) const {
+  // As allocated, the home owns the unit and is its only copy. Write that down before the first
+  // change so that the all-zero encoding never has to be interpreted again.
+  if (entries_[u].owner != 0) return;
+  entries_[u].owner = home(u) + 1;
+  std::uint64_t* w = copyset(u);
+  for (int i = 0; i < words_; ++i) w[i] = 0;
+  w[home(u) / 64] |= std::uint64_t{1} << (home(u) % 64);
+}
+
+bool unit_table::in_copyset(std::uint64_t u, int r) const {
+  materialized(u);
+  return (copyset(u)[r / 64] >> (r % 64)) & 1;
+}
+
+void unit_table::add_copy(std::uint64_t u, int r) {
+  materialized(u);
+  copyset(u)[r / 64] |= std::uint64_t{1} << (r % 64);
+}
+
+void unit_table::clear_copyset(std::uint64_t u) {
+  materialized(u);
+  std::uint64_t* w = copyset(u);
+  for (int i = 0; i < words_; ++i) w[i] = 0;
+}
+
+}  // namespace dsm::rt

@@ -1,0 +1,122 @@
+// unit_table.hpp: the state of every unit on this rank, and the protection of its application view.
+//
+// A flat array indexed by unit number (reserved with mmap, committed only where touched, a dozen
+// bytes per unit), plus a copyset bitmap per unit for the units this rank is home of. All-zero bytes
+// mean "as allocated": the home owns the unit, zero-filled and writable, nobody else has a copy.
+//
+// Mapping is separate from access: a unit whose data is valid here may still be PROT_NONE because
+// the table dropped its mapping to stay under vm.max_map_count (every distinct protection run is a
+// kernel mapping). The table counts the runs; when they pass the budget it protects the whole space
+// PROT_NONE in one call and lets later faults map units again without any message (a "remap").
+//
+// Not thread safe: the caller holds the protocol lock around every call.
+#ifndef DSM_RUNTIME_MEMORY_UNIT_TABLE_HPP_
+#define DSM_RUNTIME_MEMORY_UNIT_TABLE_HPP_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "memory/global_space.hpp"
+
+namespace dsm::rt {
+
+enum class access : std::uint8_t { none = 0, read = 1, write = 2 };
+
+// What this rank holds of a unit (sequential consistency: single writer, many readers).
+enum class holding : std::uint8_t {
+  invalid = 1,      // no valid copy
+  copy = 2,         // a read copy; another rank owns the unit
+  owner_shared = 3, // owner, other ranks may hold read copies: read only
+  owner_sole = 4,   // owner, no other copy: read and write
+};
+
+inline access access_of(holding h) {
+  switch (h) {
+    case holding::copy:
+    case holding::owner_shared: return access::read;
+    case holding::owner_sole: return access::write;
+    default: return access::none;
+  }
+}
+
+class unit_table {
+ public:
+  unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget);
+  ~unit_table();
+  unit_table(const unit_table&) = delete;
+  unit_table& operator=(const unit_table&) = delete;
+
+  std::uint64_t units() const { return units_; }
+  int home(std::uint64_t u) const { return static_cast<int>(u % static_cast<std::uint64_t>(ranks_)); }
+
+  holding state(std::uint64_t u) const;
+  // Changes what this rank holds; a mapped unit is re-protected to match (or unmapped).
+  void set_state(std::uint64_t u, holding h);
+  // Protects the application view of u to the access its state allows (the fault path).
+  void map(std::uint64_t u);
+  bool mapped(std::uint64_t u) const { return effective(u) != access::none; }
+
+  // Home side: the owner and copyset of a unit this rank is home of.
+  int owner(std::uint64_t u) const;
+  void set_owner(std::uint64_t u, int r);
+  bool in_copyset(std::uint64_t u, int r) const;
+  void add_copy(std::uint64_t u, int r);
+  void clear_copyset(std::uint64_t u);
+  template <class Fn>
+  void for_each_copy(std::uint64_t u, Fn&& fn) const {
+    materialized(u);
+    const std::uint64_t* w = copyset(u);
+    for (int i = 0; i < words_; ++i)
+      for (std::uint64_t b = w[i]; b != 0; b &= b - 1) fn(i * 64 + __builtin_ctzll(b));
+  }
+  bool busy(std::uint64_t u) const { return entries_[u].busy != 0; }
+  void set_busy(std::uint64_t u, bool b) { entries_[u].busy = b ? 1 : 0; }
+
+  // Counters for tests and DSM_LOG=debug.
+  std::uint64_t protection_runs() const { return runs_; }
+  std::uint64_t map_resets() const { return resets_; }
+  std::uint64_t map_budget() const { return budget_; }
+
+  // The largest budget that keeps the process under vm.max_map_count.
+  static std::uint64_t default_map_budget();
+
+ private:
+  struct entry {
+    std::uint8_t state;     // holding, 0 = as allocated
+    std::uint8_t busy;      // home: a request on this unit is in progress
+    std::uint8_t prot;      // access applied to the application view in generation map_gen
+    std::uint8_t pad;
+    std::uint32_t map_gen;
+    std::int32_t owner;     // home: owner rank + 1, 0 = as allocated (the home)
+    std::uint32_t pad2;
+  };
+  static_assert(sizeof(entry) == 16);
+
+  // The protection the kernel has for u now.
+  access effective(std::uint64_t u) const {
+    return entries_[u].map_gen == generation_ ? static_cast<access>(entries_[u].prot) : access::none;
+  }
+  std::int64_t runs_delta(std::uint64_t u, access before, access after) const;
+  void apply(std::uint64_t u, access want);
+  void reset_mappings();
+  std::uint64_t* copyset(std::uint64_t u) const { return copysets_ + (u / static_cast<std::uint64_t>(ranks_)) * words_; }
+  void materialized(std::uint64_t u) const;
+
+  const global_space& space_;
+  int rank_;
+  int ranks_;
+  int words_;
+  std::uint64_t units_;
+  entry* entries_ = nullptr;
+  std::uint64_t* copysets_ = nullptr;
+  std::size_t entries_bytes_ = 0;
+  std::size_t copysets_bytes_ = 0;
+  std::uint32_t generation_ = 1;
+  std::uint64_t runs_ = 0;
+  std::uint64_t budget_;
+  std::uint64_t resets_ = 0;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_MEMORY_UNIT_TABLE_HPP_

@@ -1,0 +1,41 @@
+// barrier.hpp: barriers, and the check that every rank makes the same collective call.
+//
+// Every collective call of the API (barrier, alloc, free, finalize) goes through arrive(): each
+// rank sends its arrival, naming the call and its argument, to rank 0's engine; when all have
+// arrived, rank 0 checks that they agree and releases everyone. A rank out of step (one calls
+// dsm::alloc while another calls dsm::barrier, or with another size) ends the job with a message
+// naming both calls. arrive() runs on the application thread; handle() on rank 0's engine.
+#ifndef DSM_RUNTIME_SYNC_BARRIER_HPP_
+#define DSM_RUNTIME_SYNC_BARRIER_HPP_
+
+#include <cstdint>
+#include <vector>
+
+#include "core/context.hpp"
+
+namespace dsm::rt {
+
+enum class collective : std::uint64_t { barrier = 1, alloc = 2, free = 3, finalize = 4 };
+
+class barrier_service {
+ public:
+  explicit barrier_service(context& ctx) : ctx_(ctx), calls_(static_cast<size_t>(ctx.ranks)) {}
+  // Blocks until every rank has arrived at the same collective call.
+  void arrive(collective kind, std::uint64_t arg);
+  void handle(const header& h);
+
+ private:
+  struct call {
+    std::uint64_t kind = 0;
+    std::uint64_t arg = 0;
+  };
+  context& ctx_;
+  std::uint64_t epoch_ = 0;       // this rank's count of collective calls
+  std::uint64_t root_epoch_ = 0;  // rank 0: the epoch being gathered
+  int arrived_ = 0;
+  std::vector<call> calls_;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_SYNC_BARRIER_HPP_

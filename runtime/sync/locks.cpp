@@ -1,0 +1,182 @@
+// locks.cpp: see locks.hpp.
+#include "sync/locks.hpp"
+
+#include "coherence/protocol.hpp"
+#include "core/log.hpp"
+#include "dsm/dsm.hpp"
+
+namespace dsm::rt {
+
+lock_service::lock_state& lock_service::state(std::uint64_t id) {
+  auto [it, fresh] = locks_.try_emplace(id);
+  if (fresh && manager(id) == ctx_.rank) {
+    it->second.have_token = true;  // a lock starts free, its token at its manager
+    it->second.last = ctx_.rank;
+  }
+  return it->second;
+}
+
+void lock_service::pass_token(std::uint64_t id, lock_state& s, int to) {
+  s.have_token = false;
+  header t{.type = msg::lock_token, .to = inbox::app, .id = id};
+  ctx_.post(to, t);
+}
+
+void lock_service::acquire(std::uint64_t id) {
+  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    lock_state& s = state(id);
+    if (s.held) throw dsm::error("dsm::mutex " + std::to_string(id) + ": acquired twice by rank " +
+                                 std::to_string(ctx_.rank) + " (locks are not recursive)");
+    bump(ctx_.stats.lock_acquires);
+    if (s.have_token) {
+      s.held = true;
+      ctx_.proto->on_acquire(id);
+      return;
+    }
+    bump(ctx_.stats.remote_lock_acquires);
+    header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+    ctx_.post(manager(id), req);
+  }
+  app_op op;
+  op.expect_a = msg::lock_token;
+  op.id = id;
+  ctx_.wait(op, [](const app_op& o) { return o.done; });
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    lock_state& s = state(id);
+    s.have_token = true;
+    s.held = true;
+    // A request forwarded to us while we waited is passed on at our release.
+  }
+  ctx_.proto->on_acquire(id);
+}
+
+bool lock_service::try_acquire(std::uint64_t id) {
+  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    lock_state& s = state(id);
+    if (s.held) return false;
+    if (s.have_token) {
+      s.held = true;
+      bump(ctx_.stats.lock_acquires);
+      ctx_.proto->on_acquire(id);
+      return true;
+    }
+    header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+    ctx_.post(manager(id), req);
+  }
+  app_op op;
+  op.expect_a = msg::lock_token;
+  op.expect_b = msg::lock_try_fail;
+  op.id = id;
+  ctx_.wait(op, [](const app_op& o) { return o.done || o.failed; });
+  if (op.failed) return false;
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    lock_state& s = state(id);
+    s.have_token = true;
+    s.held = true;
+  }
+  bump(ctx_.stats.lock_acquires);
+  bump(ctx_.stats.remote_lock_acquires);
+  ctx_.proto->on_acquire(id);
+  return true;
+}
+
+void lock_service::release(std::uint64_t id) {
+  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    auto it = locks_.find(id);
+    if (it == locks_.end() || !it->second.held) {
+      throw dsm::error("dsm::mutex " + std::to_string(id) + ": released by rank " + std::to_string(ctx_.rank) +
+                       ", which does not hold it");
+    }
+  }
+  ctx_.proto->on_release(id);
+  std::lock_guard<std::mutex> g(ctx_.state_mu);
+  lock_state& s = state(id);
+  s.held = false;
+  if (s.next >= 0) {
+    const int to = s.next;
+    s.next = -1;
+    pass_token(id, s, to);
+  }
+}
+
+void lock_service::manager_request(const header& h) {
+  lock_state& s = state(h.id);
+  if (s.probing) {
+    s.held_back.push_back(h);
+    return;
+  }
+  if (h.type == msg::lock_acq) {
+    const int prev = s.last;
+    DSM_CHECK(prev != h.origin, "lock %llu: rank %d asked again before passing the token on",
+              static_cast<unsigned long long>(h.id), h.origin);
+    s.last = h.origin;
+    header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
+    ctx_.post(prev, fwd);
+  } else {  // lock_try
+    s.probing = true;
+    header fwd{.type = msg::lock_try_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
+    ctx_.post(s.last, fwd);
+  }
+}
+
+void lock_service::handle(const header& h) {
+  switch (h.type) {
+    case msg::lock_acq:
+    case msg::lock_try:
+      DSM_CHECK(manager(h.id) == ctx_.rank, "lock request for lock %llu at rank %d, not its manager",
+                static_cast<unsigned long long>(h.id), ctx_.rank);
+      manager_request(h);
+      break;
+    case msg::lock_fwd: {
+      lock_state& s = state(h.id);
+      if (s.have_token && !s.held) {
+        pass_token(h.id, s, h.origin);
+      } else {
+        DSM_CHECK(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(h.id), ctx_.rank);
+        s.next = h.origin;
+      }
+      break;
+    }
+    case msg::lock_try_fwd: {
+      lock_state& s = state(h.id);
+      const bool free_now = s.have_token && !s.held && s.next < 0;
+      if (free_now) pass_token(h.id, s, h.origin);
+      header done{.type = msg::lock_try_done, .to = inbox::engine, .origin = h.origin, .id = h.id, .arg = free_now ? 1u : 0u};
+      ctx_.post(manager(h.id), done);
+      break;
+    }
+    case msg::lock_try_done: {
+      lock_state& s = state(h.id);
+      DSM_CHECK(s.probing, "lock %llu: a probe result without a probe", static_cast<unsigned long long>(h.id));
+      s.probing = false;
+      if (h.arg != 0) {
+        s.last = h.origin;
+      } else {
+        header fail{.type = msg::lock_try_fail, .to = inbox::app, .id = h.id};
+        ctx_.post(h.origin, fail);
+      }
+      while (!s.probing && !s.held_back.empty()) {
+        header next = s.held_back.front();
+        s.held_back.pop_front();
+        manager_request(next);
+      }
+      break;
+    }
+    default: fatal("lock service: unexpected %s from rank %d", msg_name(h.type), h.src);
+  }
+}
+
+void lock_service::handle_reply(app_op& op, const header& h) {
+  if (h.type == msg::lock_token) op.done = true;
+  else op.failed = true;
+}
+
+}  // namespace dsm::rt

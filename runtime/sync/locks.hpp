@@ -1,0 +1,54 @@
+// locks.hpp: global locks named by an integer, with FIFO hand-off of a token (as in TreadMarks).
+//
+// The manager of lock `id` is rank id % ranks. It remembers the last rank that asked for the lock
+// and forwards each new request to it; that rank passes the token on when it releases (at once, if
+// it is not holding it). So requests are granted in the order the manager saw them, a release
+// sends at most one message, and re-acquiring a lock this rank released last sends none. try
+// acquires are probes: the manager holds other requests for the lock until the last requester says
+// whether it passed the token. The token carries nothing under sequential consistency; models that
+// need to send data with it attach it through the protocol hooks.
+//
+// acquire/release/try_acquire run on the application thread; handle() on the engine with state_mu.
+#ifndef DSM_RUNTIME_SYNC_LOCKS_HPP_
+#define DSM_RUNTIME_SYNC_LOCKS_HPP_
+
+#include <cstdint>
+#include <deque>
+#include <unordered_map>
+
+#include "core/context.hpp"
+
+namespace dsm::rt {
+
+class lock_service {
+ public:
+  explicit lock_service(context& ctx) : ctx_(ctx) {}
+  void acquire(std::uint64_t id);
+  void release(std::uint64_t id);
+  bool try_acquire(std::uint64_t id);
+  void handle(const header& h);
+  // A reply for the application thread's current lock operation.
+  void handle_reply(app_op& op, const header& h);
+
+ private:
+  struct lock_state {
+    bool have_token = false;
+    bool held = false;
+    int next = -1;        // the rank to pass the token to at release
+    // manager only
+    bool probing = false;
+    int last = -1;        // the last rank that asked; it has or will have the token
+    std::deque<header> held_back;  // requests that arrived during a probe
+  };
+  lock_state& state(std::uint64_t id);
+  int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
+  void pass_token(std::uint64_t id, lock_state& s, int to);
+  void manager_request(const header& h);
+
+  context& ctx_;
+  std::unordered_map<std::uint64_t, lock_state> locks_;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_SYNC_LOCKS_HPP_

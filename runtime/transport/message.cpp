@@ -1,0 +1,76 @@
+// message.cpp: message names and validation; see message.hpp.
+#include "transport/message.hpp"
+
+namespace dsm::rt {
+
+const char* msg_name(msg m) noexcept {
+  switch (m) {
+    case msg::read_req: return "read_req";
+    case msg::write_req: return "write_req";
+    case msg::read_fwd: return "read_fwd";
+    case msg::write_fwd: return "write_fwd";
+    case msg::unit_data: return "unit_data";
+    case msg::invalidate: return "invalidate";
+    case msg::inv_ack: return "inv_ack";
+    case msg::confirm: return "confirm";
+    case msg::lock_acq: return "lock_acq";
+    case msg::lock_fwd: return "lock_fwd";
+    case msg::lock_token: return "lock_token";
+    case msg::lock_try: return "lock_try";
+    case msg::lock_try_fwd: return "lock_try_fwd";
+    case msg::lock_try_done: return "lock_try_done";
+    case msg::lock_try_fail: return "lock_try_fail";
+    case msg::barrier_arrive: return "barrier_arrive";
+    case msg::barrier_release: return "barrier_release";
+    case msg::goodbye: return "goodbye";
+    case msg::kLast: break;
+  }
+  return "unknown";
+}
+
+namespace {
+// Which inbox each type must arrive at, and whether it names a unit / an origin / carries data.
+struct rule {
+  inbox to;
+  bool unit;
+  bool origin;
+  bool data;
+};
+
+bool rule_of(msg m, rule& r) noexcept {
+  switch (m) {
+    case msg::read_req: case msg::write_req: case msg::confirm: r = {inbox::engine, true, false, false}; return true;
+    case msg::read_fwd: case msg::write_fwd: case msg::invalidate: r = {inbox::engine, true, true, false}; return true;
+    case msg::unit_data: r = {inbox::app, true, false, true}; return true;
+    case msg::inv_ack: r = {inbox::app, true, false, false}; return true;
+    case msg::lock_acq: case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd: case msg::lock_try_done:
+      r = {inbox::engine, false, true, false}; return true;
+    case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;
+    case msg::barrier_arrive: case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
+    case msg::kLast: break;
+  }
+  return false;
+}
+}  // namespace
+
+const char* validate(const header& h, std::size_t payload_bytes, const limits& lim) noexcept {
+  if (h.magic != header::kMagic) return "bad magic";
+  rule r;
+  if (!rule_of(h.type, r)) return "unknown message type";
+  if (h.to != r.to) return "message sent to the wrong inbox";
+  if (h.src < 0 || h.src >= lim.ranks) return "sender rank out of range";
+  if (r.origin && (h.origin < 0 || h.origin >= lim.ranks)) return "origin rank out of range";
+  if (r.unit && h.id >= lim.units) return "unit number out of range";
+  if (h.length != payload_bytes) return "payload length does not match the header";
+  if (!r.data && h.length != 0) return "unexpected payload";
+  if (r.data) {
+    if (h.length > lim.max_payload) return "payload larger than the transport allows";
+    if (h.arg2 > lim.unit_size) return "data total larger than a unit";
+    if (static_cast<std::uint64_t>(h.offset) + h.length > h.arg2) return "payload outside the unit";
+    if (h.flags != 1 && h.flags != 2) return "bad access in a grant";
+    if (h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more acknowledgements than ranks";
+  }
+  return nullptr;
+}
+
+}  // namespace dsm::rt

@@ -1,0 +1,85 @@
+// message.hpp: the wire format of every protocol message and its validating decoder.
+//
+// A message is a fixed 48-byte header followed by `length` payload bytes. The header names the
+// destination inbox of the receiving rank (its engine or its application thread), the sender, and
+// what the message is about (a unit, a lock, a barrier epoch). decode() checks every field against
+// the limits of this job before anything uses it: a message that fails is a fatal error, never a
+// write outside the unit it names. Pure functions, thread safe.
+#ifndef DSM_RUNTIME_TRANSPORT_MESSAGE_HPP_
+#define DSM_RUNTIME_TRANSPORT_MESSAGE_HPP_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+namespace dsm::rt {
+
+enum class inbox : std::uint8_t { engine = 0, app = 1 };
+
+enum class msg : std::uint16_t {
+  // Sequential consistency (fixed distributed manager, write-invalidate).
+  read_req = 1,     // requester -> home: a read copy of unit `id`
+  write_req,        // requester -> home: ownership of unit `id`
+  read_fwd,         // home -> owner: send a read copy to `origin`
+  write_fwd,        // home -> owner: give ownership to `origin`; arg = acks it awaits, arg2 = 1 if it has a copy
+  unit_data,        // owner/home -> requester (app): grant; arg = acks to await, arg2 = total data bytes, flags = access
+  invalidate,       // home -> copy holder: drop unit `id`, ack to `origin`
+  inv_ack,          // copy holder -> requester (app)
+  confirm,          // requester -> home: the grant of unit `id` is installed
+  // Locks (distributed FIFO queue; the token stays with the last holder).
+  lock_acq,         // acquirer -> manager
+  lock_fwd,         // manager -> last requester: pass the token to `origin` when done
+  lock_token,       // holder -> acquirer (app)
+  lock_try,         // acquirer -> manager: take the lock only if free
+  lock_try_fwd,     // manager -> last requester: pass the token to `origin` if free now
+  lock_try_done,    // last requester -> manager: arg = 1 if it passed the token
+  lock_try_fail,    // manager -> acquirer (app)
+  // Barriers and collective checks.
+  barrier_arrive,   // rank -> rank 0: id = epoch, arg = collective kind, arg2 = its argument
+  barrier_release,  // rank 0 -> rank (app): id = epoch
+  // Lifecycle.
+  goodbye,          // rank -> engine at finalize: no more messages from this rank
+  kLast
+};
+
+const char* msg_name(msg m) noexcept;
+
+struct header {
+  static constexpr std::uint32_t kMagic = 0x44534d31;  // "DSM1"
+  std::uint32_t magic = kMagic;
+  msg type = msg::kLast;
+  inbox to = inbox::engine;
+  std::uint8_t flags = 0;
+  std::int32_t src = -1;     // sender rank
+  std::int32_t origin = -1;  // the rank a forwarded request is for
+  std::uint64_t id = 0;      // unit, lock or epoch
+  std::uint64_t arg = 0;
+  std::uint64_t arg2 = 0;
+  std::uint32_t offset = 0;  // payload offset within the unit
+  std::uint32_t length = 0;  // payload bytes after the header
+};
+static_assert(sizeof(header) == 48, "the header is part of the wire format");
+
+// The limits a message is checked against.
+struct limits {
+  int ranks = 1;
+  std::uint64_t units = 0;
+  std::uint64_t unit_size = 0;
+  std::uint32_t max_payload = 0;
+};
+
+// Checks a received message (header bytes + payload). Returns nullptr if it is valid, else a
+// static description of the first problem found.
+const char* validate(const header& h, std::size_t payload_bytes, const limits& lim) noexcept;
+
+// Reads a header from raw bytes (which may be unaligned); false if there are fewer than 48.
+inline bool decode_header(std::span<const std::byte> bytes, header& out) noexcept {
+  if (bytes.size() < sizeof(header)) return false;
+  std::memcpy(&out, bytes.data(), sizeof(header));
+  return true;
+}
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_TRANSPORT_MESSAGE_HPP_

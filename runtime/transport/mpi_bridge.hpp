@@ -1,0 +1,54 @@
+// mpi_bridge.hpp: the inter-node path. One thread owns every MPI call of the runtime after init:
+// it sends what other threads queue for remote ranks (MPI_Isend on the runtime's communicator),
+// receives what remote ranks send (MPI_Iprobe / MPI_Recv) and drops it into the local inboxes.
+//
+// Open MPI offers nothing to sleep on, so the thread polls with a backoff that sleeps: a few yields
+// after activity, then timed waits on a condition variable (woken at once when a local thread
+// queues a message) growing to 1 ms while idle. Its timer slack is set to 1 ns so a short sleep is
+// short. send() is thread safe; start/stop are called by the application thread.
+#ifndef DSM_RUNTIME_TRANSPORT_MPI_BRIDGE_HPP_
+#define DSM_RUNTIME_TRANSPORT_MPI_BRIDGE_HPP_
+
+#include <mpi.h>
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+namespace dsm::rt {
+
+class mpi_bridge {
+ public:
+  using deliver_fn = std::function<void(std::span<const std::byte>)>;
+
+  mpi_bridge(MPI_Comm comm, deliver_fn deliver);
+  ~mpi_bridge();
+  // Queues one message (the parts concatenated) for rank dest.
+  void send(int dest, std::span<const std::byte> a, std::span<const std::byte> b);
+  // Returns once everything queued has been sent and the thread has ended.
+  void stop();
+
+ private:
+  struct outgoing {
+    int dest;
+    std::vector<std::byte> bytes;
+  };
+  void run();
+
+  MPI_Comm comm_;
+  deliver_fn deliver_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<outgoing> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_TRANSPORT_MPI_BRIDGE_HPP_

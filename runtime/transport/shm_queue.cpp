@@ -1,0 +1,101 @@
+// shm_queue.cpp: see shm_queue.hpp.
+#include "transport/shm_queue.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <new>
+
+#include "core/log.hpp"
+
+namespace dsm::rt {
+namespace {
+constexpr std::uint32_t kMagic = 0x51534d44;  // "DSMQ"
+constexpr std::size_t kHeaderBytes = 256;
+
+// Shared (not process-private) futexes: the word is in memory mapped by several processes.
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected) {
+  long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, nullptr, nullptr, 0);
+  if (r != 0 && errno != EAGAIN && errno != EINTR) fatal("futex wait failed: %s", std::strerror(errno));
+}
+void futex_wake(std::atomic<std::uint32_t>* word, int count) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+}
+}  // namespace
+
+std::size_t shm_queue::footprint(std::uint32_t capacity, std::uint32_t slot_bytes) {
+  static_assert(sizeof(shm_queue) <= kHeaderBytes);
+  return kHeaderBytes + static_cast<std::size_t>(capacity) * slot_bytes;
+}
+
+shm_queue* shm_queue::create(void* memory, std::uint32_t capacity, std::uint32_t slot_bytes) {
+  auto* q = new (memory) shm_queue();
+  q->capacity_ = capacity;
+  q->slot_bytes_ = (slot_bytes + 63u) & ~63u;
+  q->tail_ = 0;
+  q->head_ = 0;
+  q->doorbell_ = 0;
+  q->space_ = 0;
+  q->consumer_asleep_ = 0;
+  q->producers_asleep_ = 0;
+  std::atomic_thread_fence(std::memory_order_release);
+  q->magic_ = kMagic;
+  return q;
+}
+
+shm_queue* shm_queue::attach(void* memory) {
+  auto* q = static_cast<shm_queue*>(memory);
+  if (q->magic_ != kMagic) fatal("shared-memory queue at %p is not initialised", memory);
+  return q;
+}
+
+std::byte* shm_queue::slot(std::uint64_t index) {
+  return reinterpret_cast<std::byte*>(this) + kHeaderBytes + (index % capacity_) * slot_bytes_;
+}
+
+void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b) {
+  const std::uint32_t n = static_cast<std::uint32_t>(a.size() + b.size());
+  DSM_CHECK(n <= max_message(), "message of %u bytes exceeds the queue slot (%u)", n, max_message());
+  {
+    boost::interprocess::scoped_lock<boost::interprocess::interprocess_mutex> lock(producers_);
+    for (;;) {
+      const std::uint32_t seen = space_.load();
+      if (tail_.load(std::memory_order_relaxed) - head_.load() < capacity_) break;
+      producers_asleep_.fetch_add(1);
+      lock.unlock();
+      futex_wait(&space_, seen);
+      lock.lock();
+      producers_asleep_.fetch_sub(1);
+    }
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
+    std::byte* s = slot(t);
+    std::memcpy(s, &n, sizeof n);
+    if (!a.empty()) std::memcpy(s + sizeof n, a.data(), a.size());
+    if (!b.empty()) std::memcpy(s + sizeof n + a.size(), b.data(), b.size());
+    tail_.store(t + 1, std::memory_order_release);
+  }
+  doorbell_.fetch_add(1);
+  if (consumer_asleep_.load() != 0) futex_wake(&doorbell_, 1);
+}
+
+void shm_queue::wait_nonempty() {
+  for (;;) {
+    const std::uint32_t seen = doorbell_.load();
+    if (tail_.load(std::memory_order_acquire) != head_.load(std::memory_order_relaxed)) return;
+    consumer_asleep_.store(1);
+    if (tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_relaxed)) futex_wait(&doorbell_, seen);
+    consumer_asleep_.store(0);
+  }
+}
+
+void shm_queue::release_head(std::uint64_t h) {
+  head_.store(h + 1, std::memory_order_release);
+  space_.fetch_add(1);
+  if (producers_asleep_.load() != 0) futex_wake(&space_, INT_MAX);
+}
+
+}  // namespace dsm::rt

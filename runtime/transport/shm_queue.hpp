@@ -1,0 +1,66 @@
+// shm_queue.hpp: a bounded many-producer / one-consumer message queue that lives in shared memory,
+// with a futex doorbell, so that ranks of one node pass messages without MPI and wait in the kernel.
+//
+// The queue is a ring of fixed-size slots placed in a Boost.Interprocess segment. Producers (any
+// thread of any rank on the node) serialise on a process-shared interprocess_mutex, copy their
+// message into the tail slot and ring the doorbell: a 32-bit sequence word the consumer sleeps on
+// with FUTEX_WAIT. The one consumer reads the head slot in place and frees it. A producer that finds
+// the ring full sleeps on a second futex word until the consumer frees a slot. Nothing spins.
+#ifndef DSM_RUNTIME_TRANSPORT_SHM_QUEUE_HPP_
+#define DSM_RUNTIME_TRANSPORT_SHM_QUEUE_HPP_
+
+#include <atomic>
+#include <boost/interprocess/sync/interprocess_mutex.hpp>
+#include <boost/interprocess/sync/scoped_lock.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace dsm::rt {
+
+class shm_queue {
+ public:
+  // Bytes of shared memory a queue of `capacity` slots of `slot_bytes` needs.
+  static std::size_t footprint(std::uint32_t capacity, std::uint32_t slot_bytes);
+  // Constructs a queue in `memory` (footprint() bytes, suitably aligned); once, by its owner.
+  static shm_queue* create(void* memory, std::uint32_t capacity, std::uint32_t slot_bytes);
+  // A queue another process created in memory mapped here.
+  static shm_queue* attach(void* memory);
+
+  // Copies the concatenation of the parts into one slot; sleeps while the ring is full.
+  void push(std::span<const std::byte> a, std::span<const std::byte> b = {});
+  // Sleeps until a message is there, then calls fn(bytes) on it in place and frees the slot.
+  template <class Fn>
+  void pop(Fn&& fn) {
+    wait_nonempty();
+    const std::uint64_t h = head_.load(std::memory_order_relaxed);
+    std::byte* s = slot(h);
+    std::uint32_t n;
+    __builtin_memcpy(&n, s, sizeof n);
+    fn(std::span<const std::byte>(s + sizeof n, n));
+    release_head(h);
+  }
+  std::uint32_t slot_bytes() const { return slot_bytes_; }
+  std::uint32_t max_message() const { return slot_bytes_ - 8; }
+
+ private:
+  shm_queue() = default;
+  std::byte* slot(std::uint64_t index);
+  void wait_nonempty();
+  void release_head(std::uint64_t h);
+
+  std::uint32_t magic_;
+  std::uint32_t capacity_;
+  std::uint32_t slot_bytes_;
+  boost::interprocess::interprocess_mutex producers_;
+  alignas(64) std::atomic<std::uint64_t> tail_;
+  std::atomic<std::uint32_t> doorbell_;        // bumped by every push
+  std::atomic<std::uint32_t> consumer_asleep_;
+  alignas(64) std::atomic<std::uint64_t> head_;
+  std::atomic<std::uint32_t> space_;           // bumped by every pop
+  std::atomic<std::uint32_t> producers_asleep_;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_TRANSPORT_SHM_QUEUE_HPP_

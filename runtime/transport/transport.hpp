@@ -1,0 +1,58 @@
+// transport.hpp: how protocol messages move between ranks, behind one interface.
+//
+// Every rank has two inboxes: one served by its engine thread (requests, forwards, invalidations,
+// lock and barrier traffic) and one read by its application thread (the replies it waits for). A
+// message goes to the inbox its header names. Ranks of one node exchange messages through
+// shared-memory queues with a futex doorbell; ranks on other nodes (or all of them, with
+// DSM_TRANSPORT=mpi) through MPI two-sided messages on the runtime's own communicator, carried by a
+// bridge thread that polls with a sleeping backoff and drops what arrives into the local inboxes.
+// So a waiting thread always sleeps on a futex in its own inbox.
+//
+// send() is thread safe and never waits for the receiver to act (it may wait for queue space).
+// receive() is called by one thread per inbox. Construction and shutdown are collective.
+#ifndef DSM_RUNTIME_TRANSPORT_TRANSPORT_HPP_
+#define DSM_RUNTIME_TRANSPORT_TRANSPORT_HPP_
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "core/options.hpp"
+#include "core/stats.hpp"
+#include "transport/message.hpp"
+
+namespace dsm::rt {
+
+class transport {
+ public:
+  using handler_fn = void (*)(void* ctx, const header& h, std::span<const std::byte> payload);
+
+  virtual ~transport() = default;
+  virtual int rank() const = 0;
+  virtual int ranks() const = 0;
+  // Largest payload one message may carry; larger data is sent in fragments by the caller.
+  virtual std::uint32_t max_payload() const = 0;
+  // Sends to the inbox h.to of rank dest (dest may be this rank). Fills in h.src and h.length.
+  virtual void send(int dest, header h, std::span<const std::byte> payload = {}) = 0;
+  // Sleeps until a message arrives in this rank's inbox `box`, then calls fn on it in place.
+  virtual void receive(inbox box, handler_fn fn, void* ctx) = 0;
+  // Collective: stops the MPI bridge after it has delivered everything sent so far.
+  virtual void shutdown() = 0;
+  // A line for DSM_LOG=info: which ranks are reached how.
+  virtual const char* describe() const = 0;
+
+  template <class Fn>
+  void receive(inbox box, Fn&& fn) {
+    receive(box, [](void* c, const header& h, std::span<const std::byte> p) { (*static_cast<Fn*>(c))(h, p); }, &fn);
+  }
+};
+
+// Collective over `world` (the runtime's duplicated communicator). Counts sent messages in stats.
+std::unique_ptr<transport> make_node_transport(MPI_Comm world, const options& opt, std::uint32_t max_payload,
+                                               counters& stats);
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_TRANSPORT_TRANSPORT_HPP_
