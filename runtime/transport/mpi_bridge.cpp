@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <list>
 
@@ -47,11 +48,10 @@ void mpi_bridge::run() {
     MPI_Request request;
     std::vector<std::byte> bytes;
   };
-  std::list<in_flight> sending;
-  std::vector<std::byte> buffer;
+  std::list<in_flight> sending, receiving;
   unsigned idle = 0;
   for (;;) {
-    bool busy = false;
+    bool progress = false;
     std::deque<outgoing> batch;
     bool stopping;
     {
@@ -64,48 +64,62 @@ void mpi_bridge::run() {
       in_flight& f = sending.back();
       int rc = MPI_Isend(f.bytes.data(), static_cast<int>(f.bytes.size()), MPI_BYTE, o.dest, kTag, comm_, &f.request);
       if (rc != MPI_SUCCESS) fatal("MPI_Isend to rank %d failed (%d)", o.dest, rc);
-      busy = true;
+      progress = true;
     }
+    // Match every message that has arrived; receive without blocking, so that a large message in
+    // a rendezvous never holds this thread in a spinning MPI call.
     for (;;) {
       int flag = 0;
+      MPI_Message handle;
       MPI_Status st;
-      MPI_Iprobe(MPI_ANY_SOURCE, kTag, comm_, &flag, &st);
+      MPI_Improbe(MPI_ANY_SOURCE, kTag, comm_, &flag, &handle, &st);
       if (!flag) break;
       int count = 0;
       MPI_Get_count(&st, MPI_BYTE, &count);
-      buffer.resize(static_cast<size_t>(count));
-      MPI_Recv(buffer.data(), count, MPI_BYTE, st.MPI_SOURCE, kTag, comm_, MPI_STATUS_IGNORE);
-      deliver_(std::span<const std::byte>(buffer.data(), buffer.size()));
-      busy = true;
+      receiving.push_back({MPI_REQUEST_NULL, std::vector<std::byte>(static_cast<size_t>(count))});
+      in_flight& f = receiving.back();
+      MPI_Imrecv(f.bytes.data(), count, MPI_BYTE, &handle, &f.request);
+      progress = true;
+    }
+    // Deliver in the order the messages were matched: per-sender order is part of the contract.
+    while (!receiving.empty()) {
+      int done = 0;
+      MPI_Test(&receiving.front().request, &done, MPI_STATUS_IGNORE);
+      if (!done) break;
+      deliver_(std::span<const std::byte>(receiving.front().bytes.data(), receiving.front().bytes.size()));
+      receiving.pop_front();
+      progress = true;
     }
     for (auto it = sending.begin(); it != sending.end();) {
       int done = 0;
       MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
       if (done) {
         it = sending.erase(it);
-        busy = true;
+        progress = true;
       } else {
         ++it;
       }
     }
-    if (stopping && batch.empty() && sending.empty()) {
+    if (stopping && batch.empty() && sending.empty() && receiving.empty()) {
       std::lock_guard<std::mutex> g(mu_);
       if (queue_.empty()) return;
       continue;
     }
-    if (busy) {
+    if (progress) {
       idle = 0;
       continue;
     }
     ++idle;
-    if (idle < 16) {
+    // A transfer under way needs this thread to call MPI again soon: yield. Otherwise sleep: 20 us
+    // at a time for the first ~5 ms of quiet (a reply is probably on its way), then longer, up to
+    // 1 ms, so that an idle rank costs about a thousand wake-ups a second. A local send wakes us.
+    const bool under_way = !sending.empty() || !receiving.empty();
+    if (idle < 4 || (under_way && idle < 64)) {
       sched_yield();
       continue;
     }
-    // Sleep, longer the longer nothing happens: 20 us doubling to 1 ms. A local send wakes us.
-    const unsigned step = idle < 16 + 6 ? idle - 16 : 6;
-    auto pause = std::chrono::microseconds(20u << step);
-    if (pause > std::chrono::microseconds(1000)) pause = std::chrono::microseconds(1000);
+    const unsigned quiet = idle > 200 ? std::min(idle - 200, 6u) : 0u;
+    const auto pause = std::chrono::microseconds(std::min(20u << quiet, 1000u));
     std::unique_lock<std::mutex> lock(mu_);
     if (queue_.empty() && !stopping_) wake_.wait_for(lock, pause);
   }

@@ -16,6 +16,8 @@ namespace dsm::rt {
 namespace {
 constexpr std::uint32_t kMagic = 0x51534d44;  // "DSMQ"
 constexpr std::size_t kHeaderBytes = 256;
+// Slots are whole cache lines, so that neighbouring messages do not share one.
+constexpr std::uint32_t round_slot(std::uint32_t bytes) { return (bytes + 63u) & ~63u; }
 
 // Shared (not process-private) futexes: the word is in memory mapped by several processes.
 void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected) {
@@ -29,13 +31,13 @@ void futex_wake(std::atomic<std::uint32_t>* word, int count) {
 
 std::size_t shm_queue::footprint(std::uint32_t capacity, std::uint32_t slot_bytes) {
   static_assert(sizeof(shm_queue) <= kHeaderBytes);
-  return kHeaderBytes + static_cast<std::size_t>(capacity) * slot_bytes;
+  return kHeaderBytes + static_cast<std::size_t>(capacity) * round_slot(slot_bytes);
 }
 
 shm_queue* shm_queue::create(void* memory, std::uint32_t capacity, std::uint32_t slot_bytes) {
   auto* q = new (memory) shm_queue();
   q->capacity_ = capacity;
-  q->slot_bytes_ = (slot_bytes + 63u) & ~63u;
+  q->slot_bytes_ = round_slot(slot_bytes);
   q->tail_ = 0;
   q->head_ = 0;
   q->doorbell_ = 0;
