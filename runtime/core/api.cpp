@@ -25,11 +25,6 @@ namespace {
 
 using rt::g_ctx;
 
-// An error that some other rank caused; reported only if no rank has a cause of its own.
-struct peer_failed : dsm::error {
-  using dsm::error::error;
-};
-
 // Collective over comm: if any rank has an error, the lowest rank with a cause of its own prints it
 // (once for the job) and every rank exits with status 2.
 void agree_or_exit(MPI_Comm comm, int rank, int ranks, const std::optional<std::string>& err, bool peer, bool owns_mpi) {
@@ -54,7 +49,7 @@ void step(MPI_Comm comm, int rank, int ranks, bool owns_mpi, const std::function
   bool peer = false;
   try {
     fn();
-  } catch (const peer_failed& e) {
+  } catch (const rt::peer_error& e) {
     err = e.what();
     peer = true;
   } catch (const std::exception& e) {
@@ -117,7 +112,13 @@ void init(int* argc, char*** argv) {
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
 
   step(c->comm, rank, ranks, owns, [&] {
-    c->space = std::make_unique<rt::global_space>(c->comm, c->opt.size, c->opt.unit);
+    MPI_Comm comm = c->comm;
+    auto all_ok = [comm](bool ok) {
+      int mine = ok ? 1 : 0, all = 0;
+      MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
+      return all != 0;
+    };
+    c->space = std::make_unique<rt::global_space>(all_ok, c->opt.size, c->opt.unit);
   });
   step(c->comm, rank, ranks, owns, [&] {
     const std::uint32_t max_payload =

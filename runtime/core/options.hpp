@@ -18,6 +18,11 @@
 
 namespace dsm::rt {
 
+// An init error whose cause is on another rank; the report prefers the rank that has the cause.
+struct peer_error : dsm::error {
+  using dsm::error::error;
+};
+
 enum class transport_kind { automatic, shm, mpi };
 enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
 

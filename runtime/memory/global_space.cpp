@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/log.hpp"
+#include "core/options.hpp"
 #include "dsm/dsm.hpp"
 
 namespace dsm::rt {
@@ -21,30 +22,35 @@ constexpr std::uintptr_t kStep = std::uintptr_t{0x400} << 32;            // 4 Ti
 constexpr int kCandidates = 24;
 }  // namespace
 
-global_space::global_space(MPI_Comm comm, std::uint64_t size, std::uint64_t unit) : size_(size), unit_(unit) {
+global_space::global_space(const agreement& all_ok, std::uint64_t size, std::uint64_t unit) : size_(size), unit_(unit) {
+  // Local set-up first; every rank then learns whether all succeeded, so none is left waiting.
+  std::string failure;
   fd_ = memfd_create("dsm-global-space", MFD_CLOEXEC);
-  if (fd_ < 0) throw dsm::error(std::string("memfd_create failed: ") + std::strerror(errno));
-  if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    throw dsm::error("DSM_SIZE=" + std::to_string(size) + " could not be reserved (" + std::strerror(errno) +
-                     "); valid: a smaller size");
+  if (fd_ < 0) {
+    failure = std::string("memfd_create failed: ") + std::strerror(errno);
+  } else if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    failure = "DSM_SIZE=" + std::to_string(size) + " could not be reserved (" + std::strerror(errno) + "); valid: a smaller size";
+  } else {
+    void* shadow = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
+    if (shadow == MAP_FAILED) {
+      failure = "DSM_SIZE=" + std::to_string(size) + " could not be mapped (" + std::strerror(errno) + "); valid: a smaller size";
+    } else {
+      shadow_ = static_cast<std::byte*>(shadow);
+    }
   }
-  void* shadow = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
-  if (shadow == MAP_FAILED) {
-    throw dsm::error("DSM_SIZE=" + std::to_string(size) + " could not be mapped (" + std::strerror(errno) +
-                     "); valid: a smaller size");
+  if (!all_ok(failure.empty())) {
+    if (failure.empty()) throw peer_error("the global space could not be set up on another rank");
+    throw dsm::error(failure);
   }
-  shadow_ = static_cast<std::byte*>(shadow);
 
   // Agree on an address: every rank tries the same candidate; all must succeed.
   const std::uintptr_t span = ((size + kStep - 1) / kStep + 1) * kStep;
   for (int i = 0; i < kCandidates && app_ == nullptr; ++i) {
     void* want = reinterpret_cast<void*>(kFirstCandidate + static_cast<std::uintptr_t>(i) * span);
     void* got = mmap(want, size, PROT_NONE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, fd_, 0);
-    int ok = got == want ? 1 : 0;
+    const bool ok = got == want;
     if (got != MAP_FAILED && got != want) munmap(got, size);
-    int all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
-    if (all) {
+    if (all_ok(ok)) {
       app_ = static_cast<std::byte*>(got);
     } else if (ok) {
       munmap(got, size);

@@ -8,18 +8,19 @@
 #ifndef DSM_RUNTIME_MEMORY_GLOBAL_SPACE_HPP_
 #define DSM_RUNTIME_MEMORY_GLOBAL_SPACE_HPP_
 
-#include <mpi.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace dsm::rt {
 
 class global_space {
  public:
+  // True iff `ok` is true on every rank (an MPI_Allreduce in a job; identity in a unit test).
+  using agreement = std::function<bool(bool ok)>;
   // Collective: creates the backing memory and maps the application view at an address every rank
-  // of comm could map. Throws dsm::error if no common address is found.
-  global_space(MPI_Comm comm, std::uint64_t size, std::uint64_t unit);
+  // could map. Throws dsm::error if no common address is found.
+  global_space(const agreement& all, std::uint64_t size, std::uint64_t unit);
   ~global_space();
   global_space(const global_space&) = delete;
   global_space& operator=(const global_space&) = delete;

@@ -1,0 +1,141 @@
+// options_test: DSM_* variables and --dsm-* flags are parsed, and every bad value is refused with a
+// message that names the variable, the value and the valid choices.
+#include "core/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace {
+using dsm::rt::options;
+using dsm::rt::parse_options;
+
+options parse(std::map<std::string, std::string> env, std::vector<std::string> args = {}) {
+  std::vector<char*> argv;
+  std::string prog = "prog";
+  argv.push_back(prog.data());
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(argv.size()) - 1;
+  char** p = argv.data();
+  return parse_options(
+      [&](const std::string& k) -> std::optional<std::string> {
+        auto it = env.find(k);
+        if (it == env.end()) return std::nullopt;
+        return it->second;
+      },
+      &argc, &p, 4096);
+}
+
+std::string error_of(std::map<std::string, std::string> env, std::vector<std::string> args = {}) {
+  try {
+    parse(std::move(env), std::move(args));
+  } catch (const dsm::error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Options, Defaults) {
+  const options o = parse({});
+  EXPECT_EQ(o.model, dsm::model::sequential);
+  EXPECT_EQ(o.unit, 4096u);
+  EXPECT_EQ(o.size, std::uint64_t{16} << 30);
+  EXPECT_FALSE(o.stats_table);
+  EXPECT_TRUE(o.stats_path.empty());
+  EXPECT_EQ(o.transport, dsm::rt::transport_kind::automatic);
+}
+
+TEST(Options, ModelNamesAndAliases) {
+  EXPECT_EQ(parse({{"DSM_MODEL", "sequential"}}).model, dsm::model::sequential);
+  EXPECT_EQ(parse({{"DSM_MODEL", "SC"}}).model, dsm::model::sequential);
+  EXPECT_EQ(dsm::rt::parse_model("DSM_MODEL", "erc"), dsm::model::eager_release);
+  EXPECT_EQ(dsm::rt::parse_model("DSM_MODEL", "lazy-release"), dsm::model::lazy_release);
+  EXPECT_EQ(dsm::rt::parse_model("DSM_MODEL", "ec"), dsm::model::entry);
+}
+
+TEST(Options, UnknownModelNamesVariableValueAndChoices) {
+  const std::string e = error_of({{"DSM_MODEL", "bogus"}});
+  EXPECT_NE(e.find("DSM_MODEL"), std::string::npos) << e;
+  EXPECT_NE(e.find("'bogus'"), std::string::npos) << e;
+  EXPECT_NE(e.find("lazy-release"), std::string::npos) << e;
+}
+
+TEST(Options, ModelNotImplementedIsRefusedNotReplaced) {
+  const std::string e = error_of({{"DSM_MODEL", "lazy-release"}});
+  EXPECT_NE(e.find("does not implement"), std::string::npos) << e;
+  EXPECT_NE(e.find("DSM_MODEL"), std::string::npos) << e;
+}
+
+TEST(Options, FlagOverridesVariableAndIsRemovedFromArgv) {
+  std::vector<std::string> args = {"--dsm-model=sc", "keep", "--dsm-unit=8K", "me"};
+  std::vector<char*> argv;
+  std::string prog = "prog";
+  argv.push_back(prog.data());
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int argc = 5;
+  char** p = argv.data();
+  const options o = parse_options(
+      [](const std::string& k) -> std::optional<std::string> {
+        if (k == "DSM_MODEL") return std::string("bogus");
+        return std::nullopt;
+      },
+      &argc, &p, 4096);
+  EXPECT_EQ(o.model, dsm::model::sequential);
+  EXPECT_EQ(o.unit, 8192u);
+  ASSERT_EQ(argc, 3);
+  EXPECT_STREQ(p[1], "keep");
+  EXPECT_STREQ(p[2], "me");
+  EXPECT_EQ(p[3], nullptr);
+}
+
+TEST(Options, BadFlagIsAnError) {
+  EXPECT_NE(error_of({}, {"--dsm-colour=red"}).find("--dsm-colour"), std::string::npos);
+  EXPECT_NE(error_of({}, {"--dsm-model"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(error_of({}, {"--dsm-model=weak"}).find("--dsm-model='weak'"), std::string::npos);
+}
+
+TEST(Options, Sizes) {
+  EXPECT_EQ(dsm::rt::parse_size("DSM_SIZE", "4096"), 4096u);
+  EXPECT_EQ(dsm::rt::parse_size("DSM_SIZE", "64K"), 65536u);
+  EXPECT_EQ(dsm::rt::parse_size("DSM_SIZE", "2g"), std::uint64_t{2} << 30);
+  EXPECT_EQ(dsm::rt::parse_size("DSM_SIZE", "1TB"), std::uint64_t{1} << 40);
+  EXPECT_THROW(dsm::rt::parse_size("DSM_SIZE", "abc"), dsm::error);
+  EXPECT_THROW(dsm::rt::parse_size("DSM_SIZE", "12Q"), dsm::error);
+  EXPECT_THROW(dsm::rt::parse_size("DSM_SIZE", "99999999999999999999999"), dsm::error);
+  EXPECT_THROW(dsm::rt::parse_size("DSM_SIZE", ""), dsm::error);
+}
+
+TEST(Options, UnitMustBeAPowerOfTwoMultipleOfThePage) {
+  EXPECT_EQ(parse({{"DSM_UNIT", "16K"}}).unit, 16384u);
+  for (const char* bad : {"3000", "2048", "12K", "0", "2G"}) {
+    const std::string e = error_of({{"DSM_UNIT", bad}});
+    EXPECT_NE(e.find("DSM_UNIT"), std::string::npos) << bad;
+    EXPECT_NE(e.find("power-of-two multiple"), std::string::npos) << e;
+  }
+}
+
+TEST(Options, SizeMustBeAMultipleOfTheUnit) {
+  EXPECT_EQ(parse({{"DSM_SIZE", "1G"}, {"DSM_UNIT", "64K"}}).size, std::uint64_t{1} << 30);
+  EXPECT_NE(error_of({{"DSM_SIZE", "100000"}}).find("multiple of DSM_UNIT"), std::string::npos);
+  EXPECT_NE(error_of({{"DSM_SIZE", "abc"}}).find("DSM_SIZE='abc'"), std::string::npos);
+}
+
+TEST(Options, StatsTransportLog) {
+  EXPECT_TRUE(parse({{"DSM_STATS", "1"}}).stats_table);
+  EXPECT_EQ(parse({{"DSM_STATS", "/tmp/s.json"}}).stats_path, "/tmp/s.json");
+  EXPECT_NE(error_of({{"DSM_STATS", "yes"}}).find("DSM_STATS"), std::string::npos);
+  EXPECT_EQ(parse({{"DSM_TRANSPORT", "mpi"}}).transport, dsm::rt::transport_kind::mpi);
+  EXPECT_NE(error_of({{"DSM_TRANSPORT", "udp"}}).find("auto, shm, mpi"), std::string::npos);
+  EXPECT_EQ(parse({{"DSM_LOG", "debug"}}).log, dsm::rt::log_level::debug);
+  EXPECT_NE(error_of({{"DSM_LOG", "loud"}}).find("error, warn, info, debug"), std::string::npos);
+}
+
+TEST(Options, DescribeDiffersWhenAnythingDiffers) {
+  EXPECT_EQ(parse({}).describe(), parse({}).describe());
+  EXPECT_NE(parse({}).describe(), parse({{"DSM_UNIT", "8K"}}).describe());
+  EXPECT_NE(parse({}).describe(), parse({{"DSM_TRANSPORT", "mpi"}}).describe());
+}
+
+}  // namespace
