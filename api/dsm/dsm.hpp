@@ -85,7 +85,10 @@ T* alloc(std::size_t count) {
   return static_cast<T*>(detail::alloc_bytes(count * sizeof(T), alignof(T)));
 }
 
-// Collective: p must be a pointer returned by dsm::alloc (the same one on every rank).
+// Collective: p must be a pointer returned by dsm::alloc (the same one on every rank). The memory
+// reads as zero when it is allocated again. A pointer dsm::alloc did not return throws dsm::error on
+// every rank if every rank passed it; if the ranks disagree, the job ends with a message naming the
+// calls that differ.
 template <class T>
 void free(T* p) {
   detail::free_bytes(const_cast<void*>(static_cast<const void*>(p)));

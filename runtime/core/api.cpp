@@ -208,9 +208,14 @@ void free_bytes(void* p) {
     std::lock_guard<std::mutex> g(c.op_mu);
     len = c.heap->length_of(off);
   }
-  // Misuse inside a collective call ends the job: the other ranks are already waiting in it.
-  if (!len) rt::fatal("dsm::free(%p): not a pointer returned by dsm::alloc", p);
-  c.barriers->arrive(rt::collective::free, off);
+  // The check is collective too: if every rank passes the same foreign pointer, every rank throws;
+  // if only some do, the ranks are out of step and the job ends with a message naming both calls.
+  c.barriers->arrive(rt::collective::free, len ? off : rt::kForeignPointer);
+  if (!len) {
+    char where[32];
+    std::snprintf(where, sizeof where, "%p", p);
+    throw dsm::error(std::string("dsm::free(") + where + "): not a pointer returned by dsm::alloc");
+  }
   {
     std::lock_guard<std::mutex> op(c.op_mu);
     std::lock_guard<std::mutex> g(c.state_mu);

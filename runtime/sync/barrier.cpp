@@ -11,7 +11,9 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
   switch (static_cast<collective>(kind)) {
     case collective::barrier: return "dsm::barrier()";
     case collective::alloc: return "dsm::alloc(" + std::to_string(arg) + " bytes)";
-    case collective::free: return "dsm::free(offset " + std::to_string(arg) + ")";
+    case collective::free:
+      return arg == kForeignPointer ? "dsm::free(a pointer dsm::alloc did not return)"
+                                    : "dsm::free(offset " + std::to_string(arg) + " of the global space)";
     case collective::finalize: return "dsm::finalize()";
   }
   return "an unknown collective call";

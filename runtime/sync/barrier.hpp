@@ -16,6 +16,8 @@
 namespace dsm::rt {
 
 enum class collective : std::uint64_t { barrier = 1, alloc = 2, free = 3, finalize = 4 };
+// The argument of a dsm::free whose pointer dsm::alloc did not return.
+constexpr std::uint64_t kForeignPointer = ~std::uint64_t{0};
 
 class barrier_service {
  public:
