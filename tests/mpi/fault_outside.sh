@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# fault_outside.sh: a segmentation fault outside the global space is the program's bug and must
+# kill it, not hang it. Usage: fault_outside.sh <mode> <np> <fault_probe> <mpirun> [options...]
+# Runs fault_probe (mode null or unmapped) at -np <np> under `timeout 50` with core dumps off, in a
+# scratch directory, and requires: mpirun exits non-zero before the timeout; the output reports
+# signal 11 (SIGSEGV, "Segmentation fault"); the probe's line after the bad store never appears; no
+# core file is left behind.
+set -u
+mode=$1
+np=$2
+probe=$3
+shift 3
+mpirun=("$@")
+
+for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+ulimit -c 0
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+
+timeout 50 "${mpirun[@]}" -np "$np" "$probe" "$mode" >out.txt 2>&1
+rc=$?
+
+fail() {
+  echo "FAIL [fault $mode np$np]: $*"
+  echo "----- combined output -----"
+  cat out.txt
+  exit 1
+}
+
+[[ $rc -ne 124 ]] || fail "mpirun did not finish within 50 s: the job hung after the fault"
+[[ $rc -ne 0 ]] || fail "mpirun exited 0 after a segmentation fault"
+grep -Eq "signal 11|Segmentation fault|SIGSEGV" out.txt || fail "no report of signal 11 / Segmentation fault"
+grep -q "stores to" out.txt || fail "the probe did not reach the bad store"
+grep -q "store to a bad address returned" out.txt && fail "the bad store returned: the fault was swallowed"
+cores=$(find . -maxdepth 1 -name 'core*' | wc -l)
+[[ $cores -eq 0 ]] || fail "$cores core file(s) left behind despite ulimit -c 0"
+echo "ok [fault $mode np$np]: exit $rc; $(grep -Em1 "signal 11|Segmentation fault|SIGSEGV" out.txt)"
+exit 0

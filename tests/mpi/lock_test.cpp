@@ -1,0 +1,184 @@
+// lock_test.cpp: dsm::mutex gives mutual exclusion that a user can count on. Every rank increments
+// shared counters under a global lock, through each way the API offers to take it (std::lock_guard,
+// std::scoped_lock over two locks, std::unique_lock, the C functions dsm_lock_acquire/release), and
+// after a barrier every rank must read exactly ranks() * iterations. Also checks try_lock against a
+// holder on another rank, and reads under std::shared_lock. All accesses are ordered by the locks
+// or by barriers, so every check holds under every consistency model.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+
+#include "dsm/dsm.h"
+#include "dsm/dsm.hpp"
+#include "mpi_test.hpp"
+
+namespace {
+
+using dsm_test::collective;
+
+constexpr int kIterations = 60;
+
+// The expected value of a counter that every rank bumped `per_rank` times.
+long expected(int per_rank) { return static_cast<long>(dsm::ranks()) * per_rank; }
+
+TEST_F(collective, lock_guard_counter_is_exact) {
+  long* counter = dsm::alloc<long>(1);
+  dsm::mutex m{1};
+  for (int i = 0; i < kIterations; ++i) {
+    std::lock_guard guard(m);
+    ++*counter;
+  }
+  dsm::barrier();
+  const long seen = *counter;
+  DSM_EXPECT_ALL(seen == expected(kIterations)) << "counter=" << seen << " expected "
+                                                << expected(kIterations);
+  dsm::barrier();
+  dsm::free(counter);
+}
+
+// Two counters on two different units under two locks, taken together with std::scoped_lock; the
+// lock ids are listed in a different order on odd ranks, so a runtime that deadlocks on lock order
+// would hang here (std::scoped_lock's deadlock avoidance needs a working try_lock).
+TEST_F(collective, scoped_lock_over_two_locks_is_exact) {
+  const std::size_t stride = dsm::unit_size() / sizeof(long);
+  long* counters = dsm::alloc<long>(2 * stride);
+  long* a = counters;
+  long* b = counters + stride;
+  dsm::mutex ma{2};
+  dsm::mutex mb{3};
+  for (int i = 0; i < kIterations; ++i) {
+    if (dsm::rank() % 2 == 0) {
+      std::scoped_lock both(ma, mb);
+      ++*a;
+      *b += 2;
+    } else {
+      std::scoped_lock both(mb, ma);
+      ++*a;
+      *b += 2;
+    }
+  }
+  dsm::barrier();
+  const long seen_a = *a;
+  const long seen_b = *b;
+  DSM_EXPECT_ALL(seen_a == expected(kIterations) && seen_b == 2 * expected(kIterations))
+      << "a=" << seen_a << " b=" << seen_b << " expected " << expected(kIterations) << " and "
+      << 2 * expected(kIterations);
+  dsm::barrier();
+  dsm::free(counters);
+}
+
+// std::unique_lock with a deferred lock, locked and unlocked by hand twice per iteration: two
+// critical sections of one lock back to back, each a read-modify-write that must not be lost.
+TEST_F(collective, unique_lock_counter_is_exact) {
+  long* counter = dsm::alloc<long>(1);
+  dsm::mutex m{4};
+  std::unique_lock lock(m, std::defer_lock);
+  for (int i = 0; i < kIterations; ++i) {
+    lock.lock();
+    ++*counter;
+    lock.unlock();
+    lock.lock();
+    *counter += 10;
+    lock.unlock();
+  }
+  EXPECT_FALSE(lock.owns_lock());
+  dsm::barrier();
+  const long seen = *counter;
+  DSM_EXPECT_ALL(seen == 11 * expected(kIterations)) << "counter=" << seen;
+  dsm::barrier();
+  dsm::free(counter);
+}
+
+TEST_F(collective, c_api_counter_is_exact) {
+  long* counter = static_cast<long*>(dsm_alloc(sizeof(long)));
+  for (int i = 0; i < kIterations; ++i) {
+    dsm_lock_acquire(5);
+    ++*counter;
+    dsm_lock_release(5);
+  }
+  dsm_barrier();
+  const long seen = *counter;
+  DSM_EXPECT_ALL(seen == expected(kIterations)) << "counter=" << seen;
+  DSM_EXPECT_ALL(dsm_rank() == dsm::rank() && dsm_ranks() == dsm::ranks());
+  dsm_barrier();
+  dsm_free(counter);
+}
+
+// Many locks whose managers are spread over the ranks (id % ranks()), each guarding its own slot:
+// the lock of slot i is not the lock of slot j, and each slot still ends exact.
+TEST_F(collective, counters_under_many_locks_are_exact) {
+  constexpr int kLocks = 8;
+  const std::size_t stride = dsm::unit_size() / sizeof(long);
+  long* slots = dsm::alloc<long>(kLocks * stride);
+  for (int i = 0; i < kIterations / 2; ++i) {
+    for (int k = 0; k < kLocks; ++k) {
+      const int slot = (k + dsm::rank()) % kLocks;  // ranks start on different locks
+      dsm::mutex m{static_cast<std::uint64_t>(100 + slot)};
+      std::lock_guard guard(m);
+      slots[static_cast<std::size_t>(slot) * stride] += slot + 1;
+    }
+  }
+  dsm::barrier();
+  bool exact = true;
+  for (int k = 0; k < kLocks; ++k) {
+    const long seen = slots[static_cast<std::size_t>(k) * stride];
+    const long want = (k + 1) * expected(kIterations / 2);
+    EXPECT_EQ(seen, want) << "slot " << k << " on rank " << dsm::rank();
+    exact = exact && seen == want;
+  }
+  DSM_EXPECT_ALL(exact);
+  dsm::barrier();
+  dsm::free(slots);
+}
+
+// try_lock never waits for a holder: while rank 0 holds the lock it fails everywhere else; once the
+// lock is free, each rank in turn takes it with try_lock.
+TEST_F(collective, try_lock_fails_while_held_and_succeeds_when_free) {
+  dsm::mutex m{6};
+  if (dsm::rank() == 0) m.lock();
+  dsm::barrier();
+  bool refused = true;
+  if (dsm::rank() != 0) refused = !m.try_lock();
+  DSM_EXPECT_ALL(refused) << "try_lock succeeded while rank 0 held the lock";
+  dsm::barrier();
+  if (dsm::rank() == 0) m.unlock();
+  dsm::barrier();
+  for (int turn = 0; turn < dsm::ranks(); ++turn) {
+    bool taken = true;
+    if (dsm::rank() == turn) {
+      taken = m.try_lock();
+      if (taken) m.unlock();
+    }
+    DSM_EXPECT_ALL(taken) << "try_lock of a free lock failed on rank " << turn;
+    dsm::barrier();
+  }
+  bool c_taken = true;
+  if (dsm::rank() == dsm::ranks() - 1) {
+    c_taken = dsm_lock_try_acquire(6) == 1;
+    if (c_taken) dsm_lock_release(6);
+  }
+  DSM_EXPECT_ALL(c_taken) << "dsm_lock_try_acquire of a free lock did not return 1";
+}
+
+// Reads under std::shared_lock (acquire_shared) see the value written under the exclusive lock.
+TEST_F(collective, shared_lock_reads_the_exclusive_writers_value) {
+  long* value = dsm::alloc<long>(1);
+  dsm::mutex m{7};
+  if (dsm::rank() == 0) {
+    std::lock_guard guard(m);
+    *value = 4242;
+  }
+  dsm::barrier();
+  long seen = 0;
+  {
+    std::shared_lock reader(m);
+    seen = *value;
+  }
+  DSM_EXPECT_ALL(seen == 4242) << "read " << seen;
+  dsm::barrier();
+  dsm::free(value);
+}
+
+}  // namespace
