@@ -356,8 +356,8 @@ int main(int argc, char** argv) {
     const char* rtt_name = node_local ? "futex doorbell over shared memory, sleeping" : "MPI_Test + sched_yield";
     const double read_floor = fault.read_us + rtt;
     const double write_floor = fault.write_us + rtt;
-    std::printf("remote_miss: 2 ranks, unit %zu B, DSM_TRANSPORT=%s (%s path), %zu units x %d rounds per miss kind\n",
-                unit, transport.c_str(), node_local ? "node-local" : "MPI", units, rounds);
+    std::printf("remote_miss: %d ranks (ranks 0 and 1 measured), unit %zu B, DSM_TRANSPORT=%s (%s path), %zu units x %d rounds per miss kind\n",
+                dsm::ranks(), unit, transport.c_str(), node_local ? "node-local" : "MPI", units, rounds);
     std::printf("floor = bare fault (SIGSEGV + mprotect + return) + round trip of a unit (%s)\n", rtt_name);
     std::printf("%-34s %10s %10s %7s\n", "operation", "median us", "floor us", "ratio");
     std::printf("%-34s %10.1f %10.1f %7.2f\n", "remote read miss", from1[0], read_floor, from1[0] / read_floor);
