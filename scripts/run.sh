@@ -10,6 +10,8 @@ set -euo pipefail
 DSM_MODELS="sequential"
 # example:ranks runs, each under every model above.
 RUNS="hello:2 counter:2 counter:4 jacobi:2 jacobi:4 hello_c:2"
+# Seconds before one run counts as hung (each takes about a second).
+RUN_TIMEOUT=${DSM_RUN_TIMEOUT:-120}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
@@ -53,8 +55,9 @@ for model in $DSM_MODELS; do
     log="$work/$id.log"
     t0=$(date +%s%N)
     status=0
-    DSM_MODEL=$model DSM_STATS=$json timeout 300 \
+    DSM_MODEL=$model DSM_STATS=$json timeout "$RUN_TIMEOUT" \
       "${MPIRUN[@]}" -np "$ranks" "$BUILD_DIR/examples/$example" >"$log" 2>&1 || status=$?
+    if [[ $status -eq 124 ]]; then echo "run.sh: timed out after $RUN_TIMEOUT s" >>"$log"; fi
     t1=$(date +%s%N)
     ms=$(( (t1 - t0) / 1000000 ))
     check=FAIL
