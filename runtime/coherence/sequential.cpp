@@ -90,8 +90,10 @@ class sequential final : public protocol {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       ctx_.table->set_state(u, op.granted_access == access::write ? holding::owner_sole : holding::copy);
       ctx_.table->map(u);
+      // Nobody waits for the confirmation: the home needs it only before the unit's next request,
+      // which rings the doorbell and finds it queued ahead.
       header done{.type = msg::confirm, .to = inbox::engine, .id = u};
-      ctx_.post(ctx_.table->home(u), done);
+      ctx_.post(ctx_.table->home(u), done, {}, false);
     }
   }
 
@@ -102,6 +104,11 @@ class sequential final : public protocol {
       return false;
     }
     waiting_[u].emplace_back(w, r);
+    // Confirmations are sent with wake=false. While requests wait for one, the engine asks to be
+    // woken by them; and one that already sits unannounced in its inbox is found by ringing (a
+    // request from another rank rings by itself; one from this rank's own thread does not).
+    ctx_.net->set_attentive(inbox::engine, true);
+    if (r == ctx_.rank) ctx_.net->ring(inbox::engine);
     return true;
   }
 
@@ -146,6 +153,7 @@ class sequential final : public protocol {
     auto [w, next] = it->second.front();
     it->second.pop_front();
     if (it->second.empty()) waiting_.erase(it);
+    if (waiting_.empty()) ctx_.net->set_attentive(inbox::engine, false);
     if (w == want::read) serve_read(u, next);
     else serve_write(u, next);
   }

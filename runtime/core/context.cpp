@@ -10,7 +10,7 @@ namespace dsm::rt {
 
 context* g_ctx = nullptr;
 
-void context::post(int dest, header h, std::span<const std::byte> payload) {
+void context::post(int dest, header h, std::span<const std::byte> payload, bool wake) {
   if (dest == rank && h.to == inbox::engine) {
     DSM_CHECK(payload.empty(), "a message with data for this rank's own engine");
     h.src = rank;
@@ -18,7 +18,7 @@ void context::post(int dest, header h, std::span<const std::byte> payload) {
     if (!draining_) drain_local();
     return;
   }
-  net->send(dest, h, payload);
+  net->send(dest, h, payload, wake);
 }
 
 void context::drain_local() {

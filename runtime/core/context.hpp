@@ -73,7 +73,7 @@ class context {
   // Sends h to rank dest. A message for this rank's own engine is queued and handled by whoever
   // holds state_mu when it drains (so handlers never re-enter themselves). Caller holds state_mu
   // when dest may be this rank's engine.
-  void post(int dest, header h, std::span<const std::byte> payload = {});
+  void post(int dest, header h, std::span<const std::byte> payload = {}, bool wake = true);
   // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
   void handle_engine(const header& h, std::span<const std::byte> payload);
   // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.

@@ -115,7 +115,7 @@ class node_transport final : public transport {
   std::uint32_t max_payload() const override { return max_payload_; }
   const char* describe() const override { return describe_; }
 
-  void send(int dest, header h, std::span<const std::byte> payload) override {
+  void send(int dest, header h, std::span<const std::byte> payload, bool wake) override {
     DSM_CHECK(dest >= 0 && dest < ranks_, "send to rank %d of %d", dest, ranks_);
     DSM_CHECK(payload.size() <= max_payload_, "payload of %zu bytes over the limit", payload.size());
     h.src = rank_;
@@ -126,11 +126,16 @@ class node_transport final : public transport {
       bump(stats_.bytes_sent, sizeof h + payload.size());
     }
     if (local_[static_cast<size_t>(dest)]) {
-      peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)]->push(head, payload);
+      peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)]->push(head, payload, wake);
     } else {
       bridge_->send(dest, head, payload);
     }
   }
+
+  void set_attentive(inbox box, bool on) override {
+    peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->set_attentive(on);
+  }
+  void ring(inbox box) override { peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->ring(); }
 
   void receive(inbox box, handler_fn fn, void* ctx) override {
     peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->pop([&](std::span<const std::byte> bytes) {

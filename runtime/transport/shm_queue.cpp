@@ -43,6 +43,7 @@ shm_queue* shm_queue::create(void* memory, std::uint32_t capacity, std::uint32_t
   q->doorbell_ = 0;
   q->space_ = 0;
   q->consumer_asleep_ = 0;
+  q->attentive_ = 0;
   q->producers_asleep_ = 0;
   std::atomic_thread_fence(std::memory_order_release);
   q->magic_ = kMagic;
@@ -59,7 +60,7 @@ std::byte* shm_queue::slot(std::uint64_t index) {
   return reinterpret_cast<std::byte*>(this) + kHeaderBytes + (index % capacity_) * slot_bytes_;
 }
 
-void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b) {
+void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b, bool wake) {
   const std::uint32_t n = static_cast<std::uint32_t>(a.size() + b.size());
   DSM_CHECK(n <= max_message(), "message of %u bytes exceeds the queue slot (%u)", n, max_message());
   {
@@ -80,6 +81,14 @@ void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b)
     if (!b.empty()) std::memcpy(s + sizeof n + a.size(), b.data(), b.size());
     tail_.store(t + 1, std::memory_order_release);
   }
+  // The doorbell increment orders the tail store before the attentive load (a Dekker pair with the
+  // consumer's set_attentive before it looks at the tail): either the consumer sees the message
+  // before it sleeps, or we see that it wants to be woken.
+  doorbell_.fetch_add(1);
+  if ((wake || attentive_.load() != 0) && consumer_asleep_.load() != 0) futex_wake(&doorbell_, 1);
+}
+
+void shm_queue::ring() {
   doorbell_.fetch_add(1);
   if (consumer_asleep_.load() != 0) futex_wake(&doorbell_, 1);
 }

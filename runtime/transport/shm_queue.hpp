@@ -27,8 +27,15 @@ class shm_queue {
   // A queue another process created in memory mapped here.
   static shm_queue* attach(void* memory);
 
-  // Copies the concatenation of the parts into one slot; sleeps while the ring is full.
-  void push(std::span<const std::byte> a, std::span<const std::byte> b = {});
+  // Copies the concatenation of the parts into one slot; sleeps while the ring is full. With
+  // wake=false the doorbell is not rung: the message waits for the next one that is (for messages
+  // nobody waits for, such as a confirmation; it saves the sender a system call).
+  void push(std::span<const std::byte> a, std::span<const std::byte> b = {}, bool wake = true);
+  // Rings the doorbell without a message: the consumer looks at what is queued.
+  void ring();
+  // Consumer: while attentive, every push rings the doorbell, wake=false or not (the consumer
+  // has work that such a message may unblock).
+  void set_attentive(bool on) { attentive_.store(on ? 1 : 0); }
   // Sleeps until a message is there, then calls fn(bytes) on it in place and frees the slot.
   template <class Fn>
   void pop(Fn&& fn) {
@@ -56,6 +63,7 @@ class shm_queue {
   alignas(64) std::atomic<std::uint64_t> tail_;
   std::atomic<std::uint32_t> doorbell_;        // bumped by every push
   std::atomic<std::uint32_t> consumer_asleep_;
+  std::atomic<std::uint32_t> attentive_;
   alignas(64) std::atomic<std::uint64_t> head_;
   std::atomic<std::uint32_t> space_;           // bumped by every pop
   std::atomic<std::uint32_t> producers_asleep_;

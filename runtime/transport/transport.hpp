@@ -35,7 +35,13 @@ class transport {
   // Largest payload one message may carry; larger data is sent in fragments by the caller.
   virtual std::uint32_t max_payload() const = 0;
   // Sends to the inbox h.to of rank dest (dest may be this rank). Fills in h.src and h.length.
-  virtual void send(int dest, header h, std::span<const std::byte> payload = {}) = 0;
+  // wake=false: the receiver need not act before its next message (see shm_queue::push).
+  virtual void send(int dest, header h, std::span<const std::byte> payload = {}, bool wake = true) = 0;
+  // Wakes the thread sleeping on this rank's own inbox `box`, to look at messages sent with
+  // wake=false.
+  virtual void ring(inbox box) = 0;
+  // While on, messages sent to this rank's own inbox `box` with wake=false wake it all the same.
+  virtual void set_attentive(inbox box, bool on) = 0;
   // Sleeps until a message arrives in this rank's inbox `box`, then calls fn on it in place.
   virtual void receive(inbox box, handler_fn fn, void* ctx) = 0;
   // Collective: stops the MPI bridge after it has delivered everything sent so far.
