@@ -84,7 +84,9 @@ class unit_vars {
   unit_vars(const unit_vars&) = delete;
   unit_vars& operator=(const unit_vars&) = delete;
 
-  long& operator[](int i) const { return *reinterpret_cast<long*>(base_ + static_cast<std::size_t>(i) * dsm::unit_size()); }
+  long& operator[](int i) const {
+    return *reinterpret_cast<long*>(base_ + static_cast<std::size_t>(i) * dsm::unit_size());
+  }
   int count() const { return count_; }
 
  private:
@@ -127,7 +129,8 @@ class all_registers {
   all_registers(std::vector<long> flat, int rounds) : flat_(std::move(flat)), rounds_(rounds) {}
   registers at(int rank, int round) const {
     const std::size_t i = (static_cast<std::size_t>(rank) * static_cast<std::size_t>(rounds_) +
-                           static_cast<std::size_t>(round)) * 2;
+                           static_cast<std::size_t>(round)) *
+                          2;
     return registers{flat_[i], flat_[i + 1]};
   }
 
@@ -174,8 +177,8 @@ void run_rounds(const char* id, const allowed_table& allowed, unit_vars& vars, B
   }
 
   std::vector<long> flat(mine.size() * static_cast<std::size_t>(dsm::ranks()));
-  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_LONG, flat.data(), static_cast<int>(mine.size()),
-                MPI_LONG, MPI_COMM_WORLD);
+  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_LONG, flat.data(),
+                static_cast<int>(mine.size()), MPI_LONG, MPI_COMM_WORLD);
   const all_registers regs(std::move(flat), rounds);
   std::array<long, kOutcomes + 1> histogram{};
   std::vector<int> round_outcomes;
@@ -194,7 +197,8 @@ void run_rounds(const char* id, const allowed_table& allowed, unit_vars& vars, B
     observed += n;
     const bool ok = o < kOutcomes && allowed[model_index][static_cast<std::size_t>(o)];
     if (!ok) forbidden += n;
-    if (n != 0 || o < kOutcomes) text += std::string(" ") + outcome_name(o) + "=" + std::to_string(n) + (ok ? "" : "[forbidden]");
+    if (n != 0 || o < kOutcomes)
+      text += std::string(" ") + outcome_name(o) + "=" + std::to_string(n) + (ok ? "" : "[forbidden]");
   }
   if (dsm::rank() == 0) {
     std::printf("[litmus %s] model %s, %d ranks, %d rounds:%s\n", id, dsm::model_name(dsm::current_model()),
@@ -202,7 +206,8 @@ void run_rounds(const char* id, const allowed_table& allowed, unit_vars& vars, B
     std::fflush(stdout);
   }
   ::testing::Test::RecordProperty("outcomes", text);
-  DSM_EXPECT_ALL(stale_warmups == 0) << stale_warmups << " warm-up reads after the reset and a barrier were not 0";
+  DSM_EXPECT_ALL(stale_warmups == 0) << stale_warmups
+                                     << " warm-up reads after the reset and a barrier were not 0";
   // Every rank computed the same histogram from the same gathered registers: one verdict everywhere.
   EXPECT_GT(observed, 0) << "no outcome was recorded";
   EXPECT_EQ(forbidden, 0) << id << " under " << dsm::model_name(dsm::current_model()) << ":" << text;
@@ -217,21 +222,24 @@ TEST_F(collective, SB) {
   long& x = vars[0];
   long& y = vars[1];
   jitter delay(dsm::rank());
-  run_rounds("SB", kSB, vars, [&](int) {
-    registers got;
-    delay();
-    if (dsm::rank() == 0) {
-      store(x, 1);
-      got.r0 = load(y);
-    } else if (dsm::rank() == 1) {
-      store(y, 1);
-      got.r0 = load(x);
-    } else {
-      volatile long noise = load(x) + load(y);  // a reader whose copies the writers must deal with
-      (void)noise;
-    }
-    return got;
-  }, split_registers);
+  run_rounds(
+      "SB", kSB, vars,
+      [&](int) {
+        registers got;
+        delay();
+        if (dsm::rank() == 0) {
+          store(x, 1);
+          got.r0 = load(y);
+        } else if (dsm::rank() == 1) {
+          store(y, 1);
+          got.r0 = load(x);
+        } else {
+          volatile long noise = load(x) + load(y);  // a reader whose copies the writers must deal with
+          (void)noise;
+        }
+        return got;
+      },
+      split_registers);
 }
 
 // MP+lock, data-race free: P0: lock L; data = 1; flag = 1; unlock L.
@@ -243,19 +251,22 @@ TEST_F(collective, MP_lock) {
   long& flag = vars[1];
   dsm::mutex lock{500};
   jitter delay(dsm::rank());
-  run_rounds("MP+lock", kMPLock, vars, [&](int) {
-    registers got;
-    delay();
-    std::lock_guard guard(lock);
-    if (dsm::rank() == 0) {
-      data = 1;
-      flag = 1;
-    } else {
-      got.r0 = flag;
-      got.r1 = data;
-    }
-    return got;
-  }, per_reader);
+  run_rounds(
+      "MP+lock", kMPLock, vars,
+      [&](int) {
+        registers got;
+        delay();
+        std::lock_guard guard(lock);
+        if (dsm::rank() == 0) {
+          data = 1;
+          flag = 1;
+        } else {
+          got.r0 = flag;
+          got.r1 = data;
+        }
+        return got;
+      },
+      per_reader);
 }
 
 // SB+locks, data-race free: P0: lock Lx; x = 1; unlock Lx; lock Ly; r0 = y; unlock Ly.
@@ -268,24 +279,45 @@ TEST_F(collective, SB_locks) {
   dsm::mutex lx{501};
   dsm::mutex ly{502};
   jitter delay(dsm::rank());
-  run_rounds("SB+locks", kSBLocks, vars, [&](int) {
-    registers got;
-    delay();
-    if (dsm::rank() == 0) {
-      { std::lock_guard g(lx); x = 1; }
-      { std::lock_guard g(ly); got.r0 = y; }
-    } else if (dsm::rank() == 1) {
-      { std::lock_guard g(ly); y = 1; }
-      { std::lock_guard g(lx); got.r0 = x; }
-    } else {
-      long noise = 0;
-      { std::lock_guard g(lx); noise += x; }
-      { std::lock_guard g(ly); noise += y; }
-      volatile long sink = noise;
-      (void)sink;
-    }
-    return got;
-  }, split_registers);
+  run_rounds(
+      "SB+locks", kSBLocks, vars,
+      [&](int) {
+        registers got;
+        delay();
+        if (dsm::rank() == 0) {
+          {
+            std::lock_guard g(lx);
+            x = 1;
+          }
+          {
+            std::lock_guard g(ly);
+            got.r0 = y;
+          }
+        } else if (dsm::rank() == 1) {
+          {
+            std::lock_guard g(ly);
+            y = 1;
+          }
+          {
+            std::lock_guard g(lx);
+            got.r0 = x;
+          }
+        } else {
+          long noise = 0;
+          {
+            std::lock_guard g(lx);
+            noise += x;
+          }
+          {
+            std::lock_guard g(ly);
+            noise += y;
+          }
+          volatile long sink = noise;
+          (void)sink;
+        }
+        return got;
+      },
+      split_registers);
 }
 
 }  // namespace

@@ -43,8 +43,8 @@ TEST_F(collective, same_pointer_on_every_rank_and_zero_filled) {
   for (std::size_t bytes : sizes) {
     char* p = dsm::alloc<char>(bytes);
     DSM_ASSERT_ALL(p != nullptr) << bytes << " bytes";
-    DSM_EXPECT_ALL(same_on_all_ranks(p)) << "dsm::alloc<char>(" << bytes << ") returned " << static_cast<void*>(p)
-                                         << " on rank " << dsm::rank();
+    DSM_EXPECT_ALL(same_on_all_ranks(p)) << "dsm::alloc<char>(" << bytes << ") returned "
+                                         << static_cast<void*>(p) << " on rank " << dsm::rank();
     const std::size_t dirty = nonzero_bytes(p, bytes);
     DSM_EXPECT_ALL(dirty == 0) << dirty << " non-zero bytes in a fresh block of " << bytes;
     dsm::barrier();
@@ -109,12 +109,14 @@ TEST_F(collective, reallocation_after_free_is_zero_filled_again) {
     dsm::barrier();
     // Rank r dirties the bytes r, r + ranks(), ...; then every rank reads all of them, so every rank
     // holds a copy of every unit when the block is freed.
-    for (std::size_t i = static_cast<std::size_t>(dsm::rank()); i < bytes; i += static_cast<std::size_t>(dsm::ranks())) {
+    for (std::size_t i = static_cast<std::size_t>(dsm::rank()); i < bytes;
+         i += static_cast<std::size_t>(dsm::ranks())) {
       p[i] = 0xA5;
     }
     dsm::barrier();
     const std::size_t set = nonzero_bytes(p, bytes);
-    DSM_EXPECT_ALL(set == bytes) << "round " << round << ": only " << set << " of " << bytes << " bytes written";
+    DSM_EXPECT_ALL(set == bytes) << "round " << round << ": only " << set << " of " << bytes
+                                 << " bytes written";
     dsm::barrier();
     dsm::free(p);
   }

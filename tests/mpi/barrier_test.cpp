@@ -26,7 +26,8 @@ std::uint64_t value_of(std::size_t i, int round) {
 
 // The owner of element i when `n` elements are cut into ranks() contiguous slices.
 int owner_of(std::size_t i, std::size_t n) {
-  const std::size_t per = (n + static_cast<std::size_t>(dsm::ranks()) - 1) / static_cast<std::size_t>(dsm::ranks());
+  const std::size_t per =
+      (n + static_cast<std::size_t>(dsm::ranks()) - 1) / static_cast<std::size_t>(dsm::ranks());
   return static_cast<int>(i / per);
 }
 

@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
       munmap(page, 4096);
       address = reinterpret_cast<std::uintptr_t>(page);
     }
-    std::fprintf(stderr, "fault_probe: rank %d stores to %#lx\n", dsm::rank(), static_cast<unsigned long>(address));
+    std::fprintf(stderr, "fault_probe: rank %d stores to %#lx\n", dsm::rank(),
+                 static_cast<unsigned long>(address));
     std::fflush(stderr);
     *reinterpret_cast<volatile long*>(address) = 1;
     std::fprintf(stderr, "fault_probe: the store to a bad address returned\n");

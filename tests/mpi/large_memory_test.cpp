@@ -23,7 +23,8 @@ using dsm_test::collective;
 
 constexpr std::uint64_t kBytes = std::uint64_t{4} << 30;
 constexpr std::uint64_t kStride = 4;  // one written page in every 4: 262,144 of 1,048,576 (4 KiB pages)
-static_assert(kBytes / 4096 / kStride / 2 > 65530, "each of 2 ranks must touch more than max_map_count pages");
+static_assert(kBytes / 4096 / kStride / 2 > 65530,
+              "each of 2 ranks must touch more than max_map_count pages");
 
 std::uint64_t value_of(std::uint64_t group) { return (group * 0x9E3779B97F4A7C15ull) | 1u; }
 
@@ -79,18 +80,21 @@ TEST_F(collective, scattered_words_of_a_4_gib_array_are_seen_by_every_rank) {
 
   const std::uint64_t total_written = dsm_test::sum_over_ranks(written);
   DSM_EXPECT_ALL(total_written == groups) << "wrote " << total_written << " words in all, want " << groups;
-  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << checked << " written words read wrong on rank " << dsm::rank()
-                             << ", first in page " << (first_wrong < groups ? page_of(first_wrong) : 0) << ": read "
-                             << (first_wrong < groups ? words[word_of(first_wrong, words_per_page)] : 0) << " want "
-                             << (first_wrong < groups ? value_of(first_wrong) : 0);
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << checked << " written words read wrong on rank "
+                             << dsm::rank() << ", first in page "
+                             << (first_wrong < groups ? page_of(first_wrong) : 0) << ": read "
+                             << (first_wrong < groups ? words[word_of(first_wrong, words_per_page)] : 0)
+                             << " want " << (first_wrong < groups ? value_of(first_wrong) : 0);
   DSM_EXPECT_ALL(dirty == 0) << dirty << " words nobody wrote read non-zero";
 
   const dsm::statistics s = dsm::stats();
-  std::printf("[rank %d] wrote %llu pages in %.1f s, verified %llu in %.1f s; read_misses %llu write_misses %llu "
-              "units_fetched %llu remaps %llu\n",
-              dsm::rank(), static_cast<unsigned long long>(written), write_s, static_cast<unsigned long long>(checked),
-              verify_s, static_cast<unsigned long long>(s.read_misses), static_cast<unsigned long long>(s.write_misses),
-              static_cast<unsigned long long>(s.units_fetched), static_cast<unsigned long long>(s.remaps));
+  std::printf(
+      "[rank %d] wrote %llu pages in %.1f s, verified %llu in %.1f s; read_misses %llu write_misses %llu "
+      "units_fetched %llu remaps %llu\n",
+      dsm::rank(), static_cast<unsigned long long>(written), write_s,
+      static_cast<unsigned long long>(checked), verify_s, static_cast<unsigned long long>(s.read_misses),
+      static_cast<unsigned long long>(s.write_misses), static_cast<unsigned long long>(s.units_fetched),
+      static_cast<unsigned long long>(s.remaps));
   std::fflush(stdout);
   dsm::barrier();
   dsm::free(block);

@@ -32,8 +32,8 @@ TEST_F(collective, lock_guard_counter_is_exact) {
   }
   dsm::barrier();
   const long seen = *counter;
-  DSM_EXPECT_ALL(seen == expected(kIterations)) << "counter=" << seen << " expected "
-                                                << expected(kIterations);
+  DSM_EXPECT_ALL(seen == expected(kIterations))
+      << "counter=" << seen << " expected " << expected(kIterations);
   dsm::barrier();
   dsm::free(counter);
 }

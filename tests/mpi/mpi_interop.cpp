@@ -115,8 +115,10 @@ int main(int argc, char** argv) {
 
   MPI_Finalize();
   if (world_rank == 0) {
-    if (failed_ranks == 0) std::printf("mpi_interop: OK on %d rank(s)\n", world_size);
-    else std::fprintf(stderr, "mpi_interop: checks failed on %d rank(s)\n", failed_ranks);
+    if (failed_ranks == 0)
+      std::printf("mpi_interop: OK on %d rank(s)\n", world_size);
+    else
+      std::fprintf(stderr, "mpi_interop: checks failed on %d rank(s)\n", failed_ranks);
   }
   return failed_ranks == 0 ? 0 : 1;
 }

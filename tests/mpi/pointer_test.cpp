@@ -128,7 +128,7 @@ TEST_F(collective, tree_built_by_one_rank_is_walked_by_all) {
   tree_node* arena = dsm::alloc<tree_node>(kNodes);
   tree_node** root = dsm::alloc<tree_node*>(1);
   const int builder = dsm::ranks() - 1;
-  const std::vector<std::size_t> keys = shuffled(kNodes, 99);     // insertion order of the keys
+  const std::vector<std::size_t> keys = shuffled(kNodes, 99);      // insertion order of the keys
   const std::vector<std::size_t> slots = shuffled(kNodes, 12345);  // where each node lives
   if (dsm::rank() == builder) {
     tree_node* r = nullptr;

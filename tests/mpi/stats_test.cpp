@@ -1,8 +1,9 @@
 // stats_test.cpp: dsm::stats() counts what the protocol did on this rank. A rank that reads a unit
 // another rank wrote must show a read miss and a fetched unit (and have sent a message to get it);
 // lock acquires and barriers are counted exactly; counters never go down. (Whether writing a fresh
-// unit is a write miss depends on where its home is, so that is not asserted.) These hold for any model that detects accesses with page faults: a unit
-// this rank never touched cannot be read without a miss.
+// unit is a write miss depends on where its home is, so that is not asserted.) These hold for any
+// model that detects accesses with page faults: a unit this rank never touched cannot be read
+// without a miss.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -41,9 +42,10 @@ TEST_F(collective, reading_a_unit_another_rank_wrote_is_a_miss_and_a_fetch) {
   }
   // Counters are "since init": none goes down.
   const dsm::statistics now = dsm::stats();
-  DSM_EXPECT_ALL(now.read_misses >= before_write.read_misses && now.write_misses >= before_write.write_misses &&
-                 now.units_fetched >= before_write.units_fetched &&
-                 now.messages_sent >= before_write.messages_sent && now.bytes_sent >= before_write.bytes_sent);
+  DSM_EXPECT_ALL(
+      now.read_misses >= before_write.read_misses && now.write_misses >= before_write.write_misses &&
+      now.units_fetched >= before_write.units_fetched && now.messages_sent >= before_write.messages_sent &&
+      now.bytes_sent >= before_write.bytes_sent);
   DSM_EXPECT_ALL(!::testing::Test::HasFailure()) << "see the failures of the ranks named";
   dsm::barrier();
   dsm::free(data);

@@ -101,14 +101,14 @@ class collective : public ::testing::Test {
 // The if/else shape (as in GoogleTest's own macros) lets the caller stream a message:
 //   DSM_EXPECT_ALL(v == 3) << "v=" << v;
 // The switch guards against a dangling else when the macro is the body of an unbraced if.
-#define DSM_TEST_COMBINED_(cond, on_failure)                                               \
-  switch (0)                                                                               \
-  case 0:                                                                                  \
-  default:                                                                                 \
+#define DSM_TEST_COMBINED_(cond, on_failure)                                                   \
+  switch (0)                                                                                   \
+  case 0:                                                                                      \
+  default:                                                                                     \
     if (const ::dsm_test::combined dsm_test_c_ = ::dsm_test::combine(static_cast<bool>(cond)); \
-        dsm_test_c_.all)                                                                   \
-      ;                                                                                    \
-    else                                                                                   \
+        dsm_test_c_.all)                                                                       \
+      ;                                                                                        \
+    else                                                                                       \
       on_failure << ::dsm_test::describe(dsm_test_c_, #cond)
 
 // Collective EXPECT: a non-fatal failure is recorded on every rank when `cond` is false on any rank.

@@ -69,8 +69,7 @@ int main(int argc, char** argv) {
     int failed_ranks = 0;
     MPI_Allreduce(&mine, &failed_ranks, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0 && failed_ranks != 0) {
-      std::fprintf(stderr, "dsm_test_main: tests failed on %d of %d rank(s)\n", failed_ranks,
-                   dsm::ranks());
+      std::fprintf(stderr, "dsm_test_main: tests failed on %d of %d rank(s)\n", failed_ranks, dsm::ranks());
     }
     status = failed_ranks != 0 ? 1 : 0;
   }
