@@ -1,0 +1,87 @@
+// diff.cpp: see diff.hpp.
+#include "memory/diff.hpp"
+
+#include <cstring>
+
+namespace dsm::rt {
+namespace {
+constexpr std::size_t kBlock = 64;
+constexpr std::size_t kRunHeader = 8;
+
+void put_run(std::vector<std::byte>& out, std::uint32_t offset, const std::byte* data, std::uint32_t length) {
+  const std::size_t at = out.size();
+  out.resize(at + kRunHeader + length);
+  std::memcpy(out.data() + at, &offset, 4);
+  std::memcpy(out.data() + at + 4, &length, 4);
+  std::memcpy(out.data() + at + kRunHeader, data, length);
+}
+
+template <class Fn>
+bool for_each_run(std::span<const std::byte> diff, std::size_t bytes, Fn&& fn) {
+  std::size_t at = 0;
+  while (at < diff.size()) {
+    if (diff.size() - at < kRunHeader) return false;
+    std::uint32_t offset, length;
+    std::memcpy(&offset, diff.data() + at, 4);
+    std::memcpy(&length, diff.data() + at + 4, 4);
+    at += kRunHeader;
+    if (length == 0 || length > diff.size() - at) return false;
+    if (offset > bytes || length > bytes - offset) return false;
+    fn(offset, diff.data() + at, length);
+    at += length;
+  }
+  return true;
+}
+}  // namespace
+
+std::size_t diff_encode(const std::byte* twin, const std::byte* now, std::size_t bytes, std::vector<std::byte>& out) {
+  const std::size_t start = out.size();
+  std::size_t i = 0;
+  std::size_t run = 0;
+  bool in_run = false;
+  auto close = [&](std::size_t end) {
+    if (in_run) put_run(out, static_cast<std::uint32_t>(run), now + run, static_cast<std::uint32_t>(end - run));
+    in_run = false;
+  };
+  while (i < bytes) {
+    const std::size_t n = bytes - i < kBlock ? bytes - i : kBlock;
+    if (std::memcmp(twin + i, now + i, n) == 0) {
+      close(i);
+      i += n;
+      continue;
+    }
+    for (std::size_t k = i; k < i + n; ++k) {
+      if (twin[k] != now[k]) {
+        if (!in_run) {
+          in_run = true;
+          run = k;
+        }
+      } else {
+        close(k);
+      }
+    }
+    i += n;
+  }
+  close(bytes);
+  return out.size() - start;
+}
+
+bool diff_valid(std::span<const std::byte> diff, std::size_t bytes) {
+  return for_each_run(diff, bytes, [](std::uint32_t, const std::byte*, std::uint32_t) {});
+}
+
+bool diff_apply(std::span<const std::byte> diff, std::byte* dst, std::size_t bytes) {
+  if (!diff_valid(diff, bytes)) return false;
+  for_each_run(diff, bytes, [&](std::uint32_t offset, const std::byte* data, std::uint32_t length) {
+    std::memcpy(dst + offset, data, length);
+  });
+  return true;
+}
+
+std::size_t diff_payload_bytes(std::span<const std::byte> diff) {
+  std::size_t total = 0;
+  for_each_run(diff, ~std::size_t{0} >> 1, [&](std::uint32_t, const std::byte*, std::uint32_t length) { total += length; });
+  return total;
+}
+
+}  // namespace dsm::rt
