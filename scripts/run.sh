@@ -6,8 +6,6 @@
 # The logs of failed runs are printed below the table.
 set -euo pipefail
 
-# The consistency models the runtime implements; extend this line as models land.
-DSM_MODELS="sequential"
 # example:ranks runs, each under every model above.
 RUNS="hello:2 counter:2 counter:4 jacobi:2 jacobi:4 hello_c:2"
 # Seconds before one run counts as hung (each takes about a second).
@@ -27,6 +25,9 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD_DIR/config
   || { cat "$BUILD_DIR/configure.log"; echo "== run.sh: configure failed"; exit 1; }
 cmake --build "$BUILD_DIR" -j2 --target hello counter jacobi hello_c >"$BUILD_DIR/build.log" 2>&1 \
   || { cat "$BUILD_DIR/build.log"; echo "== run.sh: build failed"; exit 1; }
+# The consistency models the runtime implements, as the build recorded them (DSM_MODELS in the
+# top-level CMakeLists.txt).
+DSM_MODELS=$(cat "$BUILD_DIR/models.txt" | tr ';' ' ')
 
 echo "== run.sh: [3/3] examples under: $DSM_MODELS"
 work=$(mktemp -d)

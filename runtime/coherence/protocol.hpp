@@ -26,13 +26,19 @@ class protocol {
   virtual void handle(const header& h, std::span<const std::byte> payload) = 0;
   // Application side: a reply about a unit for the current operation (data arrives here).
   virtual void handle_reply(app_op& op, const header& h, std::span<const std::byte> payload) = 0;
-  // Synchronisation points, application thread, state_mu not held.
+  // Synchronisation points, application thread, op_mu held (one operation at a time), state_mu not.
   virtual void on_acquire(std::uint64_t /*lock*/) {}
   virtual void on_release(std::uint64_t /*lock*/) {}
   virtual void on_barrier() {}
+  // Collective dsm::free of units [first, end): their memory reads as zero on every rank from now
+  // on; whatever this rank wrote there and has not released is dropped.
+  virtual void on_free(std::uint64_t /*first*/, std::uint64_t /*end*/) {}
 };
 
 std::unique_ptr<protocol> make_sequential(context& ctx);
+std::unique_ptr<protocol> make_eager_release(context& ctx);
+// The protocol of ctx.opt.model.
+std::unique_ptr<protocol> make_protocol(context& ctx);
 
 }  // namespace dsm::rt
 

@@ -121,13 +121,18 @@ void init(int* argc, char*** argv) {
     c->space = std::make_unique<rt::global_space>(all_ok, c->opt.size, c->opt.unit);
   });
   step(c->comm, rank, ranks, owns, [&] {
+    // A chunk of unit data, or a diff of such a chunk (at worst the chunk as one run, plus its header).
     const std::uint32_t max_payload =
-        static_cast<std::uint32_t>(std::min<std::uint64_t>(c->opt.unit, std::uint64_t{256} << 10));
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(c->opt.unit, std::uint64_t{256} << 10)) + 64;
     c->net = rt::make_node_transport(c->comm, c->opt, max_payload, c->stats);
   });
-  c->table = std::make_unique<rt::unit_table>(*c->space, rank, ranks, rt::unit_table::default_map_budget());
+  // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
+  // consistency the home holds a clean copy.
+  const bool release = c->opt.model == model::eager_release;
+  c->table = std::make_unique<rt::unit_table>(*c->space, rank, ranks, rt::unit_table::default_map_budget(),
+                                              release ? rt::holding::copy : rt::holding::owner_sole, rt::holding::invalid);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
-  c->proto = rt::make_sequential(*c);
+  c->proto = rt::make_protocol(*c);
   c->locks = std::make_unique<rt::lock_service>(*c);
   c->barriers = std::make_unique<rt::barrier_service>(*c);
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
@@ -222,6 +227,10 @@ void free_bytes(void* p) {
     c.space->zero(off, *len);
     c.heap->release(off);
   }
+  {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    c.proto->on_free(off / c.opt.unit, (off + *len) / c.opt.unit);
+  }
 }
 
 }  // namespace detail
@@ -236,7 +245,10 @@ bool mutex::try_acquire_shared() { return try_acquire(); }
 
 void barrier() {
   rt::context& c = ctx();
-  c.proto->on_barrier();
+  {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    c.proto->on_barrier();
+  }
   c.barriers->arrive(rt::collective::barrier, 0);
   rt::bump(c.stats.barriers);
 }

@@ -34,7 +34,7 @@ void context::drain_local() {
 void context::dispatch(const header& h, std::span<const std::byte> payload) {
   switch (h.type) {
     case msg::read_req: case msg::write_req: case msg::read_fwd: case msg::write_fwd:
-    case msg::invalidate: case msg::confirm:
+    case msg::invalidate: case msg::confirm: case msg::diff_push: case msg::diff_fwd:
       proto->handle(h, payload);
       break;
     case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
@@ -68,12 +68,12 @@ void context::receive_app(app_op& op) {
       fatal("invalid reply from rank %d (%s, unit/lock %llu): %s", h.src, msg_name(h.type),
             static_cast<unsigned long long>(h.id), why);
     }
-    if ((h.type != op.expect_a && h.type != op.expect_b && h.type != op.expect_c) || h.id != op.id) {
+    if ((h.type != op.expect_a && h.type != op.expect_b && h.type != op.expect_c) || (h.id != op.id && !op.any_id)) {
       fatal("reply %s for %llu from rank %d while waiting for %s on %llu", msg_name(h.type),
             static_cast<unsigned long long>(h.id), h.src, msg_name(op.expect_a), static_cast<unsigned long long>(op.id));
     }
     switch (h.type) {
-      case msg::unit_data: case msg::inv_ack: proto->handle_reply(op, h, payload); break;
+      case msg::unit_data: case msg::inv_ack: case msg::diff_ack: proto->handle_reply(op, h, payload); break;
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
       case msg::barrier_release: op.done = true; break;
       default: fatal("reply %s is not an application message", msg_name(h.type));

@@ -36,6 +36,7 @@ struct app_op {
   msg expect_b = msg::kLast;
   msg expect_c = msg::kLast;
   std::uint64_t id = 0;       // unit, lock or epoch they must name
+  bool any_id = false;        // replies about several units (a release's diff acknowledgements)
   // unit grants
   bool granted = false;
   access granted_access = access::none;
@@ -43,6 +44,9 @@ struct app_op {
   std::uint64_t acks = 0;
   std::uint64_t data_total = 0;
   std::uint64_t data_received = 0;
+  // diff pushes (release consistency)
+  std::uint64_t homes_needed = 0;
+  std::uint64_t homes_acked = 0;
   // locks and barriers
   bool done = false;
   bool failed = false;

@@ -24,7 +24,7 @@ bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 
-bool model_implemented(dsm::model m) { return m == dsm::model::sequential; }
+bool model_implemented(dsm::model m) { return m == dsm::model::sequential || m == dsm::model::eager_release; }
 
 dsm::model parse_model(const std::string& variable, const std::string& value) {
   const std::string v = lower(value);
@@ -119,7 +119,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   if (auto v = lookup("DSM_MODEL")) {
     o.model = parse_model(v->first, v->second);
     if (!model_implemented(o.model)) {
-      bad(v->first, v->second, "names a model this build does not implement yet", "sequential (sc)");
+      bad(v->first, v->second, "names a model this build does not implement yet", "sequential (sc), eager-release (erc)");
     }
   }
   if (auto v = lookup("DSM_UNIT")) {

@@ -78,6 +78,23 @@ bool diff_apply(std::span<const std::byte> diff, std::byte* dst, std::size_t byt
   return true;
 }
 
+std::vector<std::vector<std::byte>> diff_split(std::span<const std::byte> diff, std::size_t max_piece) {
+  std::vector<std::vector<std::byte>> pieces(1);
+  for_each_run(diff, ~std::size_t{0} >> 1, [&](std::uint32_t offset, const std::byte* data, std::uint32_t length) {
+    while (length > 0) {
+      if (max_piece - pieces.back().size() < kRunHeader + 1) pieces.emplace_back();
+      const std::size_t room = max_piece - pieces.back().size() - kRunHeader;
+      const std::uint32_t n = static_cast<std::uint32_t>(length < room ? length : room);
+      put_run(pieces.back(), offset, data, n);
+      offset += n;
+      data += n;
+      length -= n;
+    }
+  });
+  if (pieces.back().empty()) pieces.pop_back();
+  return pieces;
+}
+
 std::size_t diff_payload_bytes(std::span<const std::byte> diff) {
   std::size_t total = 0;
   for_each_run(diff, ~std::size_t{0} >> 1, [&](std::uint32_t, const std::byte*, std::uint32_t length) { total += length; });

@@ -28,6 +28,11 @@ bool diff_valid(std::span<const std::byte> diff, std::size_t bytes);
 // the diff is not valid.
 bool diff_apply(std::span<const std::byte> diff, std::byte* dst, std::size_t bytes);
 
+// Cuts a valid diff into pieces of at most max_piece bytes each (max_piece > 8), each itself a
+// valid diff; a run too long for one piece is split in two runs. Applying the pieces in any order
+// has the effect of applying the whole.
+std::vector<std::vector<std::byte>> diff_split(std::span<const std::byte> diff, std::size_t max_piece);
+
 // The number of changed bytes a valid diff carries.
 std::size_t diff_payload_bytes(std::span<const std::byte> diff);
 

@@ -33,8 +33,10 @@ std::uint64_t unit_table::default_map_budget() {
   return max_maps / 2 > 64 ? max_maps / 2 : 64;
 }
 
-unit_table::unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget)
-    : space_(space), rank_(rank), ranks_(ranks), words_((ranks + 63) / 64), units_(space.units()), budget_(map_budget) {
+unit_table::unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget, holding at_home,
+                       holding elsewhere)
+    : space_(space), rank_(rank), ranks_(ranks), words_((ranks + 63) / 64), units_(space.units()), budget_(map_budget),
+      at_home_(at_home), elsewhere_(elsewhere) {
   entries_bytes_ = units_ * sizeof(entry);
   entries_ = static_cast<entry*>(reserve(entries_bytes_));
   copysets_bytes_ = ((units_ + static_cast<std::uint64_t>(ranks_) - 1) / static_cast<std::uint64_t>(ranks_) + 1) *
@@ -49,7 +51,7 @@ unit_table::~unit_table() {
 
 holding unit_table::state(std::uint64_t u) const {
   const std::uint8_t s = entries_[u].state;
-  if (s == 0) return home(u) == rank_ ? holding::owner_sole : holding::invalid;
+  if (s == 0) return home(u) == rank_ ? at_home_ : elsewhere_;
   return static_cast<holding>(s);
 }
 

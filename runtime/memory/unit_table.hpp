@@ -28,20 +28,24 @@ enum class holding : std::uint8_t {
   copy = 2,         // a read copy; another rank owns the unit
   owner_shared = 3, // owner, other ranks may hold read copies: read only
   owner_sole = 4,   // owner, no other copy: read and write
+  dirty = 5,        // release consistency: a valid copy with a twin, being written
 };
 
 inline access access_of(holding h) {
   switch (h) {
     case holding::copy:
     case holding::owner_shared: return access::read;
-    case holding::owner_sole: return access::write;
+    case holding::owner_sole:
+    case holding::dirty: return access::write;
     default: return access::none;
   }
 }
 
 class unit_table {
  public:
-  unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget);
+  // `at_home` / `elsewhere`: what a rank holds of a unit as allocated, at its home and elsewhere.
+  unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget,
+             holding at_home = holding::owner_sole, holding elsewhere = holding::invalid);
   ~unit_table();
   unit_table(const unit_table&) = delete;
   unit_table& operator=(const unit_table&) = delete;
@@ -111,6 +115,8 @@ class unit_table {
   std::uint64_t* copysets_ = nullptr;
   std::size_t entries_bytes_ = 0;
   std::size_t copysets_bytes_ = 0;
+  holding at_home_;
+  holding elsewhere_;
   std::uint32_t generation_ = 1;
   std::uint64_t runs_ = 0;
   std::uint64_t budget_;

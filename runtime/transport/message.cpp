@@ -13,6 +13,9 @@ const char* msg_name(msg m) noexcept {
     case msg::invalidate: return "invalidate";
     case msg::inv_ack: return "inv_ack";
     case msg::confirm: return "confirm";
+    case msg::diff_push: return "diff_push";
+    case msg::diff_fwd: return "diff_fwd";
+    case msg::diff_ack: return "diff_ack";
     case msg::lock_acq: return "lock_acq";
     case msg::lock_fwd: return "lock_fwd";
     case msg::lock_token: return "lock_token";
@@ -29,12 +32,14 @@ const char* msg_name(msg m) noexcept {
 }
 
 namespace {
-// Which inbox each type must arrive at, and whether it names a unit / an origin / carries data.
+// Which inbox each type must arrive at, and whether it names a unit / an origin / carries unit
+// data / carries a diff.
 struct rule {
   inbox to;
   bool unit;
   bool origin;
   bool data;
+  bool diff = false;
 };
 
 bool rule_of(msg m, rule& r) noexcept {
@@ -43,6 +48,9 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::read_fwd: case msg::write_fwd: case msg::invalidate: r = {inbox::engine, true, true, false}; return true;
     case msg::unit_data: r = {inbox::app, true, false, true}; return true;
     case msg::inv_ack: r = {inbox::app, true, false, false}; return true;
+    case msg::diff_push: r = {inbox::engine, true, false, false, true}; return true;
+    case msg::diff_fwd: r = {inbox::engine, true, true, false, true}; return true;
+    case msg::diff_ack: r = {inbox::app, true, false, false}; return true;
     case msg::lock_acq: case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd: case msg::lock_try_done:
       r = {inbox::engine, false, true, false}; return true;
     case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;
@@ -62,7 +70,13 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
   if (r.origin && (h.origin < 0 || h.origin >= lim.ranks)) return "origin rank out of range";
   if (r.unit && h.id >= lim.units) return "unit number out of range";
   if (h.length != payload_bytes) return "payload length does not match the header";
-  if (!r.data && h.length != 0) return "unexpected payload";
+  if (!r.data && !r.diff && h.length != 0) return "unexpected payload";
+  if (r.diff) {
+    // The runs themselves are checked by diff_apply against the span they name.
+    if (h.length == 0 || h.length > lim.max_payload) return "bad diff length";
+    if (h.offset >= lim.unit_size || h.arg2 == 0 || h.arg2 > lim.unit_size - h.offset) return "diff span outside the unit";
+  }
+  if (h.type == msg::diff_ack && h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more forwards than ranks";
   if (r.data) {
     if (h.length > lim.max_payload) return "payload larger than the transport allows";
     if (h.arg2 > lim.unit_size) return "data total larger than a unit";

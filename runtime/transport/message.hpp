@@ -27,6 +27,10 @@ enum class msg : std::uint16_t {
   invalidate,       // home -> copy holder: drop unit `id`, ack to `origin`
   inv_ack,          // copy holder -> requester (app)
   confirm,          // requester -> home: the grant of unit `id` is installed
+  // Release consistency (multiple writers, twins and diffs).
+  diff_push,        // releaser -> home: payload = a diff of unit `id` at byte `offset`
+  diff_fwd,         // home -> copy holder: the same diff; ack to `origin`
+  diff_ack,         // home or copy holder -> releaser (app); from the home, arg = copies it forwarded to
   // Locks (distributed FIFO queue; the token stays with the last holder).
   lock_acq,         // acquirer -> manager
   lock_fwd,         // manager -> last requester: pass the token to `origin` when done

@@ -57,6 +57,24 @@ TEST(Diff, EverythingChangedIsOneRun) {
   EXPECT_EQ(diff_encode(twin.data(), now.data(), 4096, d), 4096u + 8u);
 }
 
+TEST(Diff, SplitPiecesAreSmallAndApplyToTheWhole) {
+  std::mt19937 rng(7);
+  for (std::size_t max_piece : {9u, 17u, 100u, 4160u}) {
+    auto twin = bytes(4096), now = twin;
+    for (std::size_t i = 0; i < 4096; i += 2) now[i] = std::byte{0xA5};  // 2048 one-byte runs
+    for (std::size_t i = 3000; i < 3900; ++i) now[i] = std::byte(rng() | 1);  // and one long run
+    std::vector<std::byte> d;
+    diff_encode(twin.data(), now.data(), 4096, d);
+    auto pieces = diff_split(d, max_piece);
+    auto copy = twin;
+    for (const auto& p : pieces) {
+      ASSERT_LE(p.size(), max_piece);
+      ASSERT_TRUE(diff_apply(p, copy.data(), 4096));
+    }
+    EXPECT_EQ(copy, now) << max_piece;
+  }
+}
+
 TEST(Diff, MalformedDiffsAreRefusedWithoutWriting) {
   auto dst = bytes(64, 5);
   auto run = [](std::uint32_t off, std::uint32_t len, std::size_t data) {

@@ -1,0 +1,274 @@
+// eager_release.cpp: eager release consistency (Munin, Carter, Bennett and Zwaenepoel 1991):
+// multiple writers with twins and diffs, write-update at release.
+//
+// Every unit has a home (unit % ranks) that keeps the master copy and the copyset. A miss on a unit
+// this rank has no copy of fetches it from the home, which adds the rank to the copyset; copies stay
+// valid from then on, because every change is pushed to them. The first write to a valid unit in an
+// interval makes a twin and maps the unit writable, without a message. At a release (lock release,
+// barrier arrival) the rank diffs each dirty unit against its twin, sends each diff to the unit's
+// home, which applies it to the master and forwards it to every other copy holder, and waits for an
+// acknowledgement from each: when release returns, every copy in the job has the writes. A diff that
+// arrives while this rank writes the same unit is applied to the unit and to its twin, so that this
+// rank's own diff carries only its own bytes; one that arrives while the unit is being fetched is
+// held until the fetched data is installed.
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "coherence/protocol.hpp"
+#include "core/log.hpp"
+#include "memory/diff.hpp"
+
+namespace dsm::rt {
+namespace {
+
+class eager_release final : public protocol {
+ public:
+  explicit eager_release(context& ctx)
+      : ctx_(ctx), span_(std::min<std::uint64_t>(ctx.space->unit(), std::uint64_t{256} << 10)) {}
+
+  void read_miss(std::uint64_t u) override {
+    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    if (!usable(u, false)) fetch(u);
+  }
+
+  void write_miss(std::uint64_t u) override {
+    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    if (usable(u, true)) return;
+    bool valid;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      valid = ctx_.table->state(u) != holding::invalid;
+    }
+    if (!valid) fetch(u);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    bump(ctx_.stats.write_misses);
+    auto& twin = twins_[u];
+    if (!twin) twin = std::make_unique<std::byte[]>(ctx_.space->unit());
+    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.space->unit());
+    ctx_.table->set_state(u, holding::dirty);
+    ctx_.table->map(u);
+    dirty_.push_back(u);
+  }
+
+  void on_release(std::uint64_t) override { flush(); }
+
+  void on_free(std::uint64_t first, std::uint64_t end) override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::erase_if(dirty_, [&](std::uint64_t u) {
+      if (u < first || u >= end) return false;
+      twins_.erase(u);
+      ctx_.table->set_state(u, holding::copy);
+      return true;
+    });
+  }
+  void on_barrier() override { flush(); }
+
+  void handle(const header& h, std::span<const std::byte> payload) override {
+    const std::uint64_t u = h.id;
+    switch (h.type) {
+      case msg::read_req: {
+        DSM_CHECK(ctx_.table->home(u) == ctx_.rank, "read request for unit %llu at rank %d, not its home",
+                  static_cast<unsigned long long>(u), ctx_.rank);
+        ctx_.table->add_copy(u, h.src);
+        send_unit(h.src, u);
+        break;
+      }
+      case msg::diff_push: {
+        DSM_CHECK(ctx_.table->home(u) == ctx_.rank, "diff for unit %llu at rank %d, not its home",
+                  static_cast<unsigned long long>(u), ctx_.rank);
+        apply(u, h.offset, h.arg2, payload, h.src);
+        std::uint64_t forwarded = 0;
+        ctx_.table->for_each_copy(u, [&](int c) {
+          if (c == h.src || c == ctx_.rank) return;
+          header fwd{.type = msg::diff_fwd, .to = inbox::engine, .origin = h.src, .id = u, .arg2 = h.arg2, .offset = h.offset};
+          ctx_.post(c, fwd, payload);
+          ++forwarded;
+        });
+        header ack{.type = msg::diff_ack, .to = inbox::app, .flags = 1, .id = u, .arg = forwarded};
+        ctx_.post(h.src, ack);
+        break;
+      }
+      case msg::diff_fwd: {
+        apply(u, h.offset, h.arg2, payload, h.src);
+        header ack{.type = msg::diff_ack, .to = inbox::app, .id = u};
+        ctx_.post(h.origin, ack);
+        break;
+      }
+      default: fatal("eager release: unexpected %s from rank %d", msg_name(h.type), h.src);
+    }
+  }
+
+  void handle_reply(app_op& op, const header& h, std::span<const std::byte> payload) override {
+    if (h.type == msg::diff_ack) {
+      if (h.flags == 1) {  // from the home: it forwarded to h.arg copies, each of which acknowledges
+        ++op.homes_acked;
+        op.acks_needed += h.arg;
+      } else {
+        ++op.acks;
+      }
+      return;
+    }
+    DSM_CHECK(h.type == msg::unit_data, "eager release: unexpected reply %s", msg_name(h.type));
+    if (!payload.empty()) {
+      std::memcpy(ctx_.space->runtime_unit(h.id) + h.offset, payload.data(), payload.size());
+      op.data_received += payload.size();
+    }
+    op.data_total = h.arg2;
+    op.granted_access = access::read;
+    op.granted = true;
+  }
+
+ private:
+  // Under state_mu: may the access go ahead without the protocol? Maps the unit if so.
+  bool usable(std::uint64_t u, bool write) {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    const access have = access_of(ctx_.table->state(u));
+    if (have == access::write || (!write && have == access::read)) {
+      ctx_.table->map(u);
+      return true;
+    }
+    return false;
+  }
+
+  // A copy from the home. op_mu held.
+  void fetch(std::uint64_t u) {
+    const int home = ctx_.table->home(u);
+    DSM_CHECK(home != ctx_.rank, "unit %llu invalid at its own home", static_cast<unsigned long long>(u));
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      bump(ctx_.stats.read_misses);
+      held_[u];  // diffs that arrive before the data are held here
+      header req{.type = msg::read_req, .to = inbox::engine, .id = u};
+      ctx_.post(home, req);
+    }
+    app_op op;
+    op.expect_a = msg::unit_data;
+    op.id = u;
+    ctx_.wait(op, [](const app_op& o) { return o.unit_complete(); });
+    bump(ctx_.stats.units_fetched);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    auto it = held_.find(u);
+    for (const held_diff& d : it->second) apply_now(u, d.offset, d.span, d.bytes);
+    held_.erase(it);
+    ctx_.table->set_state(u, holding::copy);
+    ctx_.table->map(u);
+  }
+
+  // Engine side, state_mu held: a diff from `from` for unit u.
+  void apply(std::uint64_t u, std::uint32_t offset, std::uint64_t span, std::span<const std::byte> diff, int from) {
+    if (!diff_valid(diff, span)) fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), from);
+    auto it = held_.find(u);
+    if (it != held_.end()) {
+      it->second.push_back({offset, span, std::vector<std::byte>(diff.begin(), diff.end())});
+      return;
+    }
+    if (ctx_.table->state(u) == holding::invalid) return;  // no copy here: nothing to update
+    apply_now(u, offset, span, diff);
+  }
+
+  void apply_now(std::uint64_t u, std::uint32_t offset, std::uint64_t span, std::span<const std::byte> diff) {
+    diff_apply(diff, ctx_.space->runtime_unit(u) + offset, span);
+    auto t = twins_.find(u);
+    if (t != twins_.end() && ctx_.table->state(u) == holding::dirty) diff_apply(diff, t->second.get() + offset, span);
+    bump(ctx_.stats.diffs_applied);
+  }
+
+  void send_unit(int r, std::uint64_t u) {
+    const std::uint64_t total = ctx_.space->unit();
+    const std::uint32_t chunk = static_cast<std::uint32_t>(span_);
+    const std::byte* data = ctx_.space->runtime_unit(u);
+    for (std::uint64_t off = 0; off < total; off += chunk) {
+      const std::uint64_t n = std::min<std::uint64_t>(chunk, total - off);
+      header h{.type = msg::unit_data, .to = inbox::app, .flags = 1, .id = u, .arg2 = total,
+               .offset = static_cast<std::uint32_t>(off)};
+      ctx_.post(r, h, std::span<const std::byte>(data + off, n));
+    }
+  }
+
+  // Application thread, op_mu held: push every dirty unit's diff and wait until every copy has it.
+  void flush() {
+    if (dirty_.empty()) return;
+    struct outgoing {
+      std::uint64_t u;
+      std::uint32_t offset;
+      std::vector<std::byte> diff;
+    };
+    std::vector<outgoing> diffs;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      for (std::uint64_t u : dirty_) {
+        // Read-only first, so that the bytes cannot change while they are compared.
+        ctx_.table->set_state(u, holding::copy);
+        auto t = twins_.find(u);
+        const std::byte* now = ctx_.space->runtime_unit(u);
+        for (std::uint64_t off = 0; off < ctx_.space->unit(); off += span_) {
+          std::vector<std::byte> diff;
+          if (diff_encode(t->second.get() + off, now + off, span_, diff) == 0) continue;
+          bump(ctx_.stats.diffs_created);
+          if (diff.size() <= ctx_.net->max_payload()) {
+            diffs.push_back({u, static_cast<std::uint32_t>(off), std::move(diff)});
+            continue;
+          }
+          // Many small runs: several messages, each a diff of its own (never the span whole, which
+          // would overwrite other writers' bytes with this rank's stale copy of them).
+          for (auto& piece : diff_split(diff, ctx_.net->max_payload()))
+            diffs.push_back({u, static_cast<std::uint32_t>(off), std::move(piece)});
+        }
+        twins_.erase(t);
+      }
+      dirty_.clear();
+    }
+    // Send with a window, so that the acknowledgements never fill this rank's inbox while it is
+    // still sending (each diff may be acknowledged by every rank).
+    app_op op;
+    op.expect_a = msg::diff_ack;
+    op.any_id = true;
+    // A copy's acknowledgement may come before the home's, which says how many to expect: until
+    // the home has answered, count its diff as `ranks` acknowledgements outstanding.
+    auto outstanding = [&](const app_op& o) {
+      const std::int64_t unanswered = static_cast<std::int64_t>(o.homes_needed - o.homes_acked);
+      return unanswered * ctx_.ranks + static_cast<std::int64_t>(o.acks_needed) - static_cast<std::int64_t>(o.acks);
+    };
+    const std::int64_t window = 8 * static_cast<std::int64_t>(ctx_.ranks);
+    for (const outgoing& o : diffs) {
+      ctx_.wait(op, [&](const app_op& x) { return outstanding(x) + ctx_.ranks <= window; });
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      const int home = ctx_.table->home(o.u);
+      if (home == ctx_.rank) {
+        // This rank keeps the master: forward to the copies directly.
+        ctx_.table->for_each_copy(o.u, [&](int c) {
+          if (c == ctx_.rank) return;
+          header fwd{.type = msg::diff_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = o.u, .arg2 = span_,
+                     .offset = o.offset};
+          ctx_.post(c, fwd, o.diff);
+          ++op.acks_needed;
+        });
+      } else {
+        header h{.type = msg::diff_push, .to = inbox::engine, .id = o.u, .arg2 = span_, .offset = o.offset};
+        ctx_.post(home, h, o.diff);
+        ++op.homes_needed;
+      }
+    }
+    ctx_.wait(op, [](const app_op& x) { return x.homes_acked == x.homes_needed && x.acks == x.acks_needed; });
+  }
+
+  struct held_diff {
+    std::uint32_t offset;
+    std::uint64_t span;
+    std::vector<std::byte> bytes;
+  };
+
+  context& ctx_;
+  const std::uint64_t span_;  // diffs cover at most this many bytes of a unit each
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> twins_;
+  std::vector<std::uint64_t> dirty_;
+  std::unordered_map<std::uint64_t, std::vector<held_diff>> held_;  // units being fetched
+};
+
+}  // namespace
+
+std::unique_ptr<protocol> make_eager_release(context& ctx) { return std::make_unique<eager_release>(ctx); }
+
+}  // namespace dsm::rt

@@ -1,0 +1,17 @@
+// protocol.cpp: the choice of protocol by model.
+#include "coherence/protocol.hpp"
+
+#include "core/log.hpp"
+
+namespace dsm::rt {
+
+std::unique_ptr<protocol> make_protocol(context& ctx) {
+  switch (ctx.opt.model) {
+    case dsm::model::sequential: return make_sequential(ctx);
+    case dsm::model::eager_release: return make_eager_release(ctx);
+    default: break;
+  }
+  fatal("the %s model is not implemented", dsm::model_name(ctx.opt.model));
+}
+
+}  // namespace dsm::rt
