@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "core/context.hpp"
 #include "transport/message.hpp"
@@ -30,6 +31,25 @@ class protocol {
   virtual void on_acquire(std::uint64_t /*lock*/) {}
   virtual void on_release(std::uint64_t /*lock*/) {}
   virtual void on_barrier() {}
+  // Model data carried by lock requests and tokens (lazy release: vector times and write notices).
+  // acquire_request: application thread, state_mu held. token_for: the token's payload for an
+  // acquirer whose request carried `request`; state_mu held, either thread. on_token: application
+  // thread, op_mu held, state_mu not.
+  virtual std::vector<std::byte> acquire_request() { return {}; }
+  virtual std::vector<std::byte> token_for(std::span<const std::byte> /*request*/) { return {}; }
+  virtual void on_token(std::span<const std::byte> /*token*/) {}
+  // Model data carried by barriers. barrier_arrival: application thread, op_mu held. barrier_merge:
+  // rank 0's engine, state_mu held, given every rank's arrival, returns every rank's release (or
+  // nothing). on_barrier_release: application thread, op_mu held; true asks for a garbage
+  // collection, which the barrier then runs: collect_validate on every rank, an internal barrier,
+  // collect_discard on every rank.
+  virtual std::vector<std::byte> barrier_arrival() { return {}; }
+  virtual std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& /*arrivals*/) {
+    return {};
+  }
+  virtual bool on_barrier_release(std::span<const std::byte> /*release*/) { return false; }
+  virtual void collect_validate() {}
+  virtual void collect_discard() {}
   // Collective dsm::free of units [first, end): their memory reads as zero on every rank from now
   // on; whatever this rank wrote there and has not released is dropped.
   virtual void on_free(std::uint64_t /*first*/, std::uint64_t /*end*/) {}

@@ -245,11 +245,25 @@ bool mutex::try_acquire_shared() { return try_acquire(); }
 
 void barrier() {
   rt::context& c = ctx();
+  std::vector<std::byte> arrival;
   {
     std::lock_guard<std::mutex> op(c.op_mu);
     c.proto->on_barrier();
+    arrival = c.proto->barrier_arrival();
   }
-  c.barriers->arrive(rt::collective::barrier, 0);
+  const std::vector<std::byte> release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
+  bool collect;
+  {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    collect = c.proto->on_barrier_release(release);
+    if (collect) c.proto->collect_validate();
+  }
+  if (collect) {
+    // Every rank has fetched what it lacked; then nobody needs the old diffs any more.
+    c.barriers->arrive(rt::collective::barrier, 1);
+    std::lock_guard<std::mutex> op(c.op_mu);
+    c.proto->collect_discard();
+  }
   rt::bump(c.stats.barriers);
 }
 

@@ -1,6 +1,8 @@
 // context.cpp: message posting, the engine thread and the application thread's wait; see context.hpp.
 #include "core/context.hpp"
 
+#include <cstring>
+
 #include "coherence/protocol.hpp"
 #include "core/log.hpp"
 #include "sync/barrier.hpp"
@@ -12,21 +14,37 @@ context* g_ctx = nullptr;
 
 void context::post(int dest, header h, std::span<const std::byte> payload, bool wake) {
   if (dest == rank && h.to == inbox::engine) {
-    DSM_CHECK(payload.empty(), "a message with data for this rank's own engine");
     h.src = rank;
-    local_.push_back(h);
+    h.length = static_cast<std::uint32_t>(payload.size());
+    local_.emplace_back(h, std::vector<std::byte>(payload.begin(), payload.end()));
     if (!draining_) drain_local();
     return;
   }
   net->send(dest, h, payload, wake);
 }
 
+void context::post_bulk(int dest, header h, std::span<const std::byte> payload) {
+  h.arg2 = payload.size();
+  if (dest == rank && h.to == inbox::engine) {  // handled here whole
+    post(dest, h, payload);
+    return;
+  }
+  const std::size_t chunk = net->max_payload();
+  std::size_t off = 0;
+  do {
+    const std::size_t n = std::min(chunk, payload.size() - off);
+    h.offset = static_cast<std::uint32_t>(off);
+    net->send(dest, h, payload.subspan(off, n));
+    off += n;
+  } while (off < payload.size());
+}
+
 void context::drain_local() {
   draining_ = true;
   while (!local_.empty()) {
-    header h = local_.front();
+    auto [h, payload] = std::move(local_.front());
     local_.pop_front();
-    dispatch(h, {});
+    dispatch(h, payload);
   }
   draining_ = false;
 }
@@ -34,14 +52,14 @@ void context::drain_local() {
 void context::dispatch(const header& h, std::span<const std::byte> payload) {
   switch (h.type) {
     case msg::read_req: case msg::write_req: case msg::read_fwd: case msg::write_fwd:
-    case msg::invalidate: case msg::confirm: case msg::diff_push: case msg::diff_fwd:
+    case msg::invalidate: case msg::confirm: case msg::diff_push: case msg::diff_fwd: case msg::diff_req:
       proto->handle(h, payload);
       break;
     case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
-      locks->handle(h);
+      locks->handle(h, payload);
       break;
-    case msg::barrier_arrive:
-      barriers->handle(h);
+    case msg::barrier_arrive: case msg::barrier_data:
+      barriers->handle(h, payload);
       break;
     case msg::goodbye:
       ++goodbyes_;
@@ -64,6 +82,7 @@ void context::handle_engine(const header& h, std::span<const std::byte> payload)
 
 void context::receive_app(app_op& op) {
   net->receive(inbox::app, [&](const header& h, std::span<const std::byte> payload) {
+    // (payload may be replaced below by a completed bulk payload)
     if (const char* why = validate(h, payload.size(), lim)) {
       fatal("invalid reply from rank %d (%s, unit/lock %llu): %s", h.src, msg_name(h.type),
             static_cast<unsigned long long>(h.id), why);
@@ -72,8 +91,22 @@ void context::receive_app(app_op& op) {
       fatal("reply %s for %llu from rank %d while waiting for %s on %llu", msg_name(h.type),
             static_cast<unsigned long long>(h.id), h.src, msg_name(op.expect_a), static_cast<unsigned long long>(op.id));
     }
+    if (is_bulk(h.type)) {
+      app_op::partial& b = op.bulk[h.src];
+      if (h.offset == 0) {
+        b.bytes.assign(h.arg2, std::byte{0});
+        b.received = 0;
+      }
+      DSM_CHECK(b.bytes.size() == h.arg2, "bulk fragment from rank %d does not continue the one before", h.src);
+      if (!payload.empty()) std::memcpy(b.bytes.data() + h.offset, payload.data(), payload.size());
+      b.received += payload.size();
+      if (b.received < h.arg2) return;
+      op.payload = std::move(b.bytes);
+      op.bulk.erase(h.src);
+      payload = op.payload;
+    }
     switch (h.type) {
-      case msg::unit_data: case msg::inv_ack: case msg::diff_ack: proto->handle_reply(op, h, payload); break;
+      case msg::unit_data: case msg::inv_ack: case msg::diff_ack: case msg::diff_reply: proto->handle_reply(op, h, payload); break;
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
       case msg::barrier_release: op.done = true; break;
       default: fatal("reply %s is not an application message", msg_name(h.type));

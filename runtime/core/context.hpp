@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <unordered_map>
+#include <vector>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -50,6 +52,13 @@ struct app_op {
   // locks and barriers
   bool done = false;
   bool failed = false;
+  // bulk payloads being reassembled, by sender; `payload` is the last one completed
+  struct partial {
+    std::vector<std::byte> bytes;
+    std::uint64_t received = 0;
+  };
+  std::unordered_map<int, partial> bulk;
+  std::vector<std::byte> payload;
 
   bool unit_complete() const { return granted && acks == acks_needed && data_received == data_total; }
 };
@@ -78,6 +87,8 @@ class context {
   // holds state_mu when it drains (so handlers never re-enter themselves). Caller holds state_mu
   // when dest may be this rank's engine.
   void post(int dest, header h, std::span<const std::byte> payload = {}, bool wake = true);
+  // Sends a bulk message (see is_bulk) of any size, in fragments.
+  void post_bulk(int dest, header h, std::span<const std::byte> payload);
   // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
   void handle_engine(const header& h, std::span<const std::byte> payload);
   // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.
@@ -95,7 +106,7 @@ class context {
   void dispatch(const header& h, std::span<const std::byte> payload);
   void drain_local();
 
-  std::deque<header> local_;  // messages for this rank's own engine, under state_mu
+  std::deque<std::pair<header, std::vector<std::byte>>> local_;  // for this rank's own engine, under state_mu
   bool draining_ = false;
   int goodbyes_ = 0;
   std::thread engine_;

@@ -1,7 +1,10 @@
 // barrier.cpp: see barrier.hpp.
 #include "sync/barrier.hpp"
 
+#include <cstring>
 #include <string>
+
+#include "coherence/protocol.hpp"
 
 #include "core/log.hpp"
 
@@ -20,11 +23,15 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
 }
 }  // namespace
 
-void barrier_service::arrive(collective kind, std::uint64_t arg) {
+std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
   const std::uint64_t epoch = ++epoch_;
   {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
+    if (!payload.empty()) {
+      header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
+      ctx_.post_bulk(0, d, payload);
+    }
     header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = static_cast<std::uint64_t>(kind), .arg2 = arg};
     ctx_.post(0, h);
   }
@@ -32,10 +39,18 @@ void barrier_service::arrive(collective kind, std::uint64_t arg) {
   op.expect_a = msg::barrier_release;
   op.id = epoch;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
+  return std::move(op.payload);
 }
 
-void barrier_service::handle(const header& h) {
-  DSM_CHECK(ctx_.rank == 0, "barrier arrival at rank %d", ctx_.rank);
+void barrier_service::handle(const header& h, std::span<const std::byte> payload) {
+  DSM_CHECK(ctx_.rank == 0, "barrier message at rank %d", ctx_.rank);
+  if (h.type == msg::barrier_data) {
+    std::vector<std::byte>& a = arrivals_[static_cast<size_t>(h.src)];
+    if (h.offset == 0) a.assign(h.arg2, std::byte{0});
+    DSM_CHECK(a.size() == h.arg2 && h.offset + payload.size() <= a.size(), "barrier data from rank %d out of order", h.src);
+    if (!payload.empty()) std::memcpy(a.data() + h.offset, payload.data(), payload.size());
+    return;
+  }
   if (arrived_ == 0) root_epoch_ = h.id;
   DSM_CHECK(h.id == root_epoch_, "rank %d arrived at collective call %llu while the others are at %llu", h.src,
             static_cast<unsigned long long>(h.id), static_cast<unsigned long long>(root_epoch_));
@@ -50,9 +65,15 @@ void barrier_service::handle(const header& h) {
             describe(b.kind, b.arg).c_str());
     }
   }
+  std::vector<std::vector<std::byte>> releases;
+  if (calls_[0].kind == static_cast<std::uint64_t>(collective::barrier) && calls_[0].arg == 0) {
+    releases = ctx_.proto->barrier_merge(arrivals_);
+  }
+  for (auto& a : arrivals_) a.clear();
   for (int r = 0; r < ctx_.ranks; ++r) {
     header rel{.type = msg::barrier_release, .to = inbox::app, .id = root_epoch_};
-    ctx_.post(r, rel);
+    if (releases.empty()) ctx_.post_bulk(r, rel, {});
+    else ctx_.post_bulk(r, rel, releases[static_cast<size_t>(r)]);
   }
 }
 

@@ -9,6 +9,7 @@
 #define DSM_RUNTIME_SYNC_BARRIER_HPP_
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/context.hpp"
@@ -21,10 +22,13 @@ constexpr std::uint64_t kForeignPointer = ~std::uint64_t{0};
 
 class barrier_service {
  public:
-  explicit barrier_service(context& ctx) : ctx_(ctx), calls_(static_cast<size_t>(ctx.ranks)) {}
-  // Blocks until every rank has arrived at the same collective call.
-  void arrive(collective kind, std::uint64_t arg);
-  void handle(const header& h);
+  explicit barrier_service(context& ctx)
+      : ctx_(ctx), calls_(static_cast<size_t>(ctx.ranks)), arrivals_(static_cast<size_t>(ctx.ranks)) {}
+  // Blocks until every rank has arrived at the same collective call. A plain barrier (kind barrier,
+  // arg 0) carries the model's arrival payload to rank 0 and returns this rank's release payload
+  // (protocol::barrier_merge).
+  std::vector<std::byte> arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload = {});
+  void handle(const header& h, std::span<const std::byte> payload);
 
  private:
   struct call {
@@ -36,6 +40,7 @@ class barrier_service {
   std::uint64_t root_epoch_ = 0;  // rank 0: the epoch being gathered
   int arrived_ = 0;
   std::vector<call> calls_;
+  std::vector<std::vector<std::byte>> arrivals_;  // rank 0: each rank's arrival payload
 };
 
 }  // namespace dsm::rt

@@ -16,10 +16,10 @@ lock_service::lock_state& lock_service::state(std::uint64_t id) {
   return it->second;
 }
 
-void lock_service::pass_token(std::uint64_t id, lock_state& s, int to) {
+void lock_service::pass_token(std::uint64_t id, lock_state& s, int to, std::span<const std::byte> request) {
   s.have_token = false;
   header t{.type = msg::lock_token, .to = inbox::app, .id = id};
-  ctx_.post(to, t);
+  ctx_.post_bulk(to, t, ctx_.proto->token_for(request));
 }
 
 void lock_service::acquire(std::uint64_t id) {
@@ -37,7 +37,7 @@ void lock_service::acquire(std::uint64_t id) {
     }
     bump(ctx_.stats.remote_lock_acquires);
     header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-    ctx_.post(manager(id), req);
+    ctx_.post(manager(id), req, ctx_.proto->acquire_request());
   }
   app_op op;
   op.expect_a = msg::lock_token;
@@ -50,6 +50,7 @@ void lock_service::acquire(std::uint64_t id) {
     s.held = true;
     // A request forwarded to us while we waited is passed on at our release.
   }
+  ctx_.proto->on_token(op.payload);
   ctx_.proto->on_acquire(id);
 }
 
@@ -66,7 +67,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
       return true;
     }
     header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-    ctx_.post(manager(id), req);
+    ctx_.post(manager(id), req, ctx_.proto->acquire_request());
   }
   app_op op;
   op.expect_a = msg::lock_token;
@@ -82,6 +83,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
   }
   bump(ctx_.stats.lock_acquires);
   bump(ctx_.stats.remote_lock_acquires);
+  ctx_.proto->on_token(op.payload);
   ctx_.proto->on_acquire(id);
   return true;
 }
@@ -103,14 +105,15 @@ void lock_service::release(std::uint64_t id) {
   if (s.next >= 0) {
     const int to = s.next;
     s.next = -1;
-    pass_token(id, s, to);
+    pass_token(id, s, to, s.next_request);
+    s.next_request.clear();
   }
 }
 
-void lock_service::manager_request(const header& h) {
+void lock_service::manager_request(const header& h, std::span<const std::byte> request) {
   lock_state& s = state(h.id);
   if (s.probing) {
-    s.held_back.push_back(h);
+    s.held_back.emplace_back(h, std::vector<std::byte>(request.begin(), request.end()));
     return;
   }
   if (h.type == msg::lock_acq) {
@@ -119,36 +122,37 @@ void lock_service::manager_request(const header& h) {
               static_cast<unsigned long long>(h.id), h.origin);
     s.last = h.origin;
     header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
-    ctx_.post(prev, fwd);
+    ctx_.post(prev, fwd, request);
   } else {  // lock_try
     s.probing = true;
     header fwd{.type = msg::lock_try_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
-    ctx_.post(s.last, fwd);
+    ctx_.post(s.last, fwd, request);
   }
 }
 
-void lock_service::handle(const header& h) {
+void lock_service::handle(const header& h, std::span<const std::byte> payload) {
   switch (h.type) {
     case msg::lock_acq:
     case msg::lock_try:
       DSM_CHECK(manager(h.id) == ctx_.rank, "lock request for lock %llu at rank %d, not its manager",
                 static_cast<unsigned long long>(h.id), ctx_.rank);
-      manager_request(h);
+      manager_request(h, payload);
       break;
     case msg::lock_fwd: {
       lock_state& s = state(h.id);
       if (s.have_token && !s.held) {
-        pass_token(h.id, s, h.origin);
+        pass_token(h.id, s, h.origin, payload);
       } else {
         DSM_CHECK(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(h.id), ctx_.rank);
         s.next = h.origin;
+        s.next_request.assign(payload.begin(), payload.end());
       }
       break;
     }
     case msg::lock_try_fwd: {
       lock_state& s = state(h.id);
       const bool free_now = s.have_token && !s.held && s.next < 0;
-      if (free_now) pass_token(h.id, s, h.origin);
+      if (free_now) pass_token(h.id, s, h.origin, payload);
       header done{.type = msg::lock_try_done, .to = inbox::engine, .origin = h.origin, .id = h.id, .arg = free_now ? 1u : 0u};
       ctx_.post(manager(h.id), done);
       break;
@@ -164,9 +168,9 @@ void lock_service::handle(const header& h) {
         ctx_.post(h.origin, fail);
       }
       while (!s.probing && !s.held_back.empty()) {
-        header next = s.held_back.front();
+        auto [next, request] = std::move(s.held_back.front());
         s.held_back.pop_front();
-        manager_request(next);
+        manager_request(next, request);
       }
       break;
     }

@@ -26,7 +26,7 @@ class lock_service {
   void acquire(std::uint64_t id);
   void release(std::uint64_t id);
   bool try_acquire(std::uint64_t id);
-  void handle(const header& h);
+  void handle(const header& h, std::span<const std::byte> payload);
   // A reply for the application thread's current lock operation.
   void handle_reply(app_op& op, const header& h);
 
@@ -35,15 +35,16 @@ class lock_service {
     bool have_token = false;
     bool held = false;
     int next = -1;        // the rank to pass the token to at release
+    std::vector<std::byte> next_request;  // what its request carried
     // manager only
     bool probing = false;
     int last = -1;        // the last rank that asked; it has or will have the token
-    std::deque<header> held_back;  // requests that arrived during a probe
+    std::deque<std::pair<header, std::vector<std::byte>>> held_back;  // requests that arrived during a probe
   };
   lock_state& state(std::uint64_t id);
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
-  void pass_token(std::uint64_t id, lock_state& s, int to);
-  void manager_request(const header& h);
+  void pass_token(std::uint64_t id, lock_state& s, int to, std::span<const std::byte> request);
+  void manager_request(const header& h, std::span<const std::byte> request);
 
   context& ctx_;
   std::unordered_map<std::uint64_t, lock_state> locks_;

@@ -16,6 +16,9 @@ const char* msg_name(msg m) noexcept {
     case msg::diff_push: return "diff_push";
     case msg::diff_fwd: return "diff_fwd";
     case msg::diff_ack: return "diff_ack";
+    case msg::diff_req: return "diff_req";
+    case msg::diff_reply: return "diff_reply";
+    case msg::barrier_data: return "barrier_data";
     case msg::lock_acq: return "lock_acq";
     case msg::lock_fwd: return "lock_fwd";
     case msg::lock_token: return "lock_token";
@@ -31,6 +34,10 @@ const char* msg_name(msg m) noexcept {
   return "unknown";
 }
 
+bool is_bulk(msg m) noexcept {
+  return m == msg::lock_token || m == msg::barrier_release || m == msg::barrier_data || m == msg::diff_reply;
+}
+
 namespace {
 // Which inbox each type must arrive at, and whether it names a unit / an origin / carries unit
 // data / carries a diff.
@@ -40,6 +47,7 @@ struct rule {
   bool origin;
   bool data;
   bool diff = false;
+  bool small = false;  // may carry up to max_payload bytes of model data (a vector time, a list)
 };
 
 bool rule_of(msg m, rule& r) noexcept {
@@ -51,8 +59,12 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::diff_push: r = {inbox::engine, true, false, false, true}; return true;
     case msg::diff_fwd: r = {inbox::engine, true, true, false, true}; return true;
     case msg::diff_ack: r = {inbox::app, true, false, false}; return true;
-    case msg::lock_acq: case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd: case msg::lock_try_done:
-      r = {inbox::engine, false, true, false}; return true;
+    case msg::diff_req: r = {inbox::engine, true, false, false, false, true}; return true;
+    case msg::diff_reply: r = {inbox::app, true, false, false}; return true;
+    case msg::barrier_data: r = {inbox::engine, false, false, false}; return true;
+    case msg::lock_acq: case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd:
+      r = {inbox::engine, false, true, false, false, true}; return true;
+    case msg::lock_try_done: r = {inbox::engine, false, true, false}; return true;
     case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;
     case msg::barrier_arrive: case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
     case msg::kLast: break;
@@ -70,7 +82,16 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
   if (r.origin && (h.origin < 0 || h.origin >= lim.ranks)) return "origin rank out of range";
   if (r.unit && h.id >= lim.units) return "unit number out of range";
   if (h.length != payload_bytes) return "payload length does not match the header";
-  if (!r.data && !r.diff && h.length != 0) return "unexpected payload";
+  if (is_bulk(h.type)) {
+    if (h.length > lim.max_payload) return "bulk fragment larger than the transport allows";
+    if (h.arg2 > (std::uint64_t{1} << 32)) return "bulk payload over 4 GiB";
+    if (static_cast<std::uint64_t>(h.offset) + h.length > h.arg2) return "bulk fragment outside its payload";
+    if (h.length == 0 && h.arg2 != 0) return "empty bulk fragment";
+  } else if (r.small) {
+    if (h.length > lim.max_payload) return "payload larger than the transport allows";
+  } else if (!r.data && !r.diff && h.length != 0) {
+    return "unexpected payload";
+  }
   if (r.diff) {
     // The runs themselves are checked by diff_apply against the span they name.
     if (h.length == 0 || h.length > lim.max_payload) return "bad diff length";

@@ -31,6 +31,8 @@ enum class msg : std::uint16_t {
   diff_push,        // releaser -> home: payload = a diff of unit `id` at byte `offset`
   diff_fwd,         // home -> copy holder: the same diff; ack to `origin`
   diff_ack,         // home or copy holder -> releaser (app); from the home, arg = copies it forwarded to
+  diff_req,         // lazy release: faulting rank -> writer: payload = the intervals (u32) whose diffs of `id` it lacks
+  diff_reply,       // writer -> faulting rank (app): bulk payload of [u32 interval][u32 bytes][diff]...
   // Locks (distributed FIFO queue; the token stays with the last holder).
   lock_acq,         // acquirer -> manager
   lock_fwd,         // manager -> last requester: pass the token to `origin` when done
@@ -40,6 +42,7 @@ enum class msg : std::uint16_t {
   lock_try_done,    // last requester -> manager: arg = 1 if it passed the token
   lock_try_fail,    // manager -> acquirer (app)
   // Barriers and collective checks.
+  barrier_data,     // rank -> rank 0, before its arrival: bulk payload the model attaches to it
   barrier_arrive,   // rank -> rank 0: id = epoch, arg = collective kind, arg2 = its argument
   barrier_release,  // rank 0 -> rank (app): id = epoch
   // Lifecycle.
@@ -48,6 +51,10 @@ enum class msg : std::uint16_t {
 };
 
 const char* msg_name(msg m) noexcept;
+
+// Bulk messages carry a payload of any size in fragments: arg2 = the total bytes, offset = where this
+// fragment goes. Fragments from one sender arrive in order.
+bool is_bulk(msg m) noexcept;
 
 struct header {
   static constexpr std::uint32_t kMagic = 0x44534d31;  // "DSM1"
