@@ -9,6 +9,7 @@ std::unique_ptr<protocol> make_protocol(context& ctx) {
   switch (ctx.opt.model) {
     case dsm::model::sequential: return make_sequential(ctx);
     case dsm::model::eager_release: return make_eager_release(ctx);
+    case dsm::model::lazy_release: return make_lazy_release(ctx);
     default: break;
   }
   fatal("the %s model is not implemented", dsm::model_name(ctx.opt.model));

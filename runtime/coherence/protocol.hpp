@@ -53,10 +53,13 @@ class protocol {
   // Collective dsm::free of units [first, end): their memory reads as zero on every rank from now
   // on; whatever this rank wrote there and has not released is dropped.
   virtual void on_free(std::uint64_t /*first*/, std::uint64_t /*end*/) {}
+  // True if dsm::free must run a full barrier first (so that every rank knows every interval).
+  virtual bool needs_barrier_before_free() { return false; }
 };
 
 std::unique_ptr<protocol> make_sequential(context& ctx);
 std::unique_ptr<protocol> make_eager_release(context& ctx);
+std::unique_ptr<protocol> make_lazy_release(context& ctx);
 // The protocol of ctx.opt.model.
 std::unique_ptr<protocol> make_protocol(context& ctx);
 

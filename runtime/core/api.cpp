@@ -128,9 +128,12 @@ void init(int* argc, char*** argv) {
   });
   // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
   // consistency the home holds a clean copy.
-  const bool release = c->opt.model == model::eager_release;
-  c->table = std::make_unique<rt::unit_table>(*c->space, rank, ranks, rt::unit_table::default_map_budget(),
-                                              release ? rt::holding::copy : rt::holding::owner_sole, rt::holding::invalid);
+  // Under lazy release every rank holds a valid (zero) copy of every unit from the start.
+  const model m = c->opt.model;
+  c->table = std::make_unique<rt::unit_table>(
+      *c->space, rank, ranks, rt::unit_table::default_map_budget(),
+      m == model::sequential ? rt::holding::owner_sole : rt::holding::copy,
+      m == model::lazy_release ? rt::holding::copy : rt::holding::invalid);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
   c->locks = std::make_unique<rt::lock_service>(*c);
@@ -213,6 +216,7 @@ void free_bytes(void* p) {
     std::lock_guard<std::mutex> g(c.op_mu);
     len = c.heap->length_of(off);
   }
+  if (c.proto->needs_barrier_before_free()) barrier();
   // The check is collective too: if every rank passes the same foreign pointer, every rank throws;
   // if only some do, the ranks are out of step and the job ends with a message naming both calls.
   c.barriers->arrive(rt::collective::free, len ? off : rt::kForeignPointer);

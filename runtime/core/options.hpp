@@ -34,6 +34,7 @@ struct options {
   std::string stats_path;                        // DSM_STATS=<path>.json
   transport_kind transport = transport_kind::automatic;
   log_level log = log_level::warn;
+  std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;

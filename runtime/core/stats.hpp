@@ -26,7 +26,8 @@ namespace dsm::rt {
   X(lock_acquires)         \
   X(remote_lock_acquires)  \
   X(barriers)              \
-  X(remaps)
+  X(remaps)                \
+  X(protocol_bytes)
 
 struct counters {
 #define DSM_DECLARE(name) std::atomic<std::uint64_t> name{0};

@@ -35,8 +35,8 @@ std::uint64_t unit_table::default_map_budget() {
 
 unit_table::unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget, holding at_home,
                        holding elsewhere)
-    : space_(space), rank_(rank), ranks_(ranks), words_((ranks + 63) / 64), units_(space.units()), budget_(map_budget),
-      at_home_(at_home), elsewhere_(elsewhere) {
+    : space_(space), rank_(rank), ranks_(ranks), words_((ranks + 63) / 64), units_(space.units()), at_home_(at_home),
+      elsewhere_(elsewhere), budget_(map_budget) {
   entries_bytes_ = units_ * sizeof(entry);
   entries_ = static_cast<entry*>(reserve(entries_bytes_));
   copysets_bytes_ = ((units_ + static_cast<std::uint64_t>(ranks_) - 1) / static_cast<std::uint64_t>(ranks_) + 1) *

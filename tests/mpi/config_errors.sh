@@ -62,9 +62,9 @@ case $case_name in
     run -- --dsm-model=bogus keep
     expect_refused "--dsm-model.*bogus" "sequential" ;;
   model_not_implemented)
-    # lazy-release is a valid name but not implemented in this build: refused, naming what is.
-    run DSM_MODEL=lazy-release -- keep
-    expect_refused "DSM_MODEL.*lazy-release" "sequential" ;;
+    # entry is a valid name but not implemented in this build: refused, naming what is.
+    run DSM_MODEL=entry -- keep
+    expect_refused "DSM_MODEL.*entry" "sequential" ;;
   unit_not_power_of_two)
     run DSM_UNIT=3000 -- keep
     expect_refused "DSM_UNIT.*3000" "[0-9]" ;;

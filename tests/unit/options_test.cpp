@@ -62,7 +62,7 @@ TEST(Options, UnknownModelNamesVariableValueAndChoices) {
 }
 
 TEST(Options, ModelNotImplementedIsRefusedNotReplaced) {
-  const std::string e = error_of({{"DSM_MODEL", "lazy-release"}});
+  const std::string e = error_of({{"DSM_MODEL", "entry"}});
   EXPECT_NE(e.find("does not implement"), std::string::npos) << e;
   EXPECT_NE(e.find("DSM_MODEL"), std::string::npos) << e;
 }
@@ -129,6 +129,8 @@ TEST(Options, StatsTransportLog) {
   EXPECT_EQ(parse({{"DSM_TRANSPORT", "mpi"}}).transport, dsm::rt::transport_kind::mpi);
   EXPECT_NE(error_of({{"DSM_TRANSPORT", "udp"}}).find("auto, shm, mpi"), std::string::npos);
   EXPECT_EQ(parse({{"DSM_LOG", "debug"}}).log, dsm::rt::log_level::debug);
+  EXPECT_EQ(parse({{"DSM_GC_BYTES", "256K"}}).gc_bytes, 256u * 1024);
+  EXPECT_NE(error_of({{"DSM_GC_BYTES", "0"}}).find("DSM_GC_BYTES"), std::string::npos);
   EXPECT_NE(error_of({{"DSM_LOG", "loud"}}).find("error, warn, info, debug"), std::string::npos);
 }
 

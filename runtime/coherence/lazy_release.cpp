@@ -1,0 +1,468 @@
+// lazy_release.cpp: lazy release consistency (TreadMarks, Keleher, Cox and Zwaenepoel 1992/94):
+// intervals, vector timestamps, write notices, multiple writers with lazily created diffs.
+//
+// A rank's execution is cut into intervals at each release and acquire; its vector time counts the
+// intervals of every rank it has heard of. Every unit starts zero and valid on every rank, so no
+// unit is ever fetched whole: a rank brings a unit up to date by applying the diffs it lacks.
+//
+// - The first write to a unit in an interval makes a twin. Closing the interval (at a release, an
+//   acquire or a barrier) records "this rank wrote units ... in interval i" (the write notices) and
+//   keeps the twins: nothing is sent, nothing is diffed yet.
+// - A lock request carries the requester's vector time; the token carries back every interval it
+//   has not seen. The acquirer records their write notices and invalidates those units.
+// - The next access to an invalid unit asks each writer named by its notices for the diffs of those
+//   intervals; a writer creates a diff when it is first asked for it (or before it writes the unit
+//   again). The faulting rank applies the diffs in an order consistent with happens-before (by the
+//   sum of each interval's vector time; concurrent intervals write disjoint bytes in a race-free
+//   program) and maps the unit read-only.
+// - A barrier gathers every rank's new intervals at rank 0 and gives each rank those it lacks.
+//   When the diffs, twins and intervals kept on any rank pass DSM_GC_BYTES, the barrier also
+//   collects garbage: every rank applies every diff it lacks, then all of them are dropped.
+// - Re-acquiring a lock this rank released last sends no message at all.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "coherence/protocol.hpp"
+#include "core/log.hpp"
+#include "memory/diff.hpp"
+
+namespace dsm::rt {
+namespace {
+
+// Little helpers to write and read the model data carried by messages.
+struct writer {
+  std::vector<std::byte> out;
+  template <class T>
+  void put(T v) {
+    const std::size_t at = out.size();
+    out.resize(at + sizeof v);
+    std::memcpy(out.data() + at, &v, sizeof v);
+  }
+  void put_bytes(std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); }
+};
+
+struct reader {
+  std::span<const std::byte> in;
+  std::size_t at = 0;
+  const char* what;
+  template <class T>
+  T get() {
+    if (in.size() - at < sizeof(T)) fatal("lazy release: truncated %s", what);
+    T v;
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::span<const std::byte> get_bytes(std::size_t n) {
+    if (in.size() - at < n) fatal("lazy release: truncated %s", what);
+    auto s = in.subspan(at, n);
+    at += n;
+    return s;
+  }
+  bool done() const { return at == in.size(); }
+};
+
+struct interval {
+  int rank = 0;
+  std::uint32_t index = 0;
+  std::vector<std::uint32_t> vc;
+  std::vector<std::uint64_t> units;  // the write notices
+  std::uint64_t weight() const {
+    std::uint64_t s = 0;
+    for (auto v : vc) s += v;
+    return s;
+  }
+};
+
+class lazy_release final : public protocol {
+ public:
+  explicit lazy_release(context& ctx)
+      : ctx_(ctx), n_(ctx.ranks), me_(ctx.rank), vc_(static_cast<size_t>(n_), 0), log_(static_cast<size_t>(n_)),
+        base_(static_cast<size_t>(n_), 0), at_last_barrier_(static_cast<size_t>(n_), 0) {}
+
+  // ---- detection
+  void read_miss(std::uint64_t u) override {
+    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    if (usable(u, false)) return;
+    bump(ctx_.stats.read_misses);
+    validate(u);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    ctx_.table->map(u);
+  }
+
+  void write_miss(std::uint64_t u) override {
+    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    if (usable(u, true)) return;
+    bump(ctx_.stats.write_misses);
+    bool invalid;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      invalid = ctx_.table->state(u) == holding::invalid;
+    }
+    if (invalid) validate(u);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    encode_lazy(u);  // the diff of an earlier interval first: the twin is about to change
+    auto& twin = twins_[u];
+    if (!twin) twin = std::make_unique<std::byte[]>(unit());
+    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), unit());
+    ctx_.table->set_state(u, holding::dirty);
+    ctx_.table->map(u);
+    dirty_.push_back(u);
+    account();
+  }
+
+  // ---- synchronisation
+  void on_release(std::uint64_t) override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    close_interval();
+  }
+  void on_barrier() override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    close_interval();
+  }
+
+  std::vector<std::byte> acquire_request() override {
+    close_interval();  // writes before an acquire belong to the interval it ends
+    writer w;
+    for (auto v : vc_) w.put(v);
+    return std::move(w.out);
+  }
+
+  std::vector<std::byte> token_for(std::span<const std::byte> request) override {
+    reader r{request, 0, "lock request"};
+    std::vector<std::uint32_t> theirs(static_cast<size_t>(n_));
+    for (auto& v : theirs) v = r.get<std::uint32_t>();
+    writer w;
+    put_missing(w, theirs);
+    return std::move(w.out);
+  }
+
+  void on_token(std::span<const std::byte> token) override { incorporate(token); }
+
+  std::vector<std::byte> barrier_arrival() override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    writer w;
+    w.put<std::uint64_t>(memory());
+    for (auto v : vc_) w.put(v);
+    put_missing(w, at_last_barrier_);  // everything newer than what every rank knew at the last barrier
+    return std::move(w.out);
+  }
+
+  std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& arrivals) override {
+    // Rank 0's engine: the union of everybody's intervals, and for each rank what it lacks.
+    std::map<std::pair<int, std::uint32_t>, std::vector<std::byte>> all;  // (rank, index) -> record
+    std::vector<std::vector<std::uint32_t>> vcs;
+    bool collect = false;
+    for (const auto& a : arrivals) {
+      reader r{a, 0, "barrier arrival"};
+      const std::uint64_t kept = r.get<std::uint64_t>();
+      collect = collect || kept > ctx_.opt.gc_bytes;
+      std::vector<std::uint32_t> vc(static_cast<size_t>(n_));
+      for (auto& v : vc) v = r.get<std::uint32_t>();
+      vcs.push_back(std::move(vc));
+      while (!r.done()) {
+        const std::size_t start = r.at;
+        interval iv = get_interval(r);
+        all.emplace(std::make_pair(iv.rank, iv.index), std::vector<std::byte>(a.begin() + static_cast<std::ptrdiff_t>(start),
+                                                                              a.begin() + static_cast<std::ptrdiff_t>(r.at)));
+      }
+    }
+    std::vector<std::vector<std::byte>> releases(arrivals.size());
+    for (std::size_t s = 0; s < arrivals.size(); ++s) {
+      writer w;
+      w.put<std::uint8_t>(collect ? 1 : 0);
+      for (const auto& [key, record] : all)
+        if (key.second > vcs[s][static_cast<size_t>(key.first)]) w.put_bytes(record);
+      releases[s] = std::move(w.out);
+    }
+    return releases;
+  }
+
+  bool on_barrier_release(std::span<const std::byte> release) override {
+    if (release.empty()) fatal("lazy release: a barrier release without model data");
+    const bool collect = release[0] != std::byte{0};
+    incorporate(release.subspan(1));
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    at_last_barrier_ = vc_;  // every rank now knows every interval up to here
+    return collect;
+  }
+
+  void collect_validate() override {
+    std::vector<std::uint64_t> units;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      for (const auto& [u, notices] : pending_) units.push_back(u);
+    }
+    for (std::uint64_t u : units) validate(u);
+  }
+
+  void collect_discard() override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    DSM_CHECK(pending_.empty() && dirty_.empty(), "garbage collection with units still invalid or dirty");
+    diffs_.clear();
+    for (const auto& [u, index] : lazy_) twins_.erase(u);
+    lazy_.clear();
+    for (int r = 0; r < n_; ++r) {
+      base_[static_cast<size_t>(r)] += static_cast<std::uint32_t>(log_[static_cast<size_t>(r)].size());
+      log_[static_cast<size_t>(r)].clear();
+    }
+    account();
+  }
+
+  bool needs_barrier_before_free() override { return true; }
+
+  void on_free(std::uint64_t first, std::uint64_t end) override {
+    // After the barrier that precedes a free every rank knows every interval, so no token or barrier
+    // will name these units again with an interval from before the free.
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::erase_if(dirty_, [&](std::uint64_t u) { return u >= first && u < end; });
+    for (auto it = lazy_.begin(); it != lazy_.end();) {
+      if (it->first >= first && it->first < end) {
+        twins_.erase(it->first);
+        it = lazy_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = twins_.begin(); it != twins_.end();) it = it->first >= first && it->first < end ? twins_.erase(it) : std::next(it);
+    diffs_.erase(diffs_.lower_bound({first, 0}), diffs_.lower_bound({end, 0}));
+    for (auto it = pending_.begin(); it != pending_.end();) it = it->first >= first && it->first < end ? pending_.erase(it) : std::next(it);
+    for (std::uint64_t u = first; u < end; ++u)
+      if (ctx_.table->state(u) != holding::copy) ctx_.table->set_state(u, holding::copy);
+    account();
+  }
+
+  // ---- engine: a rank asks for the diffs of unit `id` in some of this rank's intervals
+  void handle(const header& h, std::span<const std::byte> payload) override {
+    DSM_CHECK(h.type == msg::diff_req, "lazy release: unexpected %s from rank %d", msg_name(h.type), h.src);
+    const std::uint64_t u = h.id;
+    reader r{payload, 0, "diff request"};
+    writer w;
+    while (!r.done()) {
+      const std::uint32_t index = r.get<std::uint32_t>();
+      auto it = diffs_.find({u, index});
+      if (it == diffs_.end()) {
+        auto l = lazy_.find(u);
+        if (l != lazy_.end() && l->second == index) encode_lazy(u);
+        it = diffs_.find({u, index});
+      }
+      if (it == diffs_.end()) {
+        fatal("rank %d asked for the diff of unit %llu in interval %u, which this rank does not have", h.src,
+              static_cast<unsigned long long>(u), index);
+      }
+      w.put(index);
+      w.put(static_cast<std::uint32_t>(it->second.size()));
+      w.put_bytes(it->second);
+    }
+    header reply{.type = msg::diff_reply, .to = inbox::app, .id = u};
+    ctx_.post_bulk(h.src, reply, w.out);
+  }
+
+  void handle_reply(app_op&, const header& h, std::span<const std::byte> payload) override {
+    DSM_CHECK(h.type == msg::diff_reply, "lazy release: unexpected reply %s", msg_name(h.type));
+    replies_.emplace_back(h.src, std::vector<std::byte>(payload.begin(), payload.end()));
+  }
+
+ private:
+  std::uint64_t unit() const { return ctx_.space->unit(); }
+
+  bool usable(std::uint64_t u, bool write) {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    const access have = access_of(ctx_.table->state(u));
+    if (have == access::write || (!write && have == access::read)) {
+      ctx_.table->map(u);
+      return true;
+    }
+    return false;
+  }
+
+  // state_mu held.
+  void close_interval() {
+    if (dirty_.empty()) return;
+    const std::uint32_t index = ++vc_[static_cast<size_t>(me_)];
+    interval iv{me_, index, vc_, dirty_};
+    for (std::uint64_t u : dirty_) {
+      ctx_.table->set_state(u, holding::copy);
+      lazy_[u] = index;
+    }
+    log_[static_cast<size_t>(me_)].push_back(std::move(iv));
+    dirty_.clear();
+    account();
+  }
+
+  // state_mu held: turn a kept twin into the diff of the interval that wrote it.
+  void encode_lazy(std::uint64_t u) {
+    auto l = lazy_.find(u);
+    if (l == lazy_.end()) return;
+    auto t = twins_.find(u);
+    DSM_CHECK(t != twins_.end(), "unit %llu has a pending diff but no twin", static_cast<unsigned long long>(u));
+    std::vector<std::byte> d;
+    diff_encode(t->second.get(), ctx_.space->runtime_unit(u), unit(), d);
+    diffs_[{u, l->second}] = std::move(d);
+    twins_.erase(t);
+    lazy_.erase(l);
+    bump(ctx_.stats.diffs_created);
+  }
+
+  static void put_interval(writer& w, const interval& iv) {
+    w.put<std::int32_t>(iv.rank);
+    w.put(iv.index);
+    for (auto v : iv.vc) w.put(v);
+    w.put(static_cast<std::uint32_t>(iv.units.size()));
+    for (auto u : iv.units) w.put(u);
+  }
+
+  interval get_interval(reader& r) const {
+    interval iv;
+    iv.rank = r.get<std::int32_t>();
+    if (iv.rank < 0 || iv.rank >= n_) fatal("lazy release: interval of rank %d", iv.rank);
+    iv.index = r.get<std::uint32_t>();
+    iv.vc.resize(static_cast<size_t>(n_));
+    for (auto& v : iv.vc) v = r.get<std::uint32_t>();
+    const std::uint32_t count = r.get<std::uint32_t>();
+    if (count > ctx_.space->units()) fatal("lazy release: an interval with %u write notices", count);
+    iv.units.resize(count);
+    for (auto& u : iv.units) {
+      u = r.get<std::uint64_t>();
+      if (u >= ctx_.space->units()) fatal("lazy release: a write notice for unit %llu", static_cast<unsigned long long>(u));
+    }
+    return iv;
+  }
+
+  // state_mu held: every interval this rank keeps that `theirs` has not seen.
+  void put_missing(writer& w, const std::vector<std::uint32_t>& theirs) const {
+    for (int r = 0; r < n_; ++r) {
+      const auto& rl = log_[static_cast<size_t>(r)];
+      const std::uint32_t base = base_[static_cast<size_t>(r)];
+      const std::uint32_t from = std::max(theirs[static_cast<size_t>(r)], base);
+      for (std::uint32_t i = from; i < base + rl.size(); ++i) put_interval(w, rl[i - base]);
+    }
+  }
+
+  // Application thread, op_mu held: the write notices of intervals this rank had not seen.
+  void incorporate(std::span<const std::byte> bytes) {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    close_interval();
+    reader r{bytes, 0, "write notices"};
+    while (!r.done()) {
+      interval iv = get_interval(r);
+      if (iv.rank == me_) continue;
+      auto& rl = log_[static_cast<size_t>(iv.rank)];
+      const std::uint32_t known = base_[static_cast<size_t>(iv.rank)] + static_cast<std::uint32_t>(rl.size());
+      if (iv.index <= known) continue;
+      DSM_CHECK(iv.index == known + 1, "lazy release: interval %u of rank %d arrived before interval %u", iv.index,
+                iv.rank, known + 1);
+      for (std::uint64_t u : iv.units) {
+        encode_lazy(u);  // this rank's own changes are diffed before anyone else's are applied
+        pending_[u].emplace_back(iv.rank, iv.index);
+        if (ctx_.table->state(u) != holding::invalid) {
+          ctx_.table->set_state(u, holding::invalid);
+          bump(ctx_.stats.invalidations);
+        }
+      }
+      vc_[static_cast<size_t>(iv.rank)] = std::max(vc_[static_cast<size_t>(iv.rank)], iv.index);
+      rl.push_back(std::move(iv));
+    }
+    account();
+  }
+
+  // Application thread, op_mu held: fetch and apply every diff unit u lacks.
+  void validate(std::uint64_t u) {
+    std::map<int, std::vector<std::uint32_t>> by_writer;
+    std::size_t expected = 0;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      auto it = pending_.find(u);
+      DSM_CHECK(it != pending_.end(), "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
+      for (auto [r, index] : it->second) by_writer[r].push_back(index);
+      // One request per writer, or several if its list does not fit in one message.
+      const std::size_t per_request = ctx_.net->max_payload() / sizeof(std::uint32_t);
+      for (const auto& [r, indices] : by_writer) {
+        for (std::size_t i = 0; i < indices.size(); i += per_request) {
+          writer w;
+          for (std::size_t k = i; k < std::min(indices.size(), i + per_request); ++k) w.put(indices[k]);
+          header req{.type = msg::diff_req, .to = inbox::engine, .id = u};
+          ctx_.post(r, req, w.out);
+          ++expected;
+        }
+      }
+    }
+    replies_.clear();
+    app_op op;
+    op.expect_a = msg::diff_reply;
+    op.id = u;
+    ctx_.wait(op, [&](const app_op&) { return replies_.size() == expected; });
+
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    struct piece {
+      std::uint64_t weight;
+      int rank;
+      std::uint32_t index;
+      std::span<const std::byte> diff;
+    };
+    std::vector<piece> pieces;
+    for (const auto& [from, bytes] : replies_) {
+      reader r{bytes, 0, "diff reply"};
+      while (!r.done()) {
+        const std::uint32_t index = r.get<std::uint32_t>();
+        const std::uint32_t length = r.get<std::uint32_t>();
+        const interval& iv = find_interval(from, index);
+        pieces.push_back({iv.weight(), from, index, r.get_bytes(length)});
+      }
+    }
+    std::sort(pieces.begin(), pieces.end(),
+              [](const piece& a, const piece& b) { return std::tie(a.weight, a.rank, a.index) < std::tie(b.weight, b.rank, b.index); });
+    for (const piece& p : pieces) {
+      if (!p.diff.empty() && !diff_apply(p.diff, ctx_.space->runtime_unit(u), unit()))
+        fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), p.rank);
+      bump(ctx_.stats.diffs_applied);
+    }
+    pending_.erase(u);
+    replies_.clear();
+    bump(ctx_.stats.units_fetched);
+    ctx_.table->set_state(u, holding::copy);
+    account();
+  }
+
+  const interval& find_interval(int r, std::uint32_t index) const {
+    const auto& rl = log_[static_cast<size_t>(r)];
+    const std::uint32_t base = base_[static_cast<size_t>(r)];
+    if (index <= base || index > base + rl.size())
+      fatal("lazy release: a diff for interval %u of rank %d, which this rank does not know", index, r);
+    return rl[index - base - 1];
+  }
+
+  // Bytes held for the protocol: diffs, twins and intervals.
+  std::uint64_t memory() const {
+    std::uint64_t bytes = twins_.size() * unit();
+    for (const auto& [k, d] : diffs_) bytes += d.size() + 32;
+    for (const auto& rl : log_)
+      for (const auto& iv : rl) bytes += 16 + iv.vc.size() * 4 + iv.units.size() * 8;
+    return bytes;
+  }
+  void account() { ctx_.stats.protocol_bytes.store(memory(), std::memory_order_relaxed); }
+
+  context& ctx_;
+  const int n_;
+  const int me_;
+  std::vector<std::uint32_t> vc_;
+  std::vector<std::vector<interval>> log_;  // log_[r][k] is interval base_[r] + k + 1 of rank r
+  std::vector<std::uint32_t> base_;         // intervals up to here were collected
+  std::vector<std::uint32_t> at_last_barrier_;  // the vector time every rank had after the last barrier
+  std::vector<std::uint64_t> dirty_;        // written in the open interval
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> twins_;
+  std::unordered_map<std::uint64_t, std::uint32_t> lazy_;  // unit -> closed interval whose diff is its twin still
+  std::map<std::pair<std::uint64_t, std::uint32_t>, std::vector<std::byte>> diffs_;  // (unit, interval) -> diff
+  std::unordered_map<std::uint64_t, std::vector<std::pair<int, std::uint32_t>>> pending_;  // notices not applied
+  std::vector<std::pair<int, std::vector<std::byte>>> replies_;  // diff replies of the current validation
+};
+
+}  // namespace
+
+std::unique_ptr<protocol> make_lazy_release(context& ctx) { return std::make_unique<lazy_release>(ctx); }
+
+}  // namespace dsm::rt
