@@ -204,6 +204,8 @@ class lazy_release final : public protocol {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     DSM_CHECK(pending_.empty() && dirty_.empty(), "garbage collection with units still invalid or dirty");
     diffs_.clear();
+    diff_bytes_ = 0;
+    log_bytes_ = 0;
     for (const auto& [u, index] : lazy_) twins_.erase(u);
     lazy_.clear();
     for (int r = 0; r < n_; ++r) {
@@ -229,7 +231,9 @@ class lazy_release final : public protocol {
       }
     }
     for (auto it = twins_.begin(); it != twins_.end();) it = it->first >= first && it->first < end ? twins_.erase(it) : std::next(it);
-    diffs_.erase(diffs_.lower_bound({first, 0}), diffs_.lower_bound({end, 0}));
+    const auto from = diffs_.lower_bound({first, 0}), to = diffs_.lower_bound({end, 0});
+    for (auto it = from; it != to; ++it) diff_bytes_ -= kept_bytes(it->second);
+    diffs_.erase(from, to);
     for (auto it = pending_.begin(); it != pending_.end();) it = it->first >= first && it->first < end ? pending_.erase(it) : std::next(it);
     for (std::uint64_t u = first; u < end; ++u)
       if (ctx_.table->state(u) != holding::copy) ctx_.table->set_state(u, holding::copy);
@@ -289,6 +293,7 @@ class lazy_release final : public protocol {
       ctx_.table->set_state(u, holding::copy);
       lazy_[u] = index;
     }
+    log_bytes_ += kept_bytes(iv);
     log_[static_cast<size_t>(me_)].push_back(std::move(iv));
     dirty_.clear();
     account();
@@ -302,6 +307,7 @@ class lazy_release final : public protocol {
     DSM_CHECK(t != twins_.end(), "unit %llu has a pending diff but no twin", static_cast<unsigned long long>(u));
     std::vector<std::byte> d;
     diff_encode(t->second.get(), ctx_.space->runtime_unit(u), unit(), d);
+    diff_bytes_ += kept_bytes(d);
     diffs_[{u, l->second}] = std::move(d);
     twins_.erase(t);
     lazy_.erase(l);
@@ -365,6 +371,7 @@ class lazy_release final : public protocol {
         }
       }
       vc_[static_cast<size_t>(iv.rank)] = std::max(vc_[static_cast<size_t>(iv.rank)], iv.index);
+      log_bytes_ += kept_bytes(iv);
       rl.push_back(std::move(iv));
     }
     account();
@@ -437,13 +444,10 @@ class lazy_release final : public protocol {
   }
 
   // Bytes held for the protocol: diffs, twins and intervals.
-  std::uint64_t memory() const {
-    std::uint64_t bytes = twins_.size() * unit();
-    for (const auto& [k, d] : diffs_) bytes += d.size() + 32;
-    for (const auto& rl : log_)
-      for (const auto& iv : rl) bytes += 16 + iv.vc.size() * 4 + iv.units.size() * 8;
-    return bytes;
-  }
+  // Kept incrementally: this is read after every change.
+  std::uint64_t memory() const { return twins_.size() * unit() + diff_bytes_ + log_bytes_; }
+  static std::uint64_t kept_bytes(const std::vector<std::byte>& diff) { return diff.size() + 32; }
+  static std::uint64_t kept_bytes(const interval& iv) { return 16 + iv.vc.size() * 4 + iv.units.size() * 8; }
   void account() { ctx_.stats.protocol_bytes.store(memory(), std::memory_order_relaxed); }
 
   context& ctx_;
@@ -458,7 +462,9 @@ class lazy_release final : public protocol {
   std::unordered_map<std::uint64_t, std::uint32_t> lazy_;  // unit -> closed interval whose diff is its twin still
   std::map<std::pair<std::uint64_t, std::uint32_t>, std::vector<std::byte>> diffs_;  // (unit, interval) -> diff
   std::unordered_map<std::uint64_t, std::vector<std::pair<int, std::uint32_t>>> pending_;  // notices not applied
-  std::vector<std::pair<int, std::vector<std::byte>>> replies_;  // diff replies of the current validation
+  std::vector<std::pair<int, std::vector<std::byte>>> replies_;
+  std::uint64_t diff_bytes_ = 0;  // in diffs_
+  std::uint64_t log_bytes_ = 0;   // in log_  // diff replies of the current validation
 };
 
 }  // namespace
