@@ -25,10 +25,6 @@ void context::post(int dest, header h, std::span<const std::byte> payload, bool 
 
 void context::post_bulk(int dest, header h, std::span<const std::byte> payload) {
   h.arg2 = payload.size();
-  if (dest == rank && h.to == inbox::engine) {  // handled here whole
-    post(dest, h, payload);
-    return;
-  }
   const std::size_t chunk = net->max_payload();
   std::size_t off = 0;
   do {

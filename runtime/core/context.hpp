@@ -87,7 +87,8 @@ class context {
   // holds state_mu when it drains (so handlers never re-enter themselves). Caller holds state_mu
   // when dest may be this rank's engine.
   void post(int dest, header h, std::span<const std::byte> payload = {}, bool wake = true);
-  // Sends a bulk message (see is_bulk) of any size, in fragments.
+  // Sends a bulk message (see is_bulk) of any size, in fragments, always through the destination's
+  // inbox (to this rank's own engine too), never handled inline.
   void post_bulk(int dest, header h, std::span<const std::byte> payload);
   // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
   void handle_engine(const header& h, std::span<const std::byte> payload);

@@ -26,15 +26,16 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
 std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
   const std::uint64_t epoch = ++epoch_;
-  {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
-    if (!payload.empty()) {
-      header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
-      ctx_.post_bulk(0, d, payload);
-    }
-    header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = static_cast<std::uint64_t>(kind), .arg2 = arg};
-    ctx_.post(0, h);
+  // Through rank 0's engine inbox, rank 0's own arrival too, and not under state_mu: the last
+  // arrival sends every release, which on rank 0's application thread could fill its own inbox
+  // with nobody to empty it; and a large payload may wait for room while this rank's engine must
+  // go on serving.
+  if (!payload.empty()) {
+    header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
+    ctx_.post_bulk(0, d, payload);
   }
+  header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = static_cast<std::uint64_t>(kind), .arg2 = arg};
+  ctx_.net->send(0, h);
   app_op op;
   op.expect_a = msg::barrier_release;
   op.id = epoch;
