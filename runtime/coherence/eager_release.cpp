@@ -121,15 +121,9 @@ class eager_release final : public protocol {
   }
 
  private:
-  // Under state_mu: may the access go ahead without the protocol? Maps the unit if so.
   bool usable(std::uint64_t u, bool write) {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
-    const access have = access_of(ctx_.table->state(u));
-    if (have == access::write || (!write && have == access::read)) {
-      ctx_.table->map(u);
-      return true;
-    }
-    return false;
+    return ctx_.table->map_if_allowed(u, write);
   }
 
   // A copy from the home. op_mu held.

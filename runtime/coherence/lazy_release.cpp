@@ -276,12 +276,7 @@ class lazy_release final : public protocol {
 
   bool usable(std::uint64_t u, bool write) {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
-    const access have = access_of(ctx_.table->state(u));
-    if (have == access::write || (!write && have == access::read)) {
-      ctx_.table->map(u);
-      return true;
-    }
-    return false;
+    return ctx_.table->map_if_allowed(u, write);
   }
 
   // state_mu held.

@@ -71,11 +71,7 @@ class sequential final : public protocol {
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       // Another thread of this rank may have fetched it meanwhile.
-      const access have = access_of(ctx_.table->state(u));
-      if (have == access::write || (!write && have == access::read)) {
-        ctx_.table->map(u);
-        return;
-      }
+      if (ctx_.table->map_if_allowed(u, write)) return;
       bump(write ? ctx_.stats.write_misses : ctx_.stats.read_misses);
       header req{.type = write ? msg::write_req : msg::read_req, .to = inbox::engine, .id = u};
       ctx_.post(ctx_.table->home(u), req);

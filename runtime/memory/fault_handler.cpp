@@ -46,10 +46,8 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
   const std::uint64_t u = ctx->space->unit_of(info->si_addr);
   {
     std::lock_guard<std::mutex> g(ctx->state_mu);
-    const access have = access_of(ctx->table->state(u));
-    if (have == access::write || (!write && have == access::read)) {
+    if (ctx->table->map_if_allowed(u, write)) {
       // Valid here; only the mapping was dropped (see unit_table.hpp).
-      ctx->table->map(u);
       bump(ctx->stats.remaps);
       errno = saved_errno;
       return;

@@ -58,6 +58,14 @@ class unit_table {
   void set_state(std::uint64_t u, holding h);
   // Protects the application view of u to the access its state allows (the fault path).
   void map(std::uint64_t u);
+  // If u's state allows the access, maps it and returns true: the access may go ahead without the
+  // protocol (a unit that is valid here but whose mapping was dropped).
+  bool map_if_allowed(std::uint64_t u, bool write) {
+    const access have = access_of(state(u));
+    if (have != access::write && (write || have != access::read)) return false;
+    map(u);
+    return true;
+  }
   bool mapped(std::uint64_t u) const { return effective(u) != access::none; }
 
   // Home side: the owner and copyset of a unit this rank is home of.
