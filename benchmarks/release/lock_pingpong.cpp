@@ -30,23 +30,10 @@ int main(int argc, char** argv) {
   long end = 0;
   auto one_rep = [&] {
     end += iters;
-    for (;;) {
-      m.lock();
-      const long s = *turn;
-      if (s >= end) {
-        m.unlock();
-        break;
-      }
-      if (s % n == me) {
-        if (*counter != s) ++seen_wrong;
-        *counter = s + 1;
-        *turn = s + 1;
-        m.unlock();
-      } else {
-        m.unlock();
-        bench::not_my_turn();
-      }
-    }
+    bench::take_turns(m, turn, end, me, n, [&](long s) {
+      if (*counter != s) ++seen_wrong;
+      *counter = s + 1;
+    });
   };
 
   bench::timed_rep(one_rep);  // warm-up: first touches, lock manager state

@@ -55,26 +55,13 @@ int main(int argc, char** argv) {
   long end = 0;
   auto one_rep = [&] {
     end += iters;
-    for (;;) {
-      m.lock();
-      const long s = *turn;
-      if (s >= end) {
-        m.unlock();
-        break;
-      }
-      if (s % n == me) {
-        advance_to(s);
-        bool same = true;
-        for (std::size_t i = 0; i < bytes; ++i) same &= rec[i] == model[i];
-        if (!same) ++seen_wrong;
-        step(rec, bytes, me);
-        *turn = s + 1;
-        m.unlock();
-      } else {
-        m.unlock();
-        bench::not_my_turn();
-      }
-    }
+    bench::take_turns(m, turn, end, me, n, [&](long s) {
+      advance_to(s);
+      bool same = true;
+      for (std::size_t i = 0; i < bytes; ++i) same &= rec[i] == model[i];
+      if (!same) ++seen_wrong;
+      step(rec, bytes, me);
+    });
   };
 
   bench::timed_rep(one_rep);

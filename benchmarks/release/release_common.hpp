@@ -109,6 +109,29 @@ inline bool all_ok(bool mine) {
 // shared by the ranks and their runtime threads).
 inline void not_my_turn() { sched_yield(); }
 
+// Strict alternation under lock m: turn t belongs to rank t % n. Until *turn reaches `end`, each
+// rank takes the lock; on its turn it runs body(t) inside the critical section and passes the turn
+// on (*turn = t + 1); otherwise it releases at once and yields.
+template <class Body>
+void take_turns(dsm::mutex& m, long* turn, long end, int me, int n, Body&& body) {
+  for (;;) {
+    m.lock();
+    const long s = *turn;
+    if (s >= end) {
+      m.unlock();
+      return;
+    }
+    if (s % n == me) {
+      body(s);
+      *turn = s + 1;
+      m.unlock();
+    } else {
+      m.unlock();
+      not_my_turn();
+    }
+  }
+}
+
 inline long arg_or(int argc, char** argv, int i, long fallback) {
   return argc > i ? std::strtol(argv[i], nullptr, 10) : fallback;
 }
