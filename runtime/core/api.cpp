@@ -133,7 +133,7 @@ void init(int* argc, char*** argv) {
   c->table = std::make_unique<rt::unit_table>(
       *c->space, rank, ranks, rt::unit_table::default_map_budget(),
       m == model::sequential ? rt::holding::owner_sole : rt::holding::copy,
-      m == model::lazy_release ? rt::holding::copy : rt::holding::invalid);
+      m == model::lazy_release || m == model::entry ? rt::holding::copy : rt::holding::invalid);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
   c->locks = std::make_unique<rt::lock_service>(*c);
@@ -230,6 +230,8 @@ void free_bytes(void* p) {
     std::lock_guard<std::mutex> g(c.state_mu);
     c.space->zero(off, *len);
     c.heap->release(off);
+    c.bound.remove_within(off, off + *len);
+    for (std::uint64_t u = off / c.opt.unit; u < (off + *len) / c.opt.unit; ++u) c.table->set_extent(u, c.opt.unit);
   }
   {
     std::lock_guard<std::mutex> op(c.op_mu);
@@ -239,13 +241,145 @@ void free_bytes(void* p) {
 
 }  // namespace detail
 
-void mutex::acquire() { ctx().locks->acquire(id_); }
-void mutex::release() { ctx().locks->release(id_); }
-// No model implemented yet has a shared mode: a shared acquire is an exclusive one.
-void mutex::acquire_shared() { acquire(); }
-void mutex::release_shared() { release(); }
-bool mutex::try_acquire() { return ctx().locks->try_acquire(id_); }
-bool mutex::try_acquire_shared() { return try_acquire(); }
+namespace {
+// Ids from here up name the locks objects carry.
+constexpr std::uint64_t kObjectLocks = std::uint64_t{1} << 62;
+
+void check_user_lock(std::uint64_t id) {
+  if (id >= kObjectLocks)
+    throw dsm::error("dsm::mutex " + std::to_string(id) + ": ids from 2^62 up are reserved for the locks of objects");
+}
+
+bool acquire_lock(std::uint64_t id, bool exclusive, bool try_only) {
+  rt::context& c = ctx();
+  if (c.proto->serves_locks()) return c.proto->acquire(id, exclusive, try_only);
+  // The other models have no shared mode: every acquire is exclusive.
+  if (try_only) return c.locks->try_acquire(id);
+  c.locks->acquire(id);
+  return true;
+}
+
+void release_lock(std::uint64_t id, bool exclusive) {
+  rt::context& c = ctx();
+  if (c.proto->serves_locks()) c.proto->release(id, exclusive);
+  else c.locks->release(id);
+}
+
+// Makes [p, p + bytes) accessible as a fault would: the same protocol calls, before the access.
+void touch(rt::context& c, const void* p, std::size_t bytes, bool write) {
+  const std::uint64_t first = c.space->unit_of(p);
+  const std::uint64_t last = c.space->unit_of(static_cast<const std::byte*>(p) + bytes - 1);
+  for (std::uint64_t u = first; u <= last; ++u) {
+    {
+      std::lock_guard<std::mutex> g(c.state_mu);
+      if (c.table->map_if_allowed(u, write)) continue;
+    }
+    if (write) c.proto->write_miss(u);
+    else c.proto->read_miss(u);
+  }
+}
+}  // namespace
+
+void mutex::acquire() {
+  check_user_lock(id_);
+  acquire_lock(id_, true, false);
+}
+void mutex::release() {
+  check_user_lock(id_);
+  release_lock(id_, true);
+}
+void mutex::acquire_shared() {
+  check_user_lock(id_);
+  acquire_lock(id_, false, false);
+}
+void mutex::release_shared() {
+  check_user_lock(id_);
+  release_lock(id_, false);
+}
+bool mutex::try_acquire() {
+  check_user_lock(id_);
+  return acquire_lock(id_, true, true);
+}
+bool mutex::try_acquire_shared() {
+  check_user_lock(id_);
+  return acquire_lock(id_, false, true);
+}
+
+namespace detail {
+
+namespace {
+void bind_range(rt::context& c, std::uint64_t lock, const void* p, std::size_t bytes) {
+  const bool inside = c.space->contains(p) && bytes > 0 &&
+                      bytes <= c.space->size() - static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base());
+  const std::uint64_t off = inside ? static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base()) : 0;
+  // Settled data first (entry consistency: the value bound is the one every rank sees now).
+  barrier();
+  std::uint64_t sum = 1469598103934665603ull;  // FNV-1a of (lock, offset or foreign, bytes)
+  for (std::uint64_t v : {lock, inside ? off : rt::kForeignPointer, static_cast<std::uint64_t>(bytes)}) {
+    for (int i = 0; i < 8; ++i) sum = (sum ^ ((v >> (8 * i)) & 0xff)) * 1099511628211ull;
+  }
+  c.barriers->arrive(rt::collective::bind, sum);
+  char what[96];
+  std::snprintf(what, sizeof what, "dsm::mutex(%llu).bind(%p, %zu)", static_cast<unsigned long long>(lock), p, bytes);
+  if (!inside) throw dsm::error(std::string(what) + ": the range is not inside the global space (memory from dsm::alloc)");
+  {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    {
+      std::lock_guard<std::mutex> g(c.state_mu);
+      const std::string why = c.bound.conflict(off, bytes);
+      if (!why.empty()) throw dsm::error(std::string(what) + ": " + why);
+    }
+    c.proto->settle(off / c.opt.unit, (off + bytes - 1) / c.opt.unit + 1);
+    std::lock_guard<std::mutex> g(c.state_mu);
+    c.bound.add(lock, off, bytes);
+  }
+  // No rank acquires the lock before every rank knows the range: a grant carries the bound bytes.
+  c.barriers->arrive(rt::collective::bind, sum);
+}
+}  // namespace
+
+void bind_bytes(std::uint64_t lock, const void* p, std::size_t bytes) {
+  check_user_lock(lock);
+  bind_range(ctx(), lock, p, bytes);
+}
+
+bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out) {
+  rt::context& c = ctx();
+  if (bytes == 0) throw dsm::error("dsm::make_object: an object of 0 bytes");
+  void* p = alloc_bytes(bytes, align);
+  const std::uint64_t lock = kObjectLocks + c.objects++;
+  {
+    // Its last unit holds only the object's tail: only those bytes move.
+    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<std::mutex> g(c.state_mu);
+    const std::uint64_t first = c.space->unit_of(p);
+    const std::uint64_t last = c.space->unit_of(static_cast<std::byte*>(p) + bytes - 1);
+    c.table->set_extent(last, bytes - (last - first) * c.opt.unit);
+  }
+  bind_range(c, lock, p, bytes);
+  out = {p, bytes, lock};
+  // The lock's manager holds it first (its data starts there under entry consistency).
+  return static_cast<std::uint64_t>(c.rank) == lock % static_cast<std::uint64_t>(c.ranks);
+}
+
+void object_made(const object_ref&) { barrier(); }
+
+void open_object(const object_ref& o, bool write) {
+  if (o.p == nullptr) throw dsm::error("dsm::object: a handle on an empty object");
+  acquire_lock(o.lock, write, false);
+  rt::context& c = ctx();
+  touch(c, o.p, o.bytes, write);
+}
+
+void close_object(const object_ref& o, bool write) noexcept {
+  try {
+    release_lock(o.lock, write);
+  } catch (const std::exception& e) {
+    rt::fatal("%s", e.what());
+  }
+}
+
+}  // namespace detail
 
 void barrier() {
   rt::context& c = ctx();
@@ -313,5 +447,6 @@ int dsm_lock_try_acquire(uint64_t id) {
   return r;
 }
 void dsm_barrier(void) { DSM_C_CALL(dsm::barrier()); }
+void dsm_bind(uint64_t id, const void* p, size_t bytes) { DSM_C_CALL(dsm::detail::bind_bytes(id, p, bytes)); }
 
 }  // extern "C"

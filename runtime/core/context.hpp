@@ -23,6 +23,7 @@
 #include "core/stats.hpp"
 #include "memory/global_space.hpp"
 #include "memory/unit_table.hpp"
+#include "sync/bindings.hpp"
 #include "transport/transport.hpp"
 
 namespace dsm::rt {
@@ -79,6 +80,8 @@ class context {
   std::unique_ptr<barrier_service> barriers;
   std::unique_ptr<allocator> heap;
   limits lim;
+  bindings bound;              // ranges bound to locks (dsm::mutex::bind), the same on every rank
+  std::uint64_t objects = 0;   // objects made so far (dsm::make_object), the same on every rank
 
   std::mutex state_mu;  // protocol state
   std::mutex op_mu;     // one application operation at a time

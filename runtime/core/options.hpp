@@ -35,6 +35,7 @@ struct options {
   transport_kind transport = transport_kind::automatic;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
+  bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;
@@ -43,11 +44,8 @@ struct options {
 // Looks a variable up: returns its value or nothing. Production uses getenv.
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
 
-// The models this build implements; any other valid model name is refused as not implemented.
-bool model_implemented(dsm::model m);
-
 // Reads the configuration. argc/argv may be null; --dsm-<name>=<value> flags are removed from them.
-// Throws dsm::error on an unknown flag, an unknown or malformed value, or a model not implemented.
+// Throws dsm::error on an unknown flag or an unknown or malformed value.
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page);
 
 // Single-value parsers, exposed for the unit tests.

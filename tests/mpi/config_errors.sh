@@ -61,10 +61,9 @@ case $case_name in
   model_flag_bogus)
     run -- --dsm-model=bogus keep
     expect_refused "--dsm-model.*bogus" "sequential" ;;
-  model_not_implemented)
-    # entry is a valid name but not implemented in this build: refused, naming what is.
-    run DSM_MODEL=entry -- keep
-    expect_refused "DSM_MODEL.*entry" "sequential" ;;
+  check_bogus)
+    run DSM_CHECK=maybe -- keep
+    expect_refused "DSM_CHECK.*maybe" "1" ;;
   unit_not_power_of_two)
     run DSM_UNIT=3000 -- keep
     expect_refused "DSM_UNIT.*3000" "[0-9]" ;;

@@ -61,10 +61,13 @@ TEST(Options, UnknownModelNamesVariableValueAndChoices) {
   EXPECT_NE(e.find("lazy-release"), std::string::npos) << e;
 }
 
-TEST(Options, ModelNotImplementedIsRefusedNotReplaced) {
-  const std::string e = error_of({{"DSM_MODEL", "entry"}});
-  EXPECT_NE(e.find("does not implement"), std::string::npos) << e;
-  EXPECT_NE(e.find("DSM_MODEL"), std::string::npos) << e;
+TEST(Options, CheckIsOffByDefaultAndParsed) {
+  EXPECT_FALSE(parse({}).check);
+  EXPECT_TRUE(parse({{"DSM_CHECK", "1"}}).check);
+  EXPECT_FALSE(parse({{"DSM_CHECK", "0"}}).check);
+  const std::string e = error_of({{"DSM_CHECK", "maybe"}});
+  EXPECT_NE(e.find("DSM_CHECK"), std::string::npos) << e;
+  EXPECT_NE(e.find("'maybe'"), std::string::npos) << e;
 }
 
 TEST(Options, FlagOverridesVariableAndIsRemovedFromArgv) {
