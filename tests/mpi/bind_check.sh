@@ -7,7 +7,8 @@
 # what the runtime decided. What the probe must see follows from DSM_BIND and this node's cores:
 #   core  each rank on a core of its own (skipped, status 77, with fewer cores than ranks)
 #   auto  each rank on a core (or hardware thread) of its own when there are enough of them,
-#         else the affinity unchanged (oversubscribed: left to the OS scheduler)
+#         else the affinity unchanged (oversubscribed: left to the OS scheduler); unchanged too when
+#         the check itself runs with an affinity narrower than the node (taskset: a launcher's binding)
 #   none  the affinity unchanged
 set -u
 bind=$1
@@ -20,10 +21,17 @@ limit=60
 for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-# Cores and hardware threads as the kernel counts them (the probe's oracle too).
-pus=$(getconf _NPROCESSORS_ONLN)
-cores=$(cat /sys/devices/system/cpu/cpu[0-9]*/topology/core_cpus_list 2>/dev/null | sort -u | wc -l)
-[[ $cores -ge 1 ]] || cores=$pus
+# The hardware threads this process may run on, and their cores, as the kernel says (the probe's
+# oracle too): the CPUs of Cpus_allowed_list, and their distinct core_cpus_list.
+allowed=()
+allowed_list=$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)
+IFS=, read -r -a ranges <<<"$allowed_list"
+for r in "${ranges[@]}"; do
+  for ((c = ${r%-*}; c <= ${r#*-}; c++)); do allowed+=("$c"); done
+done
+pus=${#allowed[@]}
+cores=$(for c in "${allowed[@]}"; do cat "/sys/devices/system/cpu/cpu$c/topology/core_cpus_list" 2>/dev/null || echo "$c"; done |
+  sort -u | wc -l)
 
 case $bind in
   core)
@@ -33,7 +41,11 @@ case $bind in
     fi
     expect=core; log_re="core [0-9]+ \(PU [0-9,-]+\), engine thread on the same core" ;;
   auto)
-    if [[ $np -le $pus ]]; then
+    # Started with an affinity narrower than the node (taskset, a launcher's binding): auto keeps it.
+    node_list=$(cat /sys/fs/cgroup/cpuset.cpus.effective 2>/dev/null || cat /sys/devices/system/cpu/online)
+    if [[ $allowed_list != "$node_list" ]]; then
+      expect=unchanged; log_re="not bound by dsm \(DSM_BIND=auto keeps the launcher's binding\)"
+    elif [[ $np -le $pus ]]; then
       expect=distinct; log_re="(core [0-9]+|PU [0-9]+) .*engine thread on the same"
     else
       expect=unchanged; log_re="not bound \(DSM_BIND=auto: $np ranks on $pus hardware thread\(s\) are oversubscribed"
