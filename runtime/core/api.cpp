@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <optional>
 
@@ -113,18 +114,20 @@ void init(int* argc, char*** argv) {
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
 
   // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
+  // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
   step(c->comm, rank, ranks, owns, [&] {
-    c->node = std::make_unique<rt::machine>();
     MPI_Comm node_comm;
     MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
     int local = 0, locals = 1;
     MPI_Comm_rank(node_comm, &local);
     MPI_Comm_size(node_comm, &locals);
     MPI_Comm_free(&node_comm);
+    c->node = std::make_unique<rt::machine>();
     c->place = c->node->place(c->opt.bind, local, locals, c->node->launcher_bound());
     if (c->place.bind && !c->node->bind_process(c->place.rank_cpus)) {
+      const int err = errno;
       const std::string why = "binding node-local rank " + std::to_string(local) + " to PU " +
-                              rt::cpu_list_string(c->place.rank_cpus) + " failed (errno " + std::to_string(errno) + ")";
+                              rt::cpu_list_string(c->place.rank_cpus) + " failed (" + std::strerror(err) + ")";
       if (c->opt.bind == rt::bind_mode::core) throw dsm::error("DSM_BIND='core': " + why + "; valid: none, auto");
       DSM_LOG(warn, "DSM_BIND=auto: %s; left unbound", why.c_str());
       c->place.bind = false;

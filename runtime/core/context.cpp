@@ -114,8 +114,9 @@ void context::receive_app(app_op& op) {
 void context::start_engine() {
   engine_ = std::thread([this] {
     if (place.bind && !node->bind_thread(place.engine_cpus)) {
-      DSM_LOG(warn, "could not bind the engine thread to PU %s: errno %d", cpu_list_string(place.engine_cpus).c_str(),
-              errno);
+      const int err = errno;
+      DSM_LOG(warn, "could not bind the engine thread to PU %s: %s", cpu_list_string(place.engine_cpus).c_str(),
+              std::strerror(err));
     }
     while (goodbyes_ < ranks) {
       net->receive(inbox::engine, [&](const header& h, std::span<const std::byte> payload) { handle_engine(h, payload); });
