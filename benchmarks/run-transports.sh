@@ -10,7 +10,8 @@
 #                     rank has one node-mate through the queues and two ranks through TCP); as root
 #                     only, else the rows are left out with the reason
 # Remote miss runs under DSM_MODEL=sequential (each miss is one request and one unit coming back);
-# Jacobi under every model in build/models.txt. Usage: run-transports.sh [n=512] [sweeps=50]
+# Jacobi under every model in build/models.txt. Each figure is the median of $DSM_BENCH_REPS runs
+# (default 3). Usage: run-transports.sh [n=512] [sweeps=50]
 # Builds remote_miss and jacobi in build/ (or $DSM_BUILD_DIR) if needed. These VMs are shared and
 # noisy: compare the ratios of one run, and run it twice before believing a difference under 1.5x.
 set -uo pipefail
@@ -18,6 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
 n=${1:-512}
 sweeps=${2:-50}
+reps=${DSM_BENCH_REPS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
 LOCAL=(mpirun --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
@@ -54,6 +56,7 @@ launch() {
   esac
 }
 
+median() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 echo "== remote miss of one 4 KiB unit, median us (ranks 0 and 1 measured), DSM_MODEL=sequential"
@@ -61,10 +64,15 @@ printf '%-16s %5s %10s %7s %10s %7s\n' placement ranks "read us" ratio "write us
 for np in 2 4; do
   base_r="" base_w=""
   for where in "${placements[@]}"; do
-    DSM_MODEL=sequential launch "$where" "$np" "$miss" >"$tmp/out" 2>&1
-    r=$(awk '/^remote read miss/ {print $4}' "$tmp/out")
-    w=$(awk '/^remote write miss/ {print $4}' "$tmp/out")
-    [[ -n $r ]] || { echo "remote_miss failed ($where, np $np):"; tail -5 "$tmp/out"; }
+    rs=() ws=()
+    for ((i = 0; i < reps; i++)); do
+      DSM_MODEL=sequential launch "$where" "$np" "$miss" >"$tmp/out" 2>&1
+      rs+=("$(awk '/^remote read miss/ {print $4}' "$tmp/out")")
+      ws+=("$(awk '/^remote write miss/ {print $4}' "$tmp/out")")
+      [[ -n ${rs[-1]} ]] || { echo "remote_miss failed ($where, np $np):"; tail -5 "$tmp/out"; }
+    done
+    r=$(median "${rs[@]}")
+    w=$(median "${ws[@]}")
     [[ -n $base_r ]] || { base_r=$r; base_w=$w; }
     printf '%-16s %5d %10s %7s %10s %7s\n' "$where" "$np" "${r:--}" "$(ratio "$r" "$base_r")" "${w:--}" "$(ratio "$w" "$base_w")"
   done
@@ -80,8 +88,12 @@ for np in 2 4; do
   for where in "${placements[@]}"; do
     printf '%-16s %5d' "$where" "$np"
     for m in "${models[@]}"; do
-      DSM_MODEL=$m launch "$where" "$np" "$jacobi" "$n" "$sweeps" >"$tmp/out" 2>&1
-      t=$(sed -n 's/.* \([0-9.]*\) ms\/sweep.*: OK$/\1/p' "$tmp/out")
+      ts=()
+      for ((i = 0; i < reps; i++)); do
+        DSM_MODEL=$m launch "$where" "$np" "$jacobi" "$n" "$sweeps" >"$tmp/out" 2>&1
+        ts+=("$(sed -n 's/.* \([0-9.]*\) ms\/sweep.*: OK$/\1/p' "$tmp/out")")
+      done
+      t=$(median "${ts[@]}")
       [[ -n ${base[$m]:-} ]] || base[$m]=$t
       printf ' %14s %6s' "${t:-FAIL}" "$(ratio "$t" "${base[$m]}")"
     done
@@ -90,4 +102,4 @@ for np in 2 4; do
   unset base
 done
 echo
-echo "ratio: the figure over the 'node, shm' figure at the same ranks (lower is better)."
+echo "median of $reps runs each; ratio: the figure over the 'node, shm' figure at the same ranks (lower is better)."
