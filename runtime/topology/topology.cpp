@@ -81,7 +81,11 @@ std::string machine::describe() const {
   const int numa = hwloc_get_nbobjs_by_type(topo_, HWLOC_OBJ_NUMANODE);
   std::string s = std::to_string(packages) + " package(s), " + std::to_string(numa) + " NUMA node(s), " +
                   std::to_string(cores()) + " core(s), " + std::to_string(pus()) + " hardware thread(s); cores (PUs):";
-  for (int i = 0; i < cores(); ++i) s += " " + std::to_string(i) + "(" + cpu_list_string(pus_of_core(topo_, i)) + ")";
+  constexpr int kListed = 32;  // a big node's list would drown the log
+  for (int i = 0; i < std::min(cores(), kListed); ++i) {
+    s += " " + std::to_string(i) + "(" + cpu_list_string(pus_of_core(topo_, i)) + ")";
+  }
+  if (cores() > kListed) s += " ...";
   return s;
 }
 

@@ -57,7 +57,8 @@ class machine {
 
   int cores() const;
   int pus() const;
-  // One line: packages, NUMA nodes, cores and hardware threads, and each core's PUs.
+  // One line: packages, NUMA nodes, cores and hardware threads, and the PUs of each core (of the
+  // first 32).
   std::string describe() const;
 
   // Where node-local rank `local` of `locals` should run under `mode`. `launcher_bound`: the

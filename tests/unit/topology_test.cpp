@@ -27,7 +27,9 @@ TEST(Topology, SyntheticCounts) {
   EXPECT_EQ(machine(kTwoCores).pus(), 2);
   EXPECT_EQ(machine(kTwoSmtCores).cores(), 2);
   EXPECT_EQ(machine(kTwoSmtCores).pus(), 4);
-  EXPECT_NE(machine(kTwoSmtCores).describe().find("2 core(s), 4 hardware thread(s)"), std::string::npos);
+  EXPECT_NE(machine(kTwoSmtCores).describe().find("2 core(s), 4 hardware thread(s); cores (PUs): 0(0-1) 1(2-3)"),
+            std::string::npos)
+      << machine(kTwoSmtCores).describe();
 }
 
 TEST(Topology, NoneNeverBinds) {
