@@ -3,9 +3,11 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <optional>
 
@@ -111,6 +113,34 @@ void init(int* argc, char*** argv) {
   rt::set_log_identity(rank, c->opt.log);
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
 
+  // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
+  // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
+  step(c->comm, rank, ranks, owns, [&] {
+    MPI_Comm node_comm;
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
+    int local = 0, locals = 1;
+    MPI_Comm_rank(node_comm, &local);
+    MPI_Comm_size(node_comm, &locals);
+    MPI_Comm_free(&node_comm);
+    c->node = std::make_unique<rt::machine>();
+    c->place = c->node->place(c->opt.bind, local, locals, c->node->launcher_bound());
+    if (c->place.bind && !c->node->bind_process(c->place.rank_cpus)) {
+      const int err = errno;
+      const std::string why = "binding node-local rank " + std::to_string(local) + " to PU " +
+                              rt::cpu_list_string(c->place.rank_cpus) + " failed (" + std::strerror(err) + ")";
+      if (c->opt.bind == rt::bind_mode::core) throw dsm::error("DSM_BIND='core': " + why + "; valid: none, auto");
+      DSM_LOG(warn, "DSM_BIND=auto: %s; left unbound", why.c_str());
+      c->place.bind = false;
+    }
+  });
+  if (rank == 0) DSM_LOG(info, "topology: %s", c->node->describe().c_str());
+  {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    DSM_LOG(info, "placement on %s: %s; process bound to PU %s", host, c->place.decision.c_str(),
+            rt::cpu_list_string(c->node->process_binding()).c_str());
+  }
+
   step(c->comm, rank, ranks, owns, [&] {
     MPI_Comm comm = c->comm;
     auto all_ok = [comm](bool ok) {
@@ -141,7 +171,7 @@ void init(int* argc, char*** argv) {
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
 
   if (rank == 0) {
-    DSM_LOG(info, "%s; %d rank(s); %s", c->opt.describe().c_str(), ranks, rt::describe_machine().c_str());
+    DSM_LOG(info, "%s; %d rank(s)", c->opt.describe().c_str(), ranks);
   }
   DSM_LOG(info, "global space at %p (%llu bytes, %llu units); transport: %s", static_cast<void*>(c->space->app_base()),
           static_cast<unsigned long long>(c->space->size()), static_cast<unsigned long long>(c->space->units()),

@@ -1,6 +1,7 @@
 // context.cpp: message posting, the engine thread and the application thread's wait; see context.hpp.
 #include "core/context.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 #include "coherence/protocol.hpp"
@@ -116,6 +117,11 @@ void context::receive_app(app_op& op) {
 
 void context::start_engine() {
   engine_ = std::thread([this] {
+    if (place.bind && !node->bind_thread(place.engine_cpus)) {
+      const int err = errno;
+      DSM_LOG(warn, "could not bind the engine thread to PU %s: %s", cpu_list_string(place.engine_cpus).c_str(),
+              std::strerror(err));
+    }
     while (goodbyes_ < ranks) {
       net->receive(inbox::engine, [&](const header& h, std::span<const std::byte> payload) { handle_engine(h, payload); });
     }

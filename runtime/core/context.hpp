@@ -24,6 +24,7 @@
 #include "memory/global_space.hpp"
 #include "memory/unit_table.hpp"
 #include "sync/bindings.hpp"
+#include "topology/topology.hpp"
 #include "transport/transport.hpp"
 
 namespace dsm::rt {
@@ -72,6 +73,8 @@ class context {
   MPI_Comm comm = MPI_COMM_NULL;  // the runtime's own duplicate of MPI_COMM_WORLD
   bool owns_mpi = false;
   counters stats;
+  std::unique_ptr<machine> node;  // this node's topology (hwloc)
+  placement place;                // DSM_BIND's decision for this rank and its engine thread
   std::unique_ptr<global_space> space;
   std::unique_ptr<unit_table> table;
   std::unique_ptr<transport> net;

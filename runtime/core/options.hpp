@@ -24,6 +24,10 @@ struct peer_error : dsm::error {
 };
 
 enum class transport_kind { automatic, shm, mpi };
+// DSM_BIND: none leaves the affinity the launcher gave; core binds each rank (and its engine thread)
+// to one core, round-robin over the node's cores; automatic binds like core only when every rank of
+// the node gets a core (or a hardware thread) of its own and the launcher has not bound it already.
+enum class bind_mode { none, core, automatic };
 enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
 
 struct options {
@@ -33,6 +37,11 @@ struct options {
   bool stats_table = false;                      // DSM_STATS=1
   std::string stats_path;                        // DSM_STATS=<path>.json
   transport_kind transport = transport_kind::automatic;
+  // DSM_NODE_SHM: whether ranks of one node use what they share (today the shared-memory message
+  // queues). off: every rank acts as a node of its own, so node-mates talk through MPI as ranks of
+  // different nodes do (a cluster emulated on one machine).
+  bool node_shm = true;
+  bind_mode bind = bind_mode::none;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
   bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively

@@ -73,6 +73,16 @@ case $case_name in
   stats_bogus)
     run DSM_STATS=sometimes -- keep
     expect_refused "DSM_STATS.*sometimes" "json" ;;
+  bind_bogus)
+    run DSM_BIND=socket -- keep
+    expect_refused "DSM_BIND.*socket" "none, core, auto" ;;
+  node_shm_bogus)
+    run DSM_NODE_SHM=maybe -- keep
+    expect_refused "DSM_NODE_SHM.*maybe" "on, off" ;;
+  node_shm_off_with_shm_transport)
+    # Shared-memory queues only, but node-local shared memory off: a contradiction, refused.
+    run DSM_NODE_SHM=off DSM_TRANSPORT=shm -- keep
+    expect_refused "DSM_NODE_SHM.*off.*DSM_TRANSPORT=shm" "DSM_NODE_SHM=on" ;;
   override)
     run DSM_MODEL=bogus -- first --dsm-model=sequential keep
     [[ $rc -ne 124 ]] || fail "mpirun did not finish within ${limit}s"
