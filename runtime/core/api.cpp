@@ -13,6 +13,7 @@
 #include "coherence/protocol.hpp"
 #include "core/context.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "dsm/dsm.h"
 #include "dsm/dsm.hpp"
 #include "memory/fault_handler.hpp"
@@ -110,6 +111,8 @@ void init(int* argc, char*** argv) {
   });
   rt::set_log_identity(rank, c->opt.log);
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
+  rt::trace::start(c->comm, rank, ranks, c->opt.trace_path, c->opt.log >= rt::log_level::debug, c->opt.trace_events,
+                   model_name(c->opt.model));
 
   step(c->comm, rank, ranks, owns, [&] {
     MPI_Comm comm = c->comm;
@@ -160,6 +163,7 @@ void finalize() {
   c.stop_engine();
   c.net->shutdown();
   rt::remove_fault_handler();
+  rt::trace::finish(c.comm);
   if (c.opt.stats_table || !c.opt.stats_path.empty()) {
     rt::report_stats(c.stats, c.comm, c.opt.stats_table, c.opt.stats_path, model_name(c.opt.model));
   }
@@ -249,20 +253,32 @@ bool mutex::try_acquire_shared() { return try_acquire(); }
 
 void barrier() {
   rt::context& c = ctx();
+  const std::uint64_t n = c.stats.barriers.load(std::memory_order_relaxed);
+  rt::trace::span whole(rt::trace::ev::barrier, n);
   std::vector<std::byte> arrival;
   {
+    rt::trace::span phase(rt::trace::ev::barrier_flush, n);
     std::lock_guard<std::mutex> op(c.op_mu);
     c.proto->on_barrier();
     arrival = c.proto->barrier_arrival();
   }
-  const std::vector<std::byte> release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
+  std::vector<std::byte> release;
+  {
+    rt::trace::span phase(rt::trace::ev::barrier_wait, n);
+    release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
+  }
   bool collect;
   {
+    rt::trace::span phase(rt::trace::ev::barrier_apply, n);
     std::lock_guard<std::mutex> op(c.op_mu);
     collect = c.proto->on_barrier_release(release);
-    if (collect) c.proto->collect_validate();
   }
   if (collect) {
+    rt::trace::span phase(rt::trace::ev::barrier_collect, n);
+    {
+      std::lock_guard<std::mutex> op(c.op_mu);
+      c.proto->collect_validate();
+    }
     // Every rank has fetched what it lacked; then nobody needs the old diffs any more.
     c.barriers->arrive(rt::collective::barrier, 1);
     std::lock_guard<std::mutex> op(c.op_mu);

@@ -72,12 +72,13 @@ std::string options::describe() const {
   s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
   s += " log=" + std::to_string(static_cast<int>(log));
   s += " gc=" + std::to_string(gc_bytes);
+  s += " trace=" + (trace_path.empty() ? std::string("off") : trace_path) + " trace_events=" + std::to_string(trace_events);
   return s;
 }
 
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
-  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES"};
+  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "TRACE", "TRACE_EVENTS"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -96,7 +97,8 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
-            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=");
+            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
+            "--dsm-trace=, --dsm-trace-events=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -160,6 +162,21 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   if (auto v = lookup("DSM_GC_BYTES")) {
     o.gc_bytes = parse_size(v->first, v->second);
     if (o.gc_bytes == 0) bad(v->first, v->second, "is not a garbage-collection threshold", "a size of at least 1, e.g. 64M");
+  }
+  if (auto v = lookup("DSM_TRACE")) {
+    const std::string s = v->second;
+    if (s.empty() || s == "0" || lower(s) == "off") {
+    } else if (s.size() > 5 && lower(s.substr(s.size() - 5)) == ".json") {
+      o.trace_path = s;
+    } else {
+      bad(v->first, s, "is not a trace setting", "a path ending in .json (Chrome trace format, opens in Perfetto), 0 or off");
+    }
+  }
+  if (auto v = lookup("DSM_TRACE_EVENTS")) {
+    o.trace_events = parse_size(v->first, v->second);
+    if (o.trace_events == 0 || o.trace_events > (std::uint64_t{1} << 28)) {
+      bad(v->first, v->second, "is not a number of trace events", "1 to 256M events per rank, e.g. 1M (56 bytes each)");
+    }
   }
   if (auto v = lookup("DSM_LOG")) {
     const std::string s = lower(v->second);

@@ -35,6 +35,8 @@ struct options {
   transport_kind transport = transport_kind::automatic;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
+  std::string trace_path;                        // DSM_TRACE=<path>.json: protocol events, Chrome trace format
+  std::uint64_t trace_events = std::uint64_t{1} << 20;  // DSM_TRACE_EVENTS: events kept per rank
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;

@@ -10,6 +10,7 @@
 #include "coherence/protocol.hpp"
 #include "core/context.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -53,6 +54,7 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
       return;
     }
   }
+  trace::span miss(write ? trace::ev::write_miss : trace::ev::read_miss, u);
   if (write) ctx->proto->write_miss(u);
   else ctx->proto->read_miss(u);
   errno = saved_errno;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# log_levels.sh <model> <trace_probe> <mpirun...>: DSM_LOG levels filter what the runtime prints.
+# error: no info or debug line; info: the configuration line, no debug line; debug: protocol
+# decisions (a read miss, an acquire, messages sent and handled) and the info line.
+set -u
+model=$1
+probe=$2
+shift 2
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fail() {
+  echo "FAIL: $*"
+  echo "----- output -----"
+  head -c 20000 "$out"
+  exit 1
+}
+run() {
+  DSM_MODEL=$model DSM_LOG=$1 "${mpirun[@]}" -np 2 -x DSM_MODEL -x DSM_LOG "$probe" >"$out" 2>&1 || fail "probe failed at DSM_LOG=$1"
+}
+mpirun=("$@")
+run error
+grep -q "info: \|debug: " "$out" && fail "DSM_LOG=error printed info or debug lines"
+run info
+grep -q "rank 0: info: model=$model" "$out" || fail "DSM_LOG=info: no configuration line"
+grep -q "debug: " "$out" && fail "DSM_LOG=info printed debug lines"
+run debug
+grep -q "rank 1: debug: read miss unit [0-9]* done in" "$out" || fail "DSM_LOG=debug: no read miss line on rank 1"
+grep -q "debug: acquire lock 1 " "$out" || fail "DSM_LOG=debug: no acquire line"
+grep -q "debug: send lock_acq to rank" "$out" || fail "DSM_LOG=debug: no message line"
+grep -q "debug: handle " "$out" || fail "DSM_LOG=debug: no handled-message line"
+grep -q "info: " "$out" || fail "DSM_LOG=debug hides info lines"
+echo "log_levels: OK under $model"
