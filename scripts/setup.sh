@@ -12,6 +12,7 @@ PACKAGES=(
   googletest libgtest-dev      # GoogleTest for the tests
   cmake g++ make pkg-config    # the build
   python3                      # scripts/run.sh reads the DSM_STATS JSON with it
+  python3-matplotlib           # scripts/compare-models.sh draws its bar charts with it
 )
 
 missing=()
