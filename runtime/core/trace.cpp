@@ -63,7 +63,7 @@ const char* id_label(ev e) {
   switch (e) {
     case ev::acquire: case ev::release: return "lock";
     case ev::barrier: case ev::barrier_flush: case ev::barrier_wait: case ev::barrier_apply: case ev::barrier_collect:
-      return "barrier";
+      return "number";
     case ev::send: case ev::handle: return "id";
     default: return "unit";
   }
@@ -75,7 +75,7 @@ const char* peer_label(ev e) {
     case ev::acquire: return "manager";
     case ev::fetch: return "from";
     case ev::diff_applied: return "writer";
-    case ev::invalidate: return "for";
+    case ev::invalidate: return "by";
     default: return "rank";
   }
 }
