@@ -8,7 +8,8 @@
 #    a runtime header;
 # 3. the outside project <consumer-src> is configured with -DCMAKE_PREFIX_PATH=<prefix> and built;
 #    its C program is also built with plain mpicc -I -L -ldsm;
-# 4. each program runs under mpirun -np 2 and must print its ": OK" line.
+# 4. each program runs under mpirun -np 2 and must print its ": OK" line; so must the installed
+#    bin/dsm-litmus with its installed litmus.json.
 set -euo pipefail
 build=$1 consumer=$2 work=$3 cmake=$4 mpiexec=$5 mpicc=$6
 prefix=$work/prefix
@@ -57,4 +58,12 @@ for exe in "$work/consumer-build/consumer" "$work/consumer-build/consumer_c" "$w
   [[ $status -eq 0 ]] || fail "$(basename "$exe") exited with $status"
   grep -q ": OK$" <<<"$out" || fail "$(basename "$exe") did not print its OK line"
 done
+# The litmus runner runs from the prefix and finds its litmus.json there.
+status=0
+out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
+      -np 2 "$prefix/bin/dsm-litmus" --rounds=20 MP+lock 2>&1) || status=$?
+echo "$out" | sed 's/^/   /'
+[[ $status -eq 0 ]] || fail "bin/dsm-litmus exited with $status"
+grep -q "^dsm-litmus: $prefix/bin/../share/dsm/litmus.json," <<<"$out" || fail "bin/dsm-litmus did not read the installed litmus.json"
+grep -q "^dsm-litmus: 1 program(s) under .*: OK$" <<<"$out" || fail "bin/dsm-litmus did not print its OK line"
 echo "install test: OK"

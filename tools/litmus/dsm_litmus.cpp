@@ -420,6 +420,9 @@ int main_collective(int argc, char** argv) {
   }
 
   const std::string key = model_key(dsm::current_model());
+  if (dsm::rank() == 0)
+    std::printf("dsm-litmus: %s, model %s [%s], %d ranks, %d rounds per program\n\n", file.c_str(),
+                dsm::model_name(dsm::current_model()), key.c_str(), dsm::ranks(), rounds);
   bool any_forbidden = false;
   int ran = 0;
   std::uint64_t lock_base = 1000;
