@@ -24,7 +24,7 @@ run info
 grep -q "rank 0: info: model=$model" "$out" || fail "DSM_LOG=info: no configuration line"
 grep -q "debug: " "$out" && fail "DSM_LOG=info printed debug lines"
 run debug
-grep -q "rank 1: debug: read miss unit [0-9]* done in" "$out" || fail "DSM_LOG=debug: no read miss line on rank 1"
+grep -qE "rank 1: debug: (read miss unit [0-9]* done in|fetch unit)" "$out" || fail "DSM_LOG=debug: no read miss (or fetch) line on rank 1"
 grep -q "debug: acquire lock 1 " "$out" || fail "DSM_LOG=debug: no acquire line"
 grep -q "debug: send lock_acq to rank" "$out" || fail "DSM_LOG=debug: no message line"
 grep -q "debug: handle " "$out" || fail "DSM_LOG=debug: no handled-message line"
