@@ -216,7 +216,7 @@ void write_ts(std::FILE* f, const char* key, std::int64_t ns) {
 void write_file(const std::vector<event>& all, const std::vector<int>& owner, const std::vector<std::uint64_t>& dropped) {
   std::FILE* f = std::fopen(g_rec.path.c_str(), "w");
   if (f == nullptr) {
-    log(log_level::error, "DSM_TRACE: cannot write %s: %s", g_rec.path.c_str(), std::strerror(errno));
+    DSM_LOG(error, "DSM_TRACE: cannot write %s: %s", g_rec.path.c_str(), std::strerror(errno));
     return;
   }
   std::fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"model\":\"%s\",\"ranks\":%d},\"traceEvents\":[\n",
@@ -294,9 +294,9 @@ void write_file(const std::vector<event>& all, const std::vector<int>& owner, co
   std::fclose(f);
   std::uint64_t lost = 0;
   for (auto d : dropped) lost += d;
-  if (!ok) log(log_level::error, "DSM_TRACE: writing %s failed", g_rec.path.c_str());
+  if (!ok) DSM_LOG(error, "DSM_TRACE: writing %s failed", g_rec.path.c_str());
   if (lost > 0) {
-    log(log_level::warn, "DSM_TRACE: %llu event(s) dropped past DSM_TRACE_EVENTS=%llu per rank; %llu message(s) lost their arrow",
+    DSM_LOG(warn, "DSM_TRACE: %llu event(s) dropped past DSM_TRACE_EVENTS=%llu per rank; %llu handled message(s) lost their send",
         static_cast<unsigned long long>(lost), static_cast<unsigned long long>(g_rec.capacity),
         static_cast<unsigned long long>(unmatched));
   }
