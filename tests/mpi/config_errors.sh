@@ -74,6 +74,9 @@ case $case_name in
   stats_bogus)
     run DSM_STATS=sometimes -- keep
     expect_refused "DSM_STATS.*sometimes" "json" ;;
+  trace_flag_bogus)
+    run -- --dsm-trace=trace.txt keep
+    expect_refused "--dsm-trace.*trace.txt" "json" ;;
   override)
     run DSM_MODEL=bogus -- first --dsm-model=sequential keep
     [[ $rc -ne 124 ]] || fail "mpirun did not finish within ${limit}s"
