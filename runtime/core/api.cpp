@@ -253,7 +253,7 @@ bool mutex::try_acquire_shared() { return try_acquire(); }
 
 void barrier() {
   rt::context& c = ctx();
-  const std::uint64_t n = c.stats.barriers.load(std::memory_order_relaxed);
+  const std::uint64_t n = c.stats.barriers.load(std::memory_order_relaxed);  // traced as the barrier's number
   rt::trace::span whole(rt::trace::ev::barrier, n);
   std::vector<std::byte> arrival;
   {
@@ -262,23 +262,18 @@ void barrier() {
     c.proto->on_barrier();
     arrival = c.proto->barrier_arrival();
   }
-  std::vector<std::byte> release;
-  {
-    rt::trace::span phase(rt::trace::ev::barrier_wait, n);
-    release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
-  }
+  std::optional<rt::trace::span> waiting(std::in_place, rt::trace::ev::barrier_wait, n);
+  const std::vector<std::byte> release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
+  waiting.reset();
   bool collect;
   {
     rt::trace::span phase(rt::trace::ev::barrier_apply, n);
     std::lock_guard<std::mutex> op(c.op_mu);
     collect = c.proto->on_barrier_release(release);
+    if (collect) c.proto->collect_validate();
   }
   if (collect) {
     rt::trace::span phase(rt::trace::ev::barrier_collect, n);
-    {
-      std::lock_guard<std::mutex> op(c.op_mu);
-      c.proto->collect_validate();
-    }
     // Every rank has fetched what it lacked; then nobody needs the old diffs any more.
     c.barriers->arrive(rt::collective::barrier, 1);
     std::lock_guard<std::mutex> op(c.op_mu);

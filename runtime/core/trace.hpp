@@ -38,8 +38,8 @@ enum class ev : std::uint16_t {
   barrier,       // the whole dsm::barrier
   barrier_flush,    // its release part (diffs pushed, interval closed)
   barrier_wait,     // waiting at rank 0 for every rank
-  barrier_apply,    // its acquire part (write notices applied)
-  barrier_collect,  // lazy release garbage collection
+  barrier_apply,    // its acquire part (write notices applied; before a garbage collection, every diff lacked)
+  barrier_collect,  // lazy release garbage collection: the second barrier and the discard
   send,          // a message to another rank
   handle,        // a message from another rank, while it is handled
   kCount
