@@ -9,17 +9,25 @@
 // write notice and no diff. So r2 shows what the lock guarantees (x = 1 under every model) and r3
 // what a model does to a copy nobody acquired for: sequential invalidated it (P3 faults and fetches
 // 1), eager release pushed the diff to it at P1's release (1), lazy release told P3 nothing (0,
-// stale). Run it with DSM_TRACE=seq.json to see the messages of each step in Perfetto.
+// stale). Under entry consistency x is bound to L (mutex::bind), as that model requires of data a
+// lock guards. Run it with DSM_TRACE=seq.json to see the messages of each step in Perfetto.
 //   mpirun -np 3 ./release_sequence
 // Checks r2 == 1 under every model and r3 == 1 under sequential; prints r3 under every model.
 #include <dsm/dsm.hpp>
 #include <mpi.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <mutex>
 
 namespace {
 int read(const int* p) { return *static_cast<const volatile int*>(p); }
+
+// Binds [p, p + bytes) to m if the API has mutex::bind (it comes with the entry model).
+template <class M>
+void bind_if_possible(M& m, void* p, std::size_t bytes) {
+  if constexpr (requires { m.bind(p, bytes); }) m.bind(p, bytes);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -29,6 +37,7 @@ int main(int argc, char** argv) {
 
   int* x = dsm::alloc<int>(1);
   dsm::mutex lock{1};
+  if (dsm::current_model() == dsm::model::entry) bind_if_possible(lock, x, sizeof(int));
   volatile int warm = read(x);  // every rank holds a copy of x
   (void)warm;
   dsm::barrier();
