@@ -8,6 +8,10 @@
 // DSM_LOG=debug is set a hook costs one predictable branch on a global that is written only before
 // the engine thread starts and after it stops.
 //
+// A protocol reports its decisions with DSM_TRACE_NOTE(fetch | twin | diff_created | diff_applied |
+// invalidate, unit, peer rank or -1, bytes), next to the matching counter bump; a detection path other
+// than the fault handler (object handles) wraps its read_miss/write_miss call in a trace::span.
+//
 // Recording is lock-free and allocation-free (a preallocated array and an atomic index), so it is
 // safe in the SIGSEGV handler and from any runtime thread. Events past the array's capacity
 // (DSM_TRACE_EVENTS, default 1M per rank) are counted and dropped. Timestamps are on a clock common
