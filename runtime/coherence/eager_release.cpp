@@ -18,6 +18,7 @@
 
 #include "coherence/protocol.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "memory/diff.hpp"
 
 namespace dsm::rt {
@@ -50,6 +51,7 @@ class eager_release final : public protocol {
     ctx_.table->set_state(u, holding::dirty);
     ctx_.table->map(u);
     dirty_.push_back(u);
+    DSM_TRACE_NOTE(twin, u);
   }
 
   void on_release(std::uint64_t) override { flush(); }
@@ -142,6 +144,7 @@ class eager_release final : public protocol {
     op.id = u;
     ctx_.wait(op, [](const app_op& o) { return o.unit_complete(); });
     bump(ctx_.stats.units_fetched);
+    DSM_TRACE_NOTE(fetch, u, home, op.data_total);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     auto it = held_.find(u);
     for (const held_diff& d : it->second) apply_now(u, d.offset, d.span, d.bytes);
@@ -167,6 +170,7 @@ class eager_release final : public protocol {
     auto t = twins_.find(u);
     if (t != twins_.end() && ctx_.table->state(u) == holding::dirty) diff_apply(diff, t->second.get() + offset, span);
     bump(ctx_.stats.diffs_applied);
+    DSM_TRACE_NOTE(diff_applied, u, -1, diff.size());
   }
 
   void send_unit(int r, std::uint64_t u) {
@@ -202,6 +206,7 @@ class eager_release final : public protocol {
           std::vector<std::byte> diff;
           if (diff_encode(t->second.get() + off, now + off, std::min(span_, extent - off), diff) == 0) continue;
           bump(ctx_.stats.diffs_created);
+          DSM_TRACE_NOTE(diff_created, u, -1, diff.size());
           if (diff.size() <= ctx_.net->max_payload()) {
             diffs.push_back({u, static_cast<std::uint32_t>(off), std::move(diff)});
             continue;

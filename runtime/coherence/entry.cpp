@@ -39,6 +39,7 @@
 
 #include "coherence/protocol.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "dsm/dsm.hpp"
 #include "sync/bindings.hpp"
 
@@ -88,6 +89,7 @@ class entry final : public protocol, private bound_filter {
 
   bool acquire(std::uint64_t id, bool exclusive, bool try_only) override {
     const mode want = exclusive ? mode::exclusive : mode::shared;
+    trace::span traced(trace::ev::acquire, id, manager(id));
     std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
@@ -130,6 +132,7 @@ class entry final : public protocol, private bound_filter {
 
   void release(std::uint64_t id, bool exclusive) override {
     const mode was = exclusive ? mode::exclusive : mode::shared;
+    trace::span traced(trace::ev::release, id);
     std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     auto it = holders_.find(id);
@@ -365,6 +368,7 @@ class entry final : public protocol, private bound_filter {
       ctx_.post_bulk(f.origin, g, data);
       data.clear();
     }
+    if (f.want == mode::exclusive) DSM_TRACE_NOTE(invalidate, id, f.origin);
     s.copy = f.want == mode::shared ? mode::shared : mode::none;
     answer(id, f, true, data);
   }
@@ -406,6 +410,9 @@ class entry final : public protocol, private bound_filter {
       std::memcpy(ctx_.space->runtime_base() + r.offset, data.data() + at, r.bytes);
       at += r.bytes;
     }
+    // The bound data of lock `id` arrived (the trace's "fetch", named by the lock, not a unit).
+    bump(ctx_.stats.units_fetched);
+    DSM_TRACE_NOTE(fetch, id, manager(id), data.size());
   }
 
   // DSM_CHECK=1: units with data bound to this lock lose write access, so that the next write to

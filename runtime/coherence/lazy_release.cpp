@@ -28,6 +28,7 @@
 
 #include "coherence/protocol.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "memory/diff.hpp"
 
 namespace dsm::rt {
@@ -112,6 +113,7 @@ class lazy_release final : public protocol {
     ctx_.table->set_state(u, holding::dirty);
     ctx_.table->map(u);
     dirty_.push_back(u);
+    DSM_TRACE_NOTE(twin, u);
     account();
   }
 
@@ -325,6 +327,7 @@ class lazy_release final : public protocol {
     if (bound_ != nullptr) bound_->mask(u, t->second.get());
     diff_encode(t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u), d);
     diff_bytes_ += kept_bytes(d);
+    DSM_TRACE_NOTE(diff_created, u, -1, d.size());
     diffs_[{u, l->second}] = std::move(d);
     twins_.erase(t);
     lazy_.erase(l);
@@ -385,6 +388,7 @@ class lazy_release final : public protocol {
         if (ctx_.table->state(u) != holding::invalid) {
           ctx_.table->set_state(u, holding::invalid);
           bump(ctx_.stats.invalidations);
+          DSM_TRACE_NOTE(invalidate, u, iv.rank);
         }
       }
       vc_[static_cast<size_t>(iv.rank)] = std::max(vc_[static_cast<size_t>(iv.rank)], iv.index);
@@ -444,10 +448,12 @@ class lazy_release final : public protocol {
       if (!p.diff.empty() && !diff_apply(p.diff, ctx_.space->runtime_unit(u), unit()))
         fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), p.rank);
       bump(ctx_.stats.diffs_applied);
+      DSM_TRACE_NOTE(diff_applied, u, p.rank, p.diff.size());
     }
     pending_.erase(u);
     replies_.clear();
     bump(ctx_.stats.units_fetched);
+    DSM_TRACE_NOTE(fetch, u);
     ctx_.table->set_state(u, holding::copy);
     account();
   }

@@ -16,6 +16,7 @@
 
 #include "coherence/protocol.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -37,6 +38,7 @@ class sequential final : public protocol {
       case msg::invalidate: {
         ctx_.table->set_state(u, holding::invalid);
         bump(ctx_.stats.invalidations);
+        DSM_TRACE_NOTE(invalidate, u, h.origin);
         header ack{.type = msg::inv_ack, .to = inbox::app, .id = u};
         ctx_.post(h.origin, ack);
         break;
@@ -82,6 +84,7 @@ class sequential final : public protocol {
     op.id = u;
     ctx_.wait(op, [](const app_op& o) { return o.unit_complete(); });
     if (op.data_total != 0) bump(ctx_.stats.units_fetched);
+    if (op.data_total != 0) DSM_TRACE_NOTE(fetch, u, -1, op.data_total);
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       ctx_.table->set_state(u, op.granted_access == access::write ? holding::owner_sole : holding::copy);
@@ -168,6 +171,7 @@ class sequential final : public protocol {
     DSM_CHECK(s == holding::owner_sole || s == holding::owner_shared, "write forward for unit %llu, which this rank does not own",
               static_cast<unsigned long long>(u));
     ctx_.table->set_state(u, holding::invalid);  // protected before its bytes are read
+    DSM_TRACE_NOTE(invalidate, u, r);
     send_unit(r, u, access::write, acks, !has_copy);
   }
 

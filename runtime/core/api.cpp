@@ -15,6 +15,7 @@
 #include "coherence/protocol.hpp"
 #include "core/context.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "dsm/dsm.h"
 #include "dsm/dsm.hpp"
 #include "memory/fault_handler.hpp"
@@ -112,6 +113,8 @@ void init(int* argc, char*** argv) {
   });
   rt::set_log_identity(rank, c->opt.log);
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
+  rt::trace::start(c->comm, rank, ranks, c->opt.trace_path, c->opt.log >= rt::log_level::debug, c->opt.trace_events,
+                   model_name(c->opt.model));
 
   // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
   // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
@@ -190,6 +193,7 @@ void finalize() {
   c.stop_engine();
   c.net->shutdown();
   rt::remove_fault_handler();
+  rt::trace::finish(c.comm);
   if (c.opt.stats_table || !c.opt.stats_path.empty()) {
     rt::report_stats(c.stats, c.comm, c.opt.stats_table, c.opt.stats_path, model_name(c.opt.model));
   }
@@ -304,6 +308,7 @@ void touch(rt::context& c, const void* p, std::size_t bytes, bool write) {
       std::lock_guard<std::mutex> g(c.state_mu);
       if (c.table->map_if_allowed(u, write)) continue;
     }
+    rt::trace::span miss(write ? rt::trace::ev::write_miss : rt::trace::ev::read_miss, u);
     if (write) c.proto->write_miss(u);
     else c.proto->read_miss(u);
   }
@@ -413,20 +418,27 @@ void close_object(const object_ref& o, bool write) noexcept {
 
 void barrier() {
   rt::context& c = ctx();
+  const std::uint64_t n = c.stats.barriers.load(std::memory_order_relaxed);  // traced as the barrier's number
+  rt::trace::span whole(rt::trace::ev::barrier, n);
   std::vector<std::byte> arrival;
   {
+    rt::trace::span phase(rt::trace::ev::barrier_flush, n);
     std::lock_guard<std::mutex> op(c.op_mu);
     c.proto->on_barrier();
     arrival = c.proto->barrier_arrival();
   }
+  std::optional<rt::trace::span> waiting(std::in_place, rt::trace::ev::barrier_wait, n);
   const std::vector<std::byte> release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
+  waiting.reset();
   bool collect;
   {
+    rt::trace::span phase(rt::trace::ev::barrier_apply, n);
     std::lock_guard<std::mutex> op(c.op_mu);
     collect = c.proto->on_barrier_release(release);
     if (collect) c.proto->collect_validate();
   }
   if (collect) {
+    rt::trace::span phase(rt::trace::ev::barrier_collect, n);
     // Every rank has fetched what it lacked; then nobody needs the old diffs any more.
     c.barriers->arrive(rt::collective::barrier, 1);
     std::lock_guard<std::mutex> op(c.op_mu);

@@ -72,7 +72,6 @@ void context::handle_engine(const header& h, std::span<const std::byte> payload)
     fatal("invalid message from rank %d (%s, unit/lock %llu): %s", h.src, msg_name(h.type),
           static_cast<unsigned long long>(h.id), why);
   }
-  DSM_LOG(debug, "engine: %s from %d id %llu", msg_name(h.type), h.src, static_cast<unsigned long long>(h.id));
   std::lock_guard<std::mutex> g(state_mu);
   dispatch(h, payload);
   drain_local();

@@ -76,13 +76,14 @@ std::string options::describe() const {
   s += " log=" + std::to_string(static_cast<int>(log));
   s += " gc=" + std::to_string(gc_bytes);
   s += check ? " check=1" : " check=0";
+  s += " trace=" + (trace_path.empty() ? std::string("off") : trace_path) + " trace_events=" + std::to_string(trace_events);
   return s;
 }
 
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
   static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
-                                       "NODE_SHM", "BIND"};
+                                       "NODE_SHM", "BIND", "TRACE", "TRACE_EVENTS"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -102,7 +103,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
             "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
-            "--dsm-check=, --dsm-node-shm=, --dsm-bind=");
+            "--dsm-check=, --dsm-node-shm=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -185,6 +186,21 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
     if (s == "1" || s == "on") o.check = true;
     else if (s == "0" || s == "off" || s.empty()) o.check = false;
     else bad(v->first, v->second, "is not a check setting", "1 (report writes to bound data without its lock), 0");
+  }
+  if (auto v = lookup("DSM_TRACE")) {
+    const std::string s = v->second;
+    if (s.empty() || s == "0" || lower(s) == "off") {
+    } else if (s.size() > 5 && lower(s.substr(s.size() - 5)) == ".json") {
+      o.trace_path = s;
+    } else {
+      bad(v->first, s, "is not a trace setting", "a path ending in .json (Chrome trace format, opens in Perfetto), 0 or off");
+    }
+  }
+  if (auto v = lookup("DSM_TRACE_EVENTS")) {
+    o.trace_events = parse_size(v->first, v->second);
+    if (o.trace_events == 0 || o.trace_events > (std::uint64_t{1} << 28)) {
+      bad(v->first, v->second, "is not a number of trace events", "1 to 256M events per rank, e.g. 1M (56 bytes each)");
+    }
   }
   if (auto v = lookup("DSM_LOG")) {
     const std::string s = lower(v->second);

@@ -45,6 +45,8 @@ struct options {
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
   bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively
+  std::string trace_path;                        // DSM_TRACE=<path>.json: protocol events, Chrome trace format
+  std::uint64_t trace_events = std::uint64_t{1} << 20;  // DSM_TRACE_EVENTS: events kept per rank
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;

@@ -10,6 +10,7 @@
 #include "coherence/protocol.hpp"
 #include "core/context.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -82,9 +83,13 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
     std::lock_guard<std::mutex> g(ctx->state_mu);
     remapped = ctx->table->map_if_allowed(u, write);  // valid here, only the mapping was dropped
   }
-  if (remapped) bump(ctx->stats.remaps);
-  else if (write) ctx->proto->write_miss(u);
-  else ctx->proto->read_miss(u);
+  if (remapped) {
+    bump(ctx->stats.remaps);
+  } else {
+    trace::span miss(write ? trace::ev::write_miss : trace::ev::read_miss, u);
+    if (write) ctx->proto->write_miss(u);
+    else ctx->proto->read_miss(u);
+  }
   if (write) watch(ctx, u, uctx);
   errno = saved_errno;
 }

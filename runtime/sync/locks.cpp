@@ -3,6 +3,7 @@
 
 #include "coherence/protocol.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "dsm/dsm.hpp"
 
 namespace dsm::rt {
@@ -23,6 +24,7 @@ void lock_service::pass_token(std::uint64_t id, lock_state& s, int to, std::span
 }
 
 void lock_service::acquire(std::uint64_t id) {
+  trace::span traced(trace::ev::acquire, id, manager(id));
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
   {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
@@ -55,6 +57,7 @@ void lock_service::acquire(std::uint64_t id) {
 }
 
 bool lock_service::try_acquire(std::uint64_t id) {
+  trace::span traced(trace::ev::acquire, id, manager(id));
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
   {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
@@ -89,6 +92,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
 }
 
 void lock_service::release(std::uint64_t id) {
+  trace::span traced(trace::ev::release, id);
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
   {
     std::lock_guard<std::mutex> g(ctx_.state_mu);

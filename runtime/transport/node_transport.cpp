@@ -6,11 +6,13 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "transport/mpi_bridge.hpp"
 #include "transport/shm_queue.hpp"
 #include "transport/transport.hpp"
@@ -34,6 +36,8 @@ class node_transport final : public transport {
     MPI_Comm_rank(world_, &rank_);
     MPI_Comm_size(world_, &ranks_);
     peers_.resize(static_cast<size_t>(ranks_));
+    sent_ = std::make_unique<channel[]>(2 * static_cast<size_t>(ranks_));
+    received_.assign(2 * static_cast<size_t>(ranks_), 0);
     local_.assign(static_cast<size_t>(ranks_), false);
 
     // A job-unique name prefix, chosen by rank 0.
@@ -126,7 +130,24 @@ class node_transport final : public transport {
     if (dest != rank_) {
       bump(stats_.messages_sent);
       bump(stats_.bytes_sent, sizeof h + payload.size());
+      if (trace::watching()) return send_traced(dest, h, head, payload, wake);
     }
+    deliver(dest, h, head, payload, wake);
+  }
+
+  // The sender and the receiver number the messages of each channel (sender, receiver, inbox) in
+  // the order they enter it, which is the order they come out (trace.hpp pairs them).
+  void send_traced(int dest, const header& h, std::span<const std::byte> head, std::span<const std::byte> payload,
+                   bool wake) {
+    channel& ch = sent_[2 * static_cast<size_t>(dest) + static_cast<size_t>(h.to)];
+    std::lock_guard<std::mutex> g(ch.mu);
+    const std::int64_t start = trace::now();
+    deliver(dest, h, head, payload, wake);
+    trace::message(trace::ev::send, start, trace::now(), dest, static_cast<std::uint16_t>(h.type),
+                   static_cast<std::uint8_t>(h.to), ++ch.count, h.id, payload.size());
+  }
+
+  void deliver(int dest, const header& h, std::span<const std::byte> head, std::span<const std::byte> payload, bool wake) {
     if (local_[static_cast<size_t>(dest)]) {
       peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)]->push(head, payload, wake);
     } else {
@@ -143,7 +164,16 @@ class node_transport final : public transport {
     peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->pop([&](std::span<const std::byte> bytes) {
       header h;
       if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
+      if (!trace::watching() || h.src == rank_ || h.src < 0 || h.src >= ranks_) {
+        fn(ctx, h, bytes.subspan(sizeof(header)));
+        return;
+      }
+      if (box == inbox::engine) trace::set_engine_thread();
+      const std::uint64_t seq = ++received_[2 * static_cast<size_t>(h.src) + static_cast<size_t>(box)];
+      const std::int64_t start = trace::now();
       fn(ctx, h, bytes.subspan(sizeof(header)));
+      trace::message(trace::ev::handle, start, trace::now(), h.src, static_cast<std::uint16_t>(h.type),
+                     static_cast<std::uint8_t>(box), seq, h.id, h.length);
     });
   }
 
@@ -169,6 +199,12 @@ class node_transport final : public transport {
   std::vector<mailbox> peers_;
   std::vector<bool> local_;
   std::unique_ptr<mpi_bridge> bridge_;
+  struct channel {
+    std::mutex mu;
+    std::uint64_t count = 0;
+  };
+  std::unique_ptr<channel[]> sent_;        // by destination and inbox, while tracing
+  std::vector<std::uint64_t> received_;   // by sender and inbox; each inbox has one reader
   char describe_[128] = {0};
 };
 

@@ -3,11 +3,13 @@
 #   check-install.sh <build-dir> <consumer-src> <work-dir> <cmake> <mpiexec> <mpicc>
 # 1. `cmake --install <build-dir> --prefix <work-dir>/prefix`;
 # 2. every installed file must be a public header (include/dsm/dsm.h, dsm.hpp, detail/...), the
-#    library (lib/libdsm*) or the package config (lib/cmake/dsm/*), and no installed header may include
+#    library (lib/libdsm*), the package config (lib/cmake/dsm/*) or the litmus runner with its
+#    programs (bin/dsm-litmus, share/dsm/litmus.json), and no installed header may include
 #    a runtime header;
 # 3. the outside project <consumer-src> is configured with -DCMAKE_PREFIX_PATH=<prefix> and built;
 #    its C program is also built with plain mpicc -I -L -ldsm;
-# 4. each program runs under mpirun -np 2 and must print its ": OK" line.
+# 4. each program runs under mpirun -np 2 and must print its ": OK" line; so must the installed
+#    bin/dsm-litmus with its installed litmus.json.
 set -euo pipefail
 build=$1 consumer=$2 work=$3 cmake=$4 mpiexec=$5 mpicc=$6
 prefix=$work/prefix
@@ -20,7 +22,7 @@ echo "-- [1/4] cmake --install $build --prefix $prefix"
 
 echo "-- [2/4] installed files"
 libdir='lib(64)?(/[a-z0-9_]+-linux-gnu)?'
-allowed="^(include/dsm/dsm\.h|include/dsm/dsm\.hpp|include/dsm/detail/[^/]+|$libdir/libdsm[^/]*|$libdir/cmake/dsm/[^/]+)$"
+allowed="^(include/dsm/dsm\.h|include/dsm/dsm\.hpp|include/dsm/detail/[^/]+|$libdir/libdsm[^/]*|$libdir/cmake/dsm/[^/]+|bin/dsm-litmus|share/dsm/litmus\.json)$"
 bad=0
 while IFS= read -r f; do
   echo "   $f"
@@ -56,4 +58,12 @@ for exe in "$work/consumer-build/consumer" "$work/consumer-build/consumer_c" "$w
   [[ $status -eq 0 ]] || fail "$(basename "$exe") exited with $status"
   grep -q ": OK$" <<<"$out" || fail "$(basename "$exe") did not print its OK line"
 done
+# The litmus runner runs from the prefix and finds its litmus.json there.
+status=0
+out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
+      -np 2 "$prefix/bin/dsm-litmus" --rounds=20 MP+lock 2>&1) || status=$?
+echo "$out" | sed 's/^/   /'
+[[ $status -eq 0 ]] || fail "bin/dsm-litmus exited with $status"
+grep -q "^dsm-litmus: $prefix/bin/../share/dsm/litmus.json," <<<"$out" || fail "bin/dsm-litmus did not read the installed litmus.json"
+grep -q "^dsm-litmus: 1 program(s) under .*: OK$" <<<"$out" || fail "bin/dsm-litmus did not print its OK line"
 echo "install test: OK"

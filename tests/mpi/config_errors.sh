@@ -83,6 +83,9 @@ case $case_name in
     # Shared-memory queues only, but node-local shared memory off: a contradiction, refused.
     run DSM_NODE_SHM=off DSM_TRANSPORT=shm -- keep
     expect_refused "DSM_NODE_SHM.*off.*DSM_TRANSPORT=shm" "DSM_NODE_SHM=on" ;;
+  trace_flag_bogus)
+    run -- --dsm-trace=trace.txt keep
+    expect_refused "--dsm-trace.*trace.txt" "json" ;;
   override)
     run DSM_MODEL=bogus -- first --dsm-model=sequential keep
     [[ $rc -ne 124 ]] || fail "mpirun did not finish within ${limit}s"

@@ -159,6 +159,17 @@ TEST(Options, NodeShmAndBind) {
   EXPECT_NE(bad.find("valid: none, core, auto"), std::string::npos) << bad;
 }
 
+TEST(Options, Trace) {
+  EXPECT_TRUE(parse({}).trace_path.empty());
+  EXPECT_EQ(parse({{"DSM_TRACE", "/tmp/t.json"}}).trace_path, "/tmp/t.json");
+  EXPECT_EQ(parse({}, {"--dsm-trace=run.json"}).trace_path, "run.json");
+  EXPECT_TRUE(parse({{"DSM_TRACE", "off"}}).trace_path.empty());
+  EXPECT_NE(error_of({{"DSM_TRACE", "yes"}}).find("DSM_TRACE='yes'"), std::string::npos);
+  EXPECT_EQ(parse({{"DSM_TRACE_EVENTS", "4K"}}).trace_events, 4096u);
+  EXPECT_NE(error_of({{"DSM_TRACE_EVENTS", "0"}}).find("DSM_TRACE_EVENTS"), std::string::npos);
+  EXPECT_NE(parse({}).describe(), parse({{"DSM_TRACE", "a.json"}}).describe());
+}
+
 TEST(Options, DescribeDiffersWhenAnythingDiffers) {
   EXPECT_EQ(parse({}).describe(), parse({}).describe());
   EXPECT_NE(parse({}).describe(), parse({{"DSM_UNIT", "8K"}}).describe());

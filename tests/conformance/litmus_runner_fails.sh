@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# litmus_runner_fails.sh <dsm-litmus> <crafted.json> <mpirun...>: dsm-litmus can fail. Under the
+# model in DSM_MODEL, with tests/conformance/litmus-crafted.json:
+#  - ReadOwnWrite-forbidden (a rank reads its own write; the file allows only 0): exit status 1, the
+#    outcome (1) marked forbidden and OBSERVED, a FAIL verdict;
+#  - SC-only (allowed outcomes for SC alone): under sequential exit 0; under any other model exit 2
+#    with a message that the program lists no allowed outcomes for the model, and no histogram;
+#  - SC-by-reference (allowed sets given as "SC" and "ALL"): exit 0.
+set -u
+runner=$1
+json=$2
+shift 2
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fail() {
+  echo "FAIL: $*"
+  echo "----- output -----"
+  cat "$out"
+  exit 1
+}
+mpirun=("$@")
+
+test=ReadOwnWrite-forbidden
+"${mpirun[@]}" -np 1 -x DSM_MODEL "$runner" --file="$json" --rounds=20 "$test" >"$out" 2>&1; rc=$?
+[[ $rc -eq 1 ]] || fail "$test: exit status $rc, expected 1"
+grep -q "(1) .* 20  forbidden   <-- OBSERVED" "$out" || fail "$test: the forbidden outcome is not reported"
+grep -q "verdict: FAIL" "$out" || fail "$test: no FAIL verdict"
+
+test=SC-only
+"${mpirun[@]}" -np 1 -x DSM_MODEL "$runner" --file="$json" --rounds=20 "$test" >"$out" 2>&1; rc=$?
+if [[ $DSM_MODEL == sequential ]]; then
+  [[ $rc -eq 0 ]] || fail "$test under sequential: exit status $rc, expected 0"
+else
+  [[ $rc -eq 2 ]] || fail "$test under $DSM_MODEL: exit status $rc, expected 2"
+  grep -q "lists no allowed outcomes for model" "$out" || fail "$test: no message naming the missing model"
+  grep -q "verdict" "$out" && fail "$test: ran although the model is not listed"
+fi
+
+test=SC-by-reference
+"${mpirun[@]}" -np 2 -x DSM_MODEL "$runner" --file="$json" --rounds=20 "$test" >"$out" 2>&1; rc=$?
+[[ $rc -eq 0 ]] || fail "$test: exit status $rc, expected 0"
+echo "litmus_runner_fails: OK under $DSM_MODEL"

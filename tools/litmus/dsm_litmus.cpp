@@ -1,0 +1,467 @@
+// dsm-litmus: runs the litmus programs of a litmus.json on the DSM under the model in force
+// (DSM_MODEL) and prints, per program, the histogram of outcomes, each marked allowed or forbidden for
+// that model by the file's "allowed_outcomes". Exits 1 if a forbidden outcome appeared, 2 on a usage
+// or file error (including a program that lists no allowed outcomes for the model in force: the
+// runner refuses to guess), 0 otherwise.
+//
+//   mpirun -np 2 dsm-litmus --rounds=1000 MP SB        # two programs
+//   DSM_MODEL=lazy-release mpirun -np 4 dsm-litmus     # every program that fits in 4 ranks
+//   dsm-litmus --list
+//
+// The programs are interpreted from their "threads_ops": ["W", loc, value], ["R", loc, register],
+// ["L", lock], ["U", lock]; process Pi runs on rank i, ranks beyond the program's processes only
+// take part in the warm-up and the barriers. The observed tuple follows "observed": "i:reg" is
+// register reg of Pi, "final:loc" the value of loc after the round's last barrier. Each round:
+// rank 0 resets every location to 0, barrier; every rank reads every location (the warm-up, so that
+// stale copies exist where a model allows them), barrier; each rank waits a random short time, runs
+// its process, barrier; rank 0 reads the final values. Every location lives on its own coherence
+// unit; accesses are seq_cst atomic_ref loads and stores, so neither the compiler nor the processor
+// reorders them and what differs between models is the DSM alone. Under the entry model, a location
+// named in "ec_binding" is bound to its lock (mutex::bind, when the API has it) and the runner's own
+// accesses to it (reset, warm-up, final read) go through that lock.
+//
+// Collective: every rank parses the same file and makes the same calls; the verdict is rank 0's,
+// broadcast so that every rank exits with the same status.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dsm/dsm.hpp"
+#include "json.hpp"
+
+namespace {
+
+using litmus::json::value;
+using outcome = std::vector<long>;
+
+// A usage or file problem: every rank finds the same one and exits 2.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct op {
+  char kind;  // W R L U
+  int loc = -1;
+  long val = 0;
+  int reg = -1;
+  int lock = -1;
+};
+
+struct observation {
+  bool final = false;
+  int proc = -1;
+  int reg = -1;
+  int loc = -1;
+  std::string label;
+};
+
+struct program {
+  std::string id;
+  std::string cls;
+  std::vector<std::vector<op>> procs;
+  std::vector<std::string> locs;
+  std::vector<std::string> locks;
+  std::vector<std::vector<std::string>> regs;  // per process
+  std::vector<observation> observed;
+  std::vector<outcome> candidates;
+  std::vector<int> bound_lock;  // per location: the lock it is bound to under entry, or -1
+  const value* raw = nullptr;
+};
+
+int index_of(std::vector<std::string>& names, const std::string& n) {
+  auto it = std::find(names.begin(), names.end(), n);
+  if (it != names.end()) return static_cast<int>(it - names.begin());
+  names.push_back(n);
+  return static_cast<int>(names.size() - 1);
+}
+
+const std::string& as_string(const value& v, const std::string& where) {
+  if (!v.is_string()) throw usage_error(where + ": expected a string");
+  return v.s;
+}
+
+long as_long(const value& v, const std::string& where) {
+  if (!v.is_number()) throw usage_error(where + ": expected a number");
+  return static_cast<long>(v.n);
+}
+
+std::vector<outcome> outcomes_of(const value& v, const std::string& where) {
+  if (!v.is_array()) throw usage_error(where + ": expected a list of outcomes");
+  std::vector<outcome> out;
+  for (const value& o : v.items) {
+    if (!o.is_array()) throw usage_error(where + ": expected an outcome (a list of numbers)");
+    outcome x;
+    for (const value& n : o.items) x.push_back(as_long(n, where));
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+program load_program(const value& t) {
+  program p;
+  p.raw = &t;
+  p.id = as_string(t.at("id"), "a test's id");
+  const std::string where = "litmus test " + p.id;
+  if (const value* c = t.find("class")) p.cls = as_string(*c, where + ": class");
+  const value& threads = t.at("threads_ops");
+  if (!threads.is_array() || threads.items.empty()) throw usage_error(where + ": threads_ops must list processes");
+  for (const value& th : threads.items) {
+    std::vector<op> ops;
+    std::vector<std::string> regs;
+    for (const value& o : th.items) {
+      if (!o.is_array() || o.items.empty()) throw usage_error(where + ": an op must be a list [kind, ...]");
+      const std::string k = as_string(o.items[0], where + ": op kind");
+      auto arg = [&](std::size_t i) -> const value& {
+        if (o.items.size() <= i) throw usage_error(where + ": op " + k + " lacks an argument");
+        return o.items[i];
+      };
+      op x{k.empty() ? '?' : k[0]};
+      if (k == "W") {
+        x.loc = index_of(p.locs, as_string(arg(1), where));
+        x.val = as_long(arg(2), where);
+      } else if (k == "R") {
+        x.loc = index_of(p.locs, as_string(arg(1), where));
+        x.reg = index_of(regs, as_string(arg(2), where));
+      } else if (k == "L" || k == "U") {
+        x.lock = index_of(p.locks, as_string(arg(1), where));
+      } else {
+        throw usage_error(where + ": unknown op \"" + k + "\" (this runner knows W, R, L, U)");
+      }
+      ops.push_back(x);
+    }
+    p.procs.push_back(std::move(ops));
+    p.regs.push_back(std::move(regs));
+  }
+  for (const value& o : t.at("observed").items) {
+    const std::string s = as_string(o, where + ": observed");
+    const auto colon = s.find(':');
+    if (colon == std::string::npos) throw usage_error(where + ": observed \"" + s + "\" is not P:reg or final:loc");
+    observation ob;
+    ob.label = s;
+    const std::string head = s.substr(0, colon), tail = s.substr(colon + 1);
+    if (head == "final") {
+      ob.final = true;
+      ob.loc = index_of(p.locs, tail);
+    } else {
+      ob.proc = std::atoi(head.c_str());
+      if (ob.proc < 0 || ob.proc >= static_cast<int>(p.procs.size()) || head.find_first_not_of("0123456789") != std::string::npos)
+        throw usage_error(where + ": observed \"" + s + "\" names no process");
+      auto& regs = p.regs[static_cast<size_t>(ob.proc)];
+      auto it = std::find(regs.begin(), regs.end(), tail);
+      if (it == regs.end()) throw usage_error(where + ": observed \"" + s + "\": P" + head + " has no register " + tail);
+      ob.reg = static_cast<int>(it - regs.begin());
+    }
+    p.observed.push_back(ob);
+  }
+  if (const value* c = t.find("all_candidate_outcomes")) p.candidates = outcomes_of(*c, where + ": all_candidate_outcomes");
+  p.bound_lock.assign(p.locs.size(), -1);
+  if (const value* b = t.find("ec_binding")) {
+    for (const auto& [lock, locs] : b->fields) {
+      const int l = index_of(p.locks, lock);
+      for (const value& n : locs.items) p.bound_lock[static_cast<size_t>(index_of(p.locs, as_string(n, where)))] = l;
+    }
+  }
+  p.bound_lock.resize(p.locs.size(), -1);
+  return p;
+}
+
+// The key of a model in litmus.json.
+const char* model_key(dsm::model m) {
+  switch (m) {
+    case dsm::model::sequential: return "SC";
+    case dsm::model::eager_release: return "ERC";
+    case dsm::model::lazy_release: return "LRC";
+    case dsm::model::entry: return "EC";
+  }
+  return "?";
+}
+
+// The allowed outcomes of p under model key `key`, following conventions.allowed_sets: a list, or
+// "SC", "ALL", "SC+interest". Throws usage_error if the program says nothing about the model.
+std::vector<outcome> allowed_for(const program& p, const std::string& key) {
+  const std::string where = "litmus test " + p.id;
+  const value* all = p.raw->find("allowed_outcomes");
+  const value* mine = all ? all->find(key) : nullptr;
+  if (mine == nullptr) {
+    std::string known;
+    if (all)
+      for (const auto& [k, v] : all->fields) known += (known.empty() ? "" : ", ") + k;
+    throw usage_error(where + " lists no allowed outcomes for model " + key + " (" +
+                      dsm::model_name(dsm::current_model()) + "); it lists: " + (known.empty() ? "none" : known) +
+                      ". The runner does not guess: add \"" + key + "\" to its allowed_outcomes");
+  }
+  if (mine->is_array()) return outcomes_of(*mine, where + ": allowed_outcomes." + key);
+  const std::string s = as_string(*mine, where + ": allowed_outcomes." + key);
+  if (s == "ALL") {
+    if (p.candidates.empty()) throw usage_error(where + ": allowed \"ALL\" but no all_candidate_outcomes");
+    return p.candidates;
+  }
+  if (s == "SC" || s == "SC+interest") {
+    if (key == "SC") throw usage_error(where + ": allowed_outcomes.SC refers to itself");
+    std::vector<outcome> sc = allowed_for(p, "SC");
+    if (s == "SC+interest") {
+      outcome interest;
+      for (const value& n : p.raw->at("outcome_of_interest").items) interest.push_back(as_long(n, where));
+      sc.push_back(std::move(interest));
+    }
+    return sc;
+  }
+  throw usage_error(where + ": allowed_outcomes." + key + " = \"" + s + "\" is not a list, SC, ALL or SC+interest");
+}
+
+std::string show(const outcome& o) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < o.size(); ++i) s += (i ? "," : "") + std::to_string(o[i]);
+  return s + ")";
+}
+
+long load(long* v) { return std::atomic_ref<long>(*v).load(std::memory_order_seq_cst); }
+void store(long* v, long x) { std::atomic_ref<long>(*v).store(x, std::memory_order_seq_cst); }
+
+// A few microseconds of random delay (a bounded loop; nothing waits on anything).
+class jitter {
+ public:
+  explicit jitter(std::uint64_t seed) : state_(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  void operator()() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    const std::uint64_t spins = state_ % 20000;
+    for (std::uint64_t i = 0; i < spins; ++i) sink_ = sink_ + 1;
+  }
+
+ private:
+  std::uint64_t state_;
+  volatile std::uint64_t sink_ = 0;
+};
+
+// Binds [p, p + bytes) to m if the API has mutex::bind (the entry model).
+template <class M>
+void bind_if_possible(M& m, void* p, std::size_t bytes) {
+  if constexpr (requires { m.bind(p, bytes); }) m.bind(p, bytes);
+}
+
+// Runs p for `rounds` rounds; collective. Returns rank 0's histogram (empty elsewhere).
+std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, std::uint64_t lock_base) {
+  const int me = dsm::rank();
+  const bool entry = dsm::current_model() == dsm::model::entry;
+  const std::size_t unit = dsm::unit_size();
+  const std::size_t stride = std::max<std::size_t>(unit, sizeof(long));
+  auto* space = dsm::alloc<std::byte>(stride * p.locs.size());
+  auto loc = [&](int i) { return reinterpret_cast<long*>(space + stride * static_cast<size_t>(i)); };
+  std::deque<dsm::mutex> locks;
+  for (std::size_t l = 0; l < p.locks.size(); ++l) locks.emplace_back(lock_base + l);
+  if (entry)
+    for (std::size_t i = 0; i < p.locs.size(); ++i)
+      if (p.bound_lock[i] >= 0) bind_if_possible(locks[static_cast<size_t>(p.bound_lock[i])], loc(static_cast<int>(i)), sizeof(long));
+  // Under entry, the runner's own accesses to a bound location go through its lock.
+  auto guarded = [&](int i, auto&& fn) {
+    const int l = entry ? p.bound_lock[static_cast<size_t>(i)] : -1;
+    if (l >= 0) locks[static_cast<size_t>(l)].acquire();
+    fn(loc(i));
+    if (l >= 0) locks[static_cast<size_t>(l)].release();
+  };
+
+  const std::size_t nobs = p.observed.size();
+  std::vector<long> mine(static_cast<size_t>(rounds) * nobs, LONG_MIN);
+  const bool runs_a_process = me < static_cast<int>(p.procs.size());
+  std::vector<long> regs(runs_a_process ? p.regs[static_cast<size_t>(me)].size() : 0);
+  jitter delay(seed + static_cast<std::uint64_t>(me));
+  volatile long sink = 0;
+
+  for (int round = 0; round < rounds; ++round) {
+    if (me == 0)
+      for (int i = 0; i < static_cast<int>(p.locs.size()); ++i) guarded(i, [](long* v) { store(v, 0); });
+    dsm::barrier();
+    for (int i = 0; i < static_cast<int>(p.locs.size()); ++i) guarded(i, [&](long* v) { sink = sink + load(v); });
+    dsm::barrier();
+    delay();
+    if (runs_a_process) {
+      std::fill(regs.begin(), regs.end(), 0);
+      for (const op& o : p.procs[static_cast<size_t>(me)]) {
+        switch (o.kind) {
+          case 'W': store(loc(o.loc), o.val); break;
+          case 'R': regs[static_cast<size_t>(o.reg)] = load(loc(o.loc)); break;
+          case 'L': locks[static_cast<size_t>(o.lock)].acquire(); break;
+          case 'U': locks[static_cast<size_t>(o.lock)].release(); break;
+        }
+      }
+    }
+    dsm::barrier();
+    for (std::size_t k = 0; k < nobs; ++k) {
+      const observation& ob = p.observed[k];
+      long& slot = mine[static_cast<size_t>(round) * nobs + k];
+      if (ob.final && me == 0) guarded(ob.loc, [&](long* v) { slot = load(v); });
+      if (!ob.final && ob.proc == me) slot = regs[static_cast<size_t>(ob.reg)];
+    }
+  }
+  dsm::barrier();
+  dsm::free(space);
+
+  std::vector<long> all(mine.size());
+  MPI_Reduce(mine.data(), all.data(), static_cast<int>(mine.size()), MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+  std::map<outcome, long> hist;
+  if (me == 0)
+    for (int round = 0; round < rounds; ++round)
+      ++hist[outcome(all.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(round) * nobs),
+                     all.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(round + 1) * nobs))];
+  return hist;
+}
+
+// Prints the histogram; true if a forbidden outcome appeared.
+bool report(const program& p, const std::map<outcome, long>& hist, const std::vector<outcome>& allowed, int rounds) {
+  const std::set<outcome> ok(allowed.begin(), allowed.end());
+  std::set<outcome> rows(p.candidates.begin(), p.candidates.end());
+  for (const auto& [o, n] : hist) rows.insert(o);
+  for (const auto& o : allowed) rows.insert(o);
+  std::string labels;
+  for (const auto& ob : p.observed) labels += (labels.empty() ? "" : ",") + ob.label;
+  std::printf("%s (%s) under %s [%s]: %d rounds, %d ranks; outcome = (%s)\n", p.id.c_str(), p.cls.c_str(),
+              dsm::model_name(dsm::current_model()), model_key(dsm::current_model()), rounds, dsm::ranks(),
+              labels.c_str());
+  bool bad = false;
+  for (const outcome& o : rows) {
+    auto it = hist.find(o);
+    const long n = it == hist.end() ? 0 : it->second;
+    const bool allowed_here = ok.count(o) != 0;
+    const bool candidate = p.candidates.empty() || std::find(p.candidates.begin(), p.candidates.end(), o) != p.candidates.end();
+    if (n > 0 && !allowed_here) bad = true;
+    std::printf("  %-14s %8ld  %s%s\n", show(o).c_str(), n, allowed_here ? "allowed" : "forbidden",
+                n > 0 && !allowed_here ? "   <-- OBSERVED" : candidate ? "" : " (not a candidate outcome)");
+  }
+  std::printf("  verdict: %s\n\n", bad ? "FAIL, a forbidden outcome appeared" : "ok, every outcome observed is allowed");
+  std::fflush(stdout);
+  return bad;
+}
+
+std::string default_file(const char* argv0) {
+  // Installed: <prefix>/bin/dsm-litmus reads <prefix>/share/dsm/litmus.json; in the build tree, the
+  // project's copy.
+  char exe[4096] = {0};
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string dir = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string(argv0);
+  dir = dir.substr(0, dir.find_last_of('/') + 1);
+  const std::string installed = dir + "../share/dsm/litmus.json";
+  if (std::ifstream(installed).good()) return installed;
+  return DSM_LITMUS_SOURCE_JSON;
+}
+
+void usage() {
+  std::printf(
+      "usage: mpirun -np N dsm-litmus [--file=litmus.json] [--rounds=N] [--seed=S] [--class=racy|PL|mixed] "
+      "[--list] [TEST...|all]\n"
+      "Runs litmus programs under the model in DSM_MODEL; prints each histogram, outcomes marked allowed or\n"
+      "forbidden for that model; exit 1 if a forbidden outcome appeared, 2 on a usage or file error.\n");
+}
+
+int main_collective(int argc, char** argv) {
+  std::string file = default_file(argv[0]);
+  int rounds = 1000;
+  std::uint64_t seed = 1;
+  std::string only_class;
+  bool list = false;
+  std::vector<std::string> wanted;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto val = [&](const char* flag) -> std::optional<std::string> {
+      const std::string f = std::string(flag) + "=";
+      if (a.rfind(f, 0) == 0) return a.substr(f.size());
+      return std::nullopt;
+    };
+    if (auto v = val("--file")) file = *v;
+    else if (auto v2 = val("--rounds")) rounds = std::atoi(v2->c_str());
+    else if (auto v3 = val("--seed")) seed = std::strtoull(v3->c_str(), nullptr, 10);
+    else if (auto v4 = val("--class")) only_class = *v4;
+    else if (a == "--list") list = true;
+    else if (a == "--help" || a == "-h") {
+      if (dsm::rank() == 0) usage();
+      return 0;
+    } else if (a.rfind("--", 0) == 0) throw usage_error("unknown option " + a + " (see --help)");
+    else if (a != "all") wanted.push_back(a);
+  }
+  if (rounds <= 0) throw usage_error("--rounds must be at least 1");
+
+  std::ifstream in(file);
+  if (!in) throw usage_error("cannot read " + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  value doc;
+  try {
+    doc = litmus::json::parse(text.str());
+  } catch (const std::runtime_error& e) {
+    throw usage_error(file + ": " + e.what());
+  }
+  std::vector<program> programs;
+  for (const value& t : doc.at("tests").items) programs.push_back(load_program(t));
+  for (const std::string& w : wanted)
+    if (std::none_of(programs.begin(), programs.end(), [&](const program& p) { return p.id == w; }))
+      throw usage_error("no litmus test \"" + w + "\" in " + file + " (see --list)");
+
+  if (list) {
+    if (dsm::rank() == 0)
+      for (const program& p : programs)
+        std::printf("%-14s %-6s %zu processes\n", p.id.c_str(), p.cls.c_str(), p.procs.size());
+    return 0;
+  }
+
+  const std::string key = model_key(dsm::current_model());
+  if (dsm::rank() == 0)
+    std::printf("dsm-litmus: %s, model %s [%s], %d ranks, %d rounds per program\n\n", file.c_str(),
+                dsm::model_name(dsm::current_model()), key.c_str(), dsm::ranks(), rounds);
+  bool any_forbidden = false;
+  int ran = 0;
+  std::uint64_t lock_base = 1000;
+  for (const program& p : programs) {
+    lock_base += 64;  // fresh locks per program (entry binds them)
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), p.id) == wanted.end()) continue;
+    if (!only_class.empty() && p.cls != only_class) continue;
+    if (static_cast<int>(p.procs.size()) > dsm::ranks()) {
+      if (!wanted.empty())
+        throw usage_error("litmus test " + p.id + " needs " + std::to_string(p.procs.size()) + " ranks (mpirun -np " +
+                          std::to_string(p.procs.size()) + "), not " + std::to_string(dsm::ranks()));
+      if (dsm::rank() == 0) std::printf("%s: skipped, needs %zu ranks\n\n", p.id.c_str(), p.procs.size());
+      continue;
+    }
+    const std::vector<outcome> allowed = allowed_for(p, key);  // before running: refuse rather than guess
+    const auto hist = run(p, rounds, seed, lock_base);
+    if (dsm::rank() == 0) any_forbidden = report(p, hist, allowed, rounds) || any_forbidden;
+    ++ran;
+  }
+  if (ran == 0) throw usage_error("no litmus test selected");
+  int verdict = any_forbidden ? 1 : 0;
+  MPI_Bcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (dsm::rank() == 0)
+    std::printf("dsm-litmus: %d program(s) under %s: %s\n", ran, dsm::model_name(dsm::current_model()),
+                verdict ? "FAIL (forbidden outcomes observed)" : "OK");
+  return verdict;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  dsm::runtime rt(argc, argv);
+  try {
+    return main_collective(argc, argv);
+  } catch (const usage_error& e) {
+    if (dsm::rank() == 0) std::fprintf(stderr, "dsm-litmus: error: %s\n", e.what());
+    return 2;
+  } catch (const std::runtime_error& e) {  // json: a missing member
+    if (dsm::rank() == 0) std::fprintf(stderr, "dsm-litmus: error: %s\n", e.what());
+    return 2;
+  }
+}
