@@ -9,7 +9,8 @@
 //                   each timed acquire must fetch the token from rank 0. floor: one round trip
 //                   between ranks 0 and 1 over the channel dsm's transport uses, carrying as many
 //                   bytes as one dsm acquire sent in the warm-up round (from dsm::stats, split
-//                   evenly into request and reply), timed `locks` times after every round.
+//                   evenly into request and reply), timed by rank 1 after every acquire, to rank
+//                   0's application thread waiting asleep while its engine serves the lock.
 //   lock_contended  (2+ ranks) all ranks ask for one lock (managed by rank 0) at once: after an
 //                   MPI_Barrier, every rank times lock()+unlock(); the lock passes through all of
 //                   them in FIFO order. One round costs the slowest rank's time; per acquire, that
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
         }
       micro::sleepy_barrier(comm);
       const counts c = counted(comm, [&] {
+        if (channel && channel->server()) channel->serve();
         if (me != 1) return;
         for (std::size_t k = 0; k < locks; ++k) {
           dsm::mutex m{lock_id(k)};
@@ -141,28 +143,32 @@ int main(int argc, char** argv) {
           m.lock();
           const double us = micros_since(t0);
           m.unlock();
-          if (round > 0) samples.push_back(us);
+          if (round > 0) {
+            samples.push_back(us);
+            rtts.push_back(channel->once());
+          }
         }
+        if (channel) channel->stop();
       });
       if (round == 0) {
         const auto bytes = static_cast<std::size_t>(c.bytes / static_cast<double>(locks));
-        channel = std::make_unique<micro::round_trip_channel>(comm, node_local, bytes / 2, bytes - bytes / 2);
+        channel = std::make_unique<micro::round_trip_channel>(comm, node_local, bytes / 2, bytes - bytes / 2, 1);
         std::vector<double> warm;
-        channel->run(1, &warm);
+        channel->run(0, &warm, 10);
       } else {
         timed.msgs += c.msgs;
         timed.bytes += c.bytes;
         timed.acquires += c.acquires;
         timed.remote_acquires += c.remote_acquires;
-        channel->run(static_cast<int>(locks), &rtts);
       }
     }
     const double made = static_cast<double>(locks) * static_cast<double>(rounds);
     const double med = micro::from_rank1(comm, micro::median(samples));
+    const double rtt = micro::from_rank1(comm, micro::median(rtts));
     const bool ok = timed.acquires == made && timed.remote_acquires == made;
     all_ok &= ok;
     rows.push_back({.bench = "lock", .op = "lock_remote", .model = model, .ranks = n, .size = opt.size,
-                    .median_us = med, .floor_us = micro::median(rtts), .floor = channel->what(),
+                    .median_us = med, .floor_us = rtt, .floor = channel->what(),
                     .samples = static_cast<long>(made), .msgs_per_op = timed.msgs / made,
                     .bytes_per_op = timed.bytes / made, .verified = ok,
                     .check = acquire_check(timed.acquires, made) + ", " +
@@ -190,7 +196,7 @@ int main(int argc, char** argv) {
     const counts all = counted(comm, [&] {
       for (long round = 0; round < rounds_c; ++round) {
         per_acquire.push_back(contended_round());
-        channel_c.run(1, &rtts_c);
+        channel_c.run(1, &rtts_c, round == 0 ? 10 : 0);
         micro::sleepy_barrier(comm);  // the ranks not in the round trip wait without spinning
       }
     });

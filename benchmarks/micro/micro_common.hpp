@@ -203,17 +203,20 @@ inline void futex_wait_while(std::atomic<std::uint32_t>* word, std::uint32_t val
 }
 }  // namespace detail
 
-// A request/reply channel between ranks 0 (requester) and 1 (server) over the medium dsm's transport
-// uses between them: a POSIX shared-memory segment with a futex doorbell, both sides sleeping in
-// FUTEX_WAIT, when they share a node and the transport is not forced to MPI; else MPI_Isend/Irecv on
-// the given communicator, both sides waiting with MPI_Test + sched_yield. A round trip copies a
-// `request`-byte request in and out and a `reply`-byte reply in and out. The constructor is
-// collective over comm; run() involves ranks 0 and 1 only, so a benchmark can interleave its floor
-// with the operation it measures and both see the same machine.
+// A request/reply channel between ranks 0 and 1 over the medium dsm's transport uses between them:
+// a POSIX shared-memory segment with a futex doorbell, both sides sleeping in FUTEX_WAIT, when they
+// share a node and the transport is not forced to MPI; else MPI_Isend/Irecv on the given
+// communicator, both sides waiting with MPI_Test + sched_yield. A round trip copies a `request`-byte
+// request in and out and a `reply`-byte reply in and out. One of the two ranks is the client (it
+// times), the other serves. The constructor is collective over comm; after it only the two ranks
+// take part, so a benchmark can interleave its floor sample by sample with the operation it
+// measures, and both see the same machine: the client alternates an operation and once(), the
+// server sits in serve() (asleep in the kernel, as an idle rank would be) until the client's stop().
 class round_trip_channel {
  public:
-  round_trip_channel(MPI_Comm comm, bool node_local, std::size_t request, std::size_t reply)
-      : comm_(comm), request_(std::max<std::size_t>(request, 1)), reply_(std::max<std::size_t>(reply, 1)) {
+  round_trip_channel(MPI_Comm comm, bool node_local, std::size_t request, std::size_t reply, int client = 0)
+      : comm_(comm), request_(std::max<std::size_t>(request, 1)), reply_(std::max<std::size_t>(reply, 1)),
+        client_(client) {
     MPI_Comm_rank(comm, &me_);
     out_.assign(std::max(request_, reply_), 7);
     landing_.assign(std::max(request_, reply_), 0);
@@ -228,16 +231,29 @@ class round_trip_channel {
   round_trip_channel& operator=(const round_trip_channel&) = delete;
 
   const std::string& what() const { return what_; }
+  bool client() const { return me_ == client_; }
+  bool server() const { return me_ == 1 - client_; }
 
-  // `samples` round trips (10 more, untimed, the first time); rank 0 appends each one's time in us to
-  // *out. Ranks 0 and 1 must both call it; other ranks return at once.
-  void run(int samples, std::vector<double>* out) {
-    if (me_ > 1) return;
-    const int warm = warmed_ ? 0 : 10;
-    warmed_ = true;
-    for (int i = 0; i < samples + warm; ++i) {
-      const double us = base_ != nullptr ? shm_once() : mpi_once();
-      if (me_ == 0 && i >= warm) out->push_back(us);
+  // Client: one round trip; its time in us.
+  double once() { return exchange(0); }
+  // Client: ends the server's serve().
+  void stop() { exchange(1); }
+  // Server: answers requests until the client's stop().
+  void serve() {
+    while (answer() == 0) {
+    }
+  }
+  // Both ranks of the channel: `samples` round trips after `warm` untimed ones; the client appends
+  // each one's time in us to *out. Other ranks return at once.
+  void run(int samples, std::vector<double>* out, int warm = 0) {
+    if (client()) {
+      for (int i = 0; i < warm + samples; ++i) {
+        const double us = once();
+        if (i >= warm) out->push_back(us);
+      }
+      stop();
+    } else if (server()) {
+      serve();
     }
   }
 
@@ -277,26 +293,52 @@ class round_trip_channel {
     }
   }
 
-  double shm_once() {
-    using namespace detail;
-    auto* h = reinterpret_cast<shm_header*>(base_);
-    char* req_buf = base_ + sizeof(shm_header);
-    char* reply_buf = req_buf + request_;
-    if (me_ == 0) {
-      const auto t0 = clock_type::now();
+  // Client side of one round trip; the first request byte tells the server to stop (1) or not (0).
+  double exchange(char stop_flag) {
+    out_[0] = stop_flag;
+    const auto t0 = clock_type::now();
+    if (base_ != nullptr) {
+      using namespace detail;
+      auto* h = reinterpret_cast<shm_header*>(base_);
+      char* req_buf = base_ + sizeof(shm_header);
+      char* reply_buf = req_buf + request_;
       std::memcpy(req_buf, out_.data(), request_);
       h->turn.store(1, std::memory_order_release);
       futex(&h->turn, FUTEX_WAKE, 1);
       futex_wait_while(&h->turn, 1);
       std::memcpy(landing_.data(), reply_buf, reply_);  // the reply lands in private memory
-      return micros_since(t0);
+    } else {
+      const int peer = 1 - client_;
+      MPI_Request req;
+      MPI_Isend(out_.data(), static_cast<int>(request_), MPI_BYTE, peer, 1, comm_, &req);
+      wait_yielding(&req);
+      MPI_Irecv(landing_.data(), static_cast<int>(reply_), MPI_BYTE, peer, 2, comm_, &req);
+      wait_yielding(&req);
     }
-    futex_wait_while(&h->turn, 0);
-    std::memcpy(landing_.data(), req_buf, request_);
-    std::memcpy(reply_buf, out_.data(), reply_);
-    h->turn.store(0, std::memory_order_release);
-    futex(&h->turn, FUTEX_WAKE, 1);
-    return 0.0;
+    return micros_since(t0);
+  }
+
+  // Server side of one round trip; returns the request's stop flag.
+  char answer() {
+    if (base_ != nullptr) {
+      using namespace detail;
+      auto* h = reinterpret_cast<shm_header*>(base_);
+      char* req_buf = base_ + sizeof(shm_header);
+      char* reply_buf = req_buf + request_;
+      futex_wait_while(&h->turn, 0);
+      std::memcpy(landing_.data(), req_buf, request_);
+      std::memcpy(reply_buf, out_.data(), reply_);
+      h->turn.store(0, std::memory_order_release);
+      futex(&h->turn, FUTEX_WAKE, 1);
+    } else {
+      const int peer = client_;
+      MPI_Request req;
+      MPI_Irecv(landing_.data(), static_cast<int>(request_), MPI_BYTE, peer, 1, comm_, &req);
+      wait_yielding(&req);
+      MPI_Isend(out_.data(), static_cast<int>(reply_), MPI_BYTE, peer, 2, comm_, &req);
+      wait_yielding(&req);
+    }
+    return landing_[0];
   }
 
   static void wait_yielding(MPI_Request* req) {
@@ -308,28 +350,11 @@ class round_trip_channel {
     }
   }
 
-  double mpi_once() {
-    MPI_Request req;
-    if (me_ == 0) {
-      const auto t0 = clock_type::now();
-      MPI_Isend(out_.data(), static_cast<int>(request_), MPI_BYTE, 1, 1, comm_, &req);
-      wait_yielding(&req);
-      MPI_Irecv(landing_.data(), static_cast<int>(reply_), MPI_BYTE, 1, 2, comm_, &req);
-      wait_yielding(&req);
-      return micros_since(t0);
-    }
-    MPI_Irecv(landing_.data(), static_cast<int>(request_), MPI_BYTE, 0, 1, comm_, &req);
-    wait_yielding(&req);
-    MPI_Isend(out_.data(), static_cast<int>(reply_), MPI_BYTE, 0, 2, comm_, &req);
-    wait_yielding(&req);
-    return 0.0;
-  }
-
   MPI_Comm comm_;
   int me_ = 0;
   std::size_t request_, reply_, bytes_ = 0;
+  int client_ = 0;
   char* base_ = nullptr;
-  bool warmed_ = false;
   std::vector<char> out_, landing_;
   std::string what_;
 };

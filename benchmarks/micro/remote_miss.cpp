@@ -1,24 +1,31 @@
 // remote_miss: the cost of one remote read miss and one remote write miss of a unit between two
 // ranks, next to the floor this same program measures in the same run (micro_common.hpp).
 //
-// Pattern (ranks 0 and 1; any further ranks only take part in the barriers), repeated for `rounds`:
-//   rank 0 writes one word of every one of `units` units (it becomes their owner / last writer),
-//   barrier; rank 1 reads one word of each unit, timing every load      -> read_miss;
-//   barrier, rank 0 writes every unit again (rank 1's copies become stale), barrier;
-//   rank 1 writes one word of each unit, timing every store              -> write_miss.
-// Every timed access is the first touch of a unit that rank 0 wrote last, so each one is a fault, a
+// Pattern (ranks 0 and 1; any further ranks only take part in the barriers), repeated for `rounds`,
+// each round on `units` fresh units for the reads and `units` more for the writes, none of which
+// rank 1 has ever touched:
+//   rank 0 writes one word of every unit of both sets (it becomes their owner / last writer), barrier;
+//   rank 1 reads one word of each unit of the first set, timing every load   -> read_miss;
+//   rank 1 writes one word of each unit of the second set, timing every store -> write_miss.
+// Fresh units make every timed access a miss under every model (an update protocol such as eager
+// release would otherwise have refreshed a copy rank 1 kept from the round before): a fault, a
 // request to the home/owner/writer and the unit (or its diff) coming back. Messages and bytes per
 // miss are the runtime's own (dsm::stats, summed over the ranks) during the timed phases.
 //
 // floor = a bare protection fault (SIGSEGV on a PROT_NONE page of our own, mprotect in the handler,
-// return; measured before dsm::init) + one round trip of a 16-byte request and a unit-sized reply
-// over the channel dsm's transport is built on (a futex doorbell over shared memory between ranks
-// of one node; MPI_Test + sched_yield with DSM_TRANSPORT=mpi or across nodes), timed in every round
-// right after the misses, `units` times, so both see the same machine. ratio = median/floor.
+// return; measured before dsm::init) + one round trip of the same size as the miss: a 16-byte request
+// and a reply carrying the rest of the bytes one miss sent in the warm-up round (dsm::stats; a whole
+// unit under the sequential model, a diff of a few words under lazy release), over the channel
+// dsm's transport is built on (a futex doorbell over shared memory between ranks
+// of one node; MPI_Test + sched_yield with DSM_TRANSPORT=mpi or across nodes). Rank 1 times one
+// round trip after every miss, to rank 0's application thread, which waits for it asleep while its
+// engine serves the misses: miss and floor sample by sample see the same machine. ratio = median/floor.
 // Rank 1 checks every value it reads; a wrong one fails the run (exit 1).
 //
 // Usage: mpirun -np 2 ./micro_remote_miss [--size smoke|quick|full]   (DSM_UNIT sets the unit)
 #include <dsm/dsm.hpp>
+
+#include <memory>
 
 #include "micro_common.hpp"
 
@@ -69,81 +76,100 @@ int main(int argc, char** argv) {
   MPI_Comm_dup(MPI_COMM_WORLD, &comm);
   const bool node_local = micro::same_node(comm, 0, 1) && transport != "mpi";
 
-  // The misses. One extra unit so that the first timed unit starts on a unit boundary.
-  char* raw = dsm::alloc<char>((units + 1) * unit);
+  // The misses: 2 x `units` fresh units per round (round 0 warms up and is not counted), plus one so
+  // that the first unit starts on a unit boundary whatever alloc's alignment.
+  const std::size_t per_round = 2 * units;
+  char* raw = dsm::alloc<char>((per_round * static_cast<std::size_t>(rounds + 1) + 1) * unit);
   char* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + unit - 1) / unit * unit);
-  auto at = [&](std::size_t u) -> volatile long* { return reinterpret_cast<volatile long*>(base + u * unit); };
-  phase_cost reads, writes;
+  phase_cost reads, writes, warm_reads, warm_writes;
   long wrong = 0;
-  micro::round_trip_channel channel(comm, node_local, 16, unit);
-  std::vector<double> rtts, scratch_rtts;
-  for (long round = 0; round <= rounds; ++round) {  // round 0 warms up and is not counted
-    phase_cost scratch;
+  // The floor's channels, sized after the warm-up round: one per kind of miss.
+  std::unique_ptr<micro::round_trip_channel> read_channel, write_channel;
+  std::vector<double> read_rtts, write_rtts;
+  for (long round = 0; round <= rounds; ++round) {
+    char* first = base + static_cast<std::size_t>(round) * per_round * unit;
+    auto read_set = [&](std::size_t u) -> volatile long* { return reinterpret_cast<volatile long*>(first + u * unit); };
+    auto write_set = [&](std::size_t u) { return read_set(units + u); };
     if (me == 0)
-      for (std::size_t u = 0; u < units; ++u) *at(u) = round * 10 + 1;
+      for (std::size_t u = 0; u < per_round; ++u) *read_set(u) = round * 10 + 1;
     dsm::barrier();
-    counted(comm, round > 0 ? reads : scratch, [&] {
+    micro::round_trip_channel* channel = read_channel.get();
+    counted(comm, round > 0 ? reads : warm_reads, [&] {
+      if (channel && channel->server()) channel->serve();
       if (me != 1) return;
       for (std::size_t u = 0; u < units; ++u) {
         const auto t0 = clock_type::now();
         std::atomic_signal_fence(std::memory_order_seq_cst);
-        const long v = *at(u);
+        const long v = *read_set(u);
         std::atomic_signal_fence(std::memory_order_seq_cst);
         const double us = micros_since(t0);
         if (v != round * 10 + 1) ++wrong;
-        if (round > 0) reads.samples.push_back(us);
+        if (channel) {
+          reads.samples.push_back(us);
+          read_rtts.push_back(channel->once());
+        }
       }
+      if (channel) channel->stop();
     });
-    dsm::barrier();
-    if (me == 0)
-      for (std::size_t u = 0; u < units; ++u) *at(u) = round * 10 + 2;
-    dsm::barrier();
-    counted(comm, round > 0 ? writes : scratch, [&] {
+    channel = write_channel.get();
+    counted(comm, round > 0 ? writes : warm_writes, [&] {
+      if (channel && channel->server()) channel->serve();
       if (me != 1) return;
       for (std::size_t u = 0; u < units; ++u) {
         const auto t0 = clock_type::now();
         std::atomic_signal_fence(std::memory_order_seq_cst);
-        *at(u) = round * 10 + 3;
+        *write_set(u) = round * 10 + 3;
         std::atomic_signal_fence(std::memory_order_seq_cst);
         const double us = micros_since(t0);
-        if (round > 0) writes.samples.push_back(us);
+        if (channel) {
+          writes.samples.push_back(us);
+          write_rtts.push_back(channel->once());
+        }
       }
+      if (channel) channel->stop();
     });
+    if (round == 0) {  // size the floor like the misses: 16 B of request, the rest in the reply
+      const auto per_miss = [&](double bytes) {
+        return std::max<std::size_t>(17, static_cast<std::size_t>(bytes / static_cast<double>(units))) - 16;
+      };
+      read_channel = std::make_unique<micro::round_trip_channel>(comm, node_local, 16, per_miss(warm_reads.bytes), 1);
+      write_channel = std::make_unique<micro::round_trip_channel>(comm, node_local, 16, per_miss(warm_writes.bytes), 1);
+    }
     dsm::barrier();
     if (me == 0)  // rank 1's writes arrived whole
-      for (std::size_t u = 0; u < units; ++u) wrong += *at(u) != round * 10 + 3;
-    channel.run(static_cast<int>(units), round > 0 ? &rtts : &scratch_rtts);
+      for (std::size_t u = 0; u < units; ++u) wrong += *write_set(u) != round * 10 + 3;
     dsm::barrier();
   }
   dsm::free(raw);
 
-  // Rank 1 timed the misses; rank 0 timed the round trips. Bring everything to rank 0.
-  const double rtt = micro::median(rtts);
-  double from1[2] = {micro::median(reads.samples), micro::median(writes.samples)};
-  if (me == 1) MPI_Send(from1, 2, MPI_DOUBLE, 0, 3, comm);
+  // Rank 1 timed everything. Bring it to rank 0.
+  double from1[4] = {micro::median(reads.samples), micro::median(writes.samples), micro::median(read_rtts),
+                     micro::median(write_rtts)};
+  if (me == 1) MPI_Send(from1, 4, MPI_DOUBLE, 0, 3, comm);
   long wrong_all = 0;
   MPI_Allreduce(&wrong, &wrong_all, 1, MPI_LONG, MPI_SUM, comm);
   if (me == 0) {
-    MPI_Recv(from1, 2, MPI_DOUBLE, 1, 3, comm, MPI_STATUS_IGNORE);
+    MPI_Recv(from1, 4, MPI_DOUBLE, 1, 3, comm, MPI_STATUS_IGNORE);
     const double n = static_cast<double>(units) * static_cast<double>(rounds);
     char title[256];
     std::snprintf(title, sizeof title, "micro_remote_miss: unit %zu B, DSM_TRANSPORT=%s (%s path), %zu units x %ld rounds; "
-                  "bare fault read %.2f us, write %.2f us; round trip %.2f us",
+                  "bare fault read %.2f us, write %.2f us; round trips %.2f us, %.2f us",
                   unit, transport.c_str(), node_local ? "node-local" : "MPI", units, rounds, fault.read_us,
-                  fault.write_us, rtt);
+                  fault.write_us, from1[2], from1[3]);
     micro::print_header(title);
     const std::string model = dsm::model_name(dsm::current_model());
     const std::string check = wrong_all == 0 ? "every value read and written back as expected"
                                              : std::to_string(wrong_all) + " wrong values";
     micro::row r{.bench = "remote_miss", .op = "read_miss", .model = model, .ranks = dsm::ranks(), .size = opt.size,
-                 .median_us = from1[0], .floor_us = fault.read_us + rtt, .floor = "bare read fault + " + channel.what(),
+                 .median_us = from1[0], .floor_us = fault.read_us + from1[2],
+                 .floor = "bare read fault + " + read_channel->what(),
                  .samples = static_cast<long>(n), .msgs_per_op = reads.msgs / n, .bytes_per_op = reads.bytes / n,
                  .verified = wrong_all == 0, .check = check};
     micro::print_row(r);
     r.op = "write_miss";
     r.median_us = from1[1];
-    r.floor_us = fault.write_us + rtt;
-    r.floor = "bare write fault + " + channel.what();
+    r.floor_us = fault.write_us + from1[3];
+    r.floor = "bare write fault + " + write_channel->what();
     r.msgs_per_op = writes.msgs / n;
     r.bytes_per_op = writes.bytes / n;
     micro::print_row(r);
