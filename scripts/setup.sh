@@ -12,6 +12,7 @@ PACKAGES=(
   googletest libgtest-dev      # GoogleTest for the tests
   cmake g++ make pkg-config    # the build
   python3                      # scripts/run.sh reads the DSM_STATS JSON with it
+  python3-matplotlib           # benchmarks/run-suite.sh draws its PNG plots with it
 )
 
 missing=()
