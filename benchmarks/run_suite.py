@@ -39,8 +39,8 @@ MPIRUN_BASE = ["mpirun", "--oversubscribe", "--bind-to", "none", "--mca", "btl",
                "--mca", "mpi_yield_when_idle", "1"]
 CSV_COLUMNS = ["kind", "app", "op", "version", "model", "layout", "ranks", "size", "status", "reason",
                "time_s", "speedup", "dsm_over_mpi", "dsm_over_threads", "median_us", "floor_us", "ratio",
-               "floor", "messages", "bytes", "msgs_per_op", "bytes_per_op", "verified", "check", "wall_s",
-               "log"]
+               "floor", "launches", "ratio_min", "ratio_max", "messages", "bytes", "msgs_per_op", "bytes_per_op",
+               "verified", "check", "wall_s", "log"]
 
 
 def parse_args(argv):
@@ -77,6 +77,9 @@ def parse_args(argv):
                         "run on this host)")
     p.add_argument("--mpirun-args", default="",
                    help='extra mpirun arguments, e.g. "--mca btl_tcp_if_include eth0"')
+    p.add_argument("--repeat", type=int, default=None,
+                   help="launches of each micro benchmark; each row shows the launch with the median "
+                        "ratio and the range (default: 1 quick and smoke, 3 full)")
     p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     a = p.parse_args(argv)
     a.ranks = [int(r) for r in a.ranks.replace(",", " ").split()]
@@ -90,6 +93,10 @@ def parse_args(argv):
             p.error("unknown micro benchmark '%s' (valid: %s, none)" % (m, " ".join(MICRO)))
     if not a.ranks or min(a.ranks) < 1:
         p.error("--ranks needs positive rank counts")
+    if a.repeat is None:
+        a.repeat = 3 if a.size == "full" else 1
+    if a.repeat < 1:
+        p.error("--repeat needs at least 1")
     if a.timeout is None:
         a.timeout = 1800.0 if a.size == "full" else 120.0
     a.build_dir = os.path.abspath(a.build_dir)
@@ -161,9 +168,9 @@ def find_executable(build_dir, name):
 class Run:
     """One program launch: an app version at some ranks (and model, layout), or a micro benchmark."""
 
-    def __init__(self, kind, app, version, ranks, model="", layout="", op=""):
+    def __init__(self, kind, app, version, ranks, model="", layout="", op="", launch=0):
         self.kind, self.app, self.version, self.ranks = kind, app, version, ranks
-        self.model, self.layout, self.op = model, layout, op
+        self.model, self.layout, self.op, self.launch = model, layout, op, launch
 
     @property
     def ident(self):
@@ -173,25 +180,29 @@ class Run:
         if self.layout:
             parts.append(self.layout)
         parts.append("np%d" % self.ranks)
+        if self.launch:
+            parts.append("launch%d" % self.launch)
         return ".".join(p for p in parts if p)
 
     @property
     def label(self):
         what = self.app if self.kind == "app" else "micro " + self.op
         extra = " ".join(x for x in (self.model, self.layout) if x)
-        return "%-18s %-8s %-28s np%d" % (what, self.version, extra, self.ranks)
+        label = "%-18s %-8s %-28s np%d" % (what, self.version, extra, self.ranks)
+        return label + (" #%d" % self.launch if self.launch else "")
 
 
 def plan(args, models, skip_apps):
     runs = []
     multi = [r for r in args.ranks if r >= 2]
+    launches = range(1, args.repeat + 1) if args.repeat > 1 else [0]
     for m in args.micro:
         if m == "diff":  # one process; no model involved
-            runs.append(Run("micro", "micro", "dsm", 1, op=m))
+            runs += [Run("micro", "micro", "dsm", 1, op=m, launch=k) for k in launches]
             continue
         for model in models:
             for r in multi:
-                runs.append(Run("micro", "micro", "dsm", r, model=model, op=m))
+                runs += [Run("micro", "micro", "dsm", r, model=model, op=m, launch=k) for k in launches]
     for app in args.apps:
         if app in skip_apps:
             continue
@@ -318,6 +329,40 @@ def execute(run, args, exe, out_dir):
 
 # ---- derived columns, table ----------------------------------------------------------------------
 
+def combine_launches(rows):
+    """One row per micro benchmark operation, model and rank count: of several launches, the one
+    with the median ratio, with the number of launches and the range of their ratios. Failed if any
+    launch failed."""
+    out, groups = [], {}
+    for r in rows:
+        if r["kind"] != "micro":
+            out.append(r)
+            continue
+        k = (r["op"], r["model"], r["ranks"])
+        if k not in groups:
+            groups[k] = []
+            out.append(k)
+        groups[k].append(r)
+    result = []
+    for item in out:
+        if not isinstance(item, tuple):
+            result.append(item)
+            continue
+        rs = groups[item]
+        bad = [r for r in rs if r["status"] != "ok"]
+        if bad:
+            chosen = dict(bad[0])
+        else:
+            rs = sorted(rs, key=lambda r: r["ratio"] if r["ratio"] is not None else 0)
+            chosen = dict(rs[(len(rs) - 1) // 2])
+            ratios = [r["ratio"] for r in rs if r["ratio"] is not None]
+            if ratios:
+                chosen["ratio_min"], chosen["ratio_max"] = min(ratios), max(ratios)
+        chosen["launches"] = len(rs)
+        result.append(chosen)
+    return result
+
+
 def derive(rows):
     """speedup (vs 1 rank of the same app, version, model, layout), dsm/MPI and dsm/threads."""
     ok_apps = [r for r in rows if r["kind"] == "app" and r["status"] == "ok" and r["time_s"]]
@@ -344,13 +389,18 @@ def table(rows):
     micro = [r for r in rows if r["kind"] == "micro"]
     apps = [r for r in rows if r["kind"] == "app"]
     if micro:
-        lines.append("Micro benchmarks (median of the operation; floor timed in the same run; ratio = median / floor)")
-        lines.append("%-16s %-14s %4s %11s %11s %7s %8s %10s  %s" %
-                     ("operation", "model", "np", "median us", "floor us", "ratio", "msgs/op", "bytes/op", "status"))
+        lines.append("Micro benchmarks (median of the operation; floor timed in the same run; ratio = median / floor; "
+                     "of several launches, the one with the median ratio)")
+        lines.append("%-16s %-14s %4s %11s %11s %7s %13s %8s %10s  %s" %
+                     ("operation", "model", "np", "median us", "floor us", "ratio", "ratio range", "msgs/op",
+                      "bytes/op", "status"))
         for r in micro:
-            lines.append("%-16s %-14s %4d %11s %11s %7s %8s %10s  %s" % (
+            spread = "-"
+            if r["launches"] and r["launches"] > 1 and r["ratio_min"] is not None:
+                spread = "%.2f-%.2f" % (r["ratio_min"], r["ratio_max"])
+            lines.append("%-16s %-14s %4d %11s %11s %7s %13s %8s %10s  %s" % (
                 r["op"], r["model"] or "-", r["ranks"], fmt(r["median_us"], ".3f"), fmt(r["floor_us"], ".3f"),
-                fmt(r["ratio"], ".2f"), fmt(r["msgs_per_op"], ".2f"), fmt(r["bytes_per_op"], ".0f"),
+                fmt(r["ratio"], ".2f"), spread, fmt(r["msgs_per_op"], ".2f"), fmt(r["bytes_per_op"], ".0f"),
                 status_text(r)))
     if apps:
         if lines:
@@ -487,20 +537,21 @@ def plot(out_dir, rows):
                 ops.append(r["op"])
         variants = []
         for r in micro:
-            v = (r["model"] or "-", r["ranks"])
+            v = (r["model"], r["ranks"])
             if v not in variants:
                 variants.append(v)
-        fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(ops) * max(1, len(variants)) / 3), 4.5))
-        width = 0.8 / max(1, len(variants))
-        for i, (model, ranks) in enumerate(variants):
-            xs, ys = [], []
-            for j, op in enumerate(ops):
-                hit = [r for r in micro if r["op"] == op and (r["model"] or "-") == model and r["ranks"] == ranks]
-                if hit:
-                    xs.append(j + (i - (len(variants) - 1) / 2) * width)
-                    ys.append(hit[0]["ratio"])
-            if xs:
-                ax.bar(xs, ys, width, label="%s np%d" % (model, ranks))
+        colors = {v: "C%d" % (i % 10) for i, v in enumerate(variants)}
+        fig, ax = plt.subplots(figsize=(min(14, 2 + 1.2 * len(ops)), 4.5))
+        labelled = set()
+        for j, op in enumerate(ops):  # each operation's bars centred on its tick
+            here = [v for v in variants if any(r["op"] == op and (r["model"], r["ranks"]) == v for r in micro)]
+            width = min(0.8 / max(1, len(here)), 0.3)
+            for i, v in enumerate(here):
+                r = [r for r in micro if r["op"] == op and (r["model"], r["ranks"]) == v][0]
+                label = ("%s np%d" % v) if v[0] else "one process"
+                ax.bar(j + (i - (len(here) - 1) / 2) * width, r["ratio"], width, color=colors[v],
+                       label=None if label in labelled else label)
+                labelled.add(label)
         ax.axhline(1.5, color="red", linestyle=":", label="goal: 1.5x floor")
         ax.axhline(1.0, color="grey", linewidth=0.8)
         ax.set_yscale("log")
@@ -568,9 +619,10 @@ def main(argv):
         else:
             print("ok %.1f s (timed %.4f s)" % (wall, new_rows[0]["time_s"] or 0), flush=True)
 
+    rows = combine_launches(rows)
     derive(rows)
     text = table(rows)
-    config = {"size": args.size, "ranks": args.ranks, "models": models, "apps": args.apps,
+    config = {"size": args.size, "ranks": args.ranks, "repeat": args.repeat, "models": models, "apps": args.apps,
               "micro": args.micro, "skipped_apps": absent, "build_dir": args.build_dir,
               "hostfile": args.hostfile, "mpirun_args": args.mpirun_args, "timeout_s": args.timeout,
               "date": datetime.datetime.now().isoformat(timespec="seconds"),
