@@ -1,7 +1,7 @@
 // micro_lock: the cost of acquiring a dsm::mutex, in three situations, each next to its floor
 // measured in the same run (micro_common.hpp):
 //   lock_reacquire  rank 0 acquires and releases a lock it held last, over and over (every other
-//                   rank waits): time per acquire+release pair, in batches of 1000, median over the
+//                   rank waits): time per acquire+release pair, in batches of 200, median over the
 //                   batches. floor: a std::mutex lock+unlock pair, timed the same way. The design
 //                   says this costs no message; msgs_per_op shows whether it does.
 //   lock_remote     (2+ ranks) rank 0 acquires and releases `locks` locks, all managed by rank 0;
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
 
   // ---- lock_reacquire --------------------------------------------------------------------------------
   {
-    const long batch = 1000, batches = opt.reps(30);
+    const long batch = 200, batches = opt.reps(150);
     dsm::mutex m{0};  // managed by rank 0
     std::vector<double> per_pair;
     const counts c = counted(comm, [&] {
