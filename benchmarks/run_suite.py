@@ -232,14 +232,15 @@ def command_for(run, args, exe, stats_path):
     if args.hostfile:
         mpirun += ["--hostfile", args.hostfile]
     mpirun += args.mpirun_args.split()
+    env.pop("DSM_STATS", None)
     if run.model:
         env["DSM_MODEL"] = run.model
-        env.pop("DSM_STATS", None)
         if stats_path:
             env["DSM_STATS"] = stats_path
-        if args.hostfile:  # every DSM_* variable reaches the ranks on the other hosts
-            for var in sorted(v for v in env if v.startswith("DSM_")):
-                mpirun += ["-x", var]
+    if args.hostfile:  # every DSM_* variable and the library path reach the ranks on the other hosts
+        for var in sorted(v for v in env if v.startswith("DSM_")):
+            mpirun += ["-x", var]
+        if "LD_LIBRARY_PATH" in env:
             mpirun += ["-x", "LD_LIBRARY_PATH"]
     return mpirun + ["-np", str(run.ranks)] + prog, env
 
