@@ -16,7 +16,7 @@ import sys
 
 MICRO_OPS = {"remote_miss": ["read_miss", "write_miss"],
              "lock": ["lock_reacquire", "lock_remote", "lock_contended"],
-             "barrier": ["barrier"]}
+             "barrier": ["barrier", "barrier_sleeping"]}
 DIFF_OPS = ["diff_0pct", "diff_1pct", "diff_100pct"]
 
 
