@@ -3,8 +3,10 @@
 // their ratio: a human table and one `RESULT {json}` line per row, the line benchmarks/run_suite.py
 // reads. Here: the command line (--size smoke|quick|full), medians, the floors (a bare protection
 // fault with mprotect; a request/reply round trip of a given size over the channel dsm's transport
-// is built on; a barrier of MPI ranks that sleeps instead of spinning while it waits), and the
-// result line. Single-threaded; the MPI helpers are collective over the communicator they take.
+// is built on, which a benchmark can interleave sample by sample with what it measures; a barrier
+// of MPI ranks that sleeps instead of spinning while it waits), and the result line. Called from the
+// application thread only. sleepy_barrier, same_node and the channel's constructor are collective
+// over the communicator they take; the channel's run, once, serve and stop involve ranks 0 and 1.
 #ifndef DSM_BENCHMARKS_MICRO_COMMON_HPP_
 #define DSM_BENCHMARKS_MICRO_COMMON_HPP_
 
