@@ -12,7 +12,7 @@
 # Remote miss runs under DSM_MODEL=sequential (each miss is one request and one unit coming back);
 # Jacobi under every model in build/models.txt. Each figure is the median of $DSM_BENCH_REPS runs
 # (default 3). Usage: run-transports.sh [n=512] [sweeps=50]
-# Builds remote_miss and jacobi in build/ (or $DSM_BUILD_DIR) if needed. These VMs are shared and
+# Builds micro_remote_miss and jacobi in build/ (or $DSM_BUILD_DIR) if needed. These VMs are shared and
 # noisy: compare the ratios of one run, and run it twice before believing a difference under 1.5x.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,12 +24,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
 LOCAL=(mpirun --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
 
-if [[ ! -x "$BUILD_DIR/benchmarks/remote_miss" || ! -x "$BUILD_DIR/examples/jacobi" ]]; then
+if [[ ! -x "$BUILD_DIR/benchmarks/micro/micro_remote_miss" || ! -x "$BUILD_DIR/examples/jacobi" ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD_DIR" -j2 --target remote_miss jacobi >/dev/null || exit 1
+cmake --build "$BUILD_DIR" -j2 --target micro_remote_miss jacobi >/dev/null || exit 1
 IFS='; ' read -r -a models <"$BUILD_DIR/models.txt"
-miss=$(realpath "$BUILD_DIR/benchmarks/remote_miss")
+miss=$(realpath "$BUILD_DIR/benchmarks/micro/micro_remote_miss")
 jacobi=$(realpath "$BUILD_DIR/examples/jacobi")
 
 tmp=$(mktemp -d /tmp/dsm-transports.XXXXXX)
@@ -67,8 +67,8 @@ for np in 2 4; do
     rs=() ws=()
     for ((i = 0; i < reps; i++)); do
       DSM_MODEL=sequential launch "$where" "$np" "$miss" >"$tmp/out" 2>&1
-      rs+=("$(awk '/^remote read miss/ {print $4}' "$tmp/out")")
-      ws+=("$(awk '/^remote write miss/ {print $4}' "$tmp/out")")
+      rs+=("$(awk '$1 == "read_miss" {print $4}' "$tmp/out")")
+      ws+=("$(awk '$1 == "write_miss" {print $4}' "$tmp/out")")
       [[ -n ${rs[-1]} ]] || { echo "remote_miss failed ($where, np $np):"; tail -5 "$tmp/out"; }
     done
     r=$(median "${rs[@]}")

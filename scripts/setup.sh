@@ -13,7 +13,7 @@ PACKAGES=(
   cmake g++ make pkg-config    # the build
   python3                      # scripts/run.sh reads the DSM_STATS JSON with it
   iproute2                     # `ip netns`: the two-host test (tests/netns) and benchmarks/run-hosts.sh
-  python3-matplotlib           # scripts/compare-models.sh draws its bar charts with it
+  python3-matplotlib           # scripts/compare-models.sh and benchmarks/run-suite.sh draw their plots with it
 )
 
 missing=()
