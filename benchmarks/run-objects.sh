@@ -48,6 +48,7 @@ python3 - "$results" <<'PY'
 import re, sys
 rows = {}
 for line in open(sys.argv[1]):
+    line = line.strip()
     f = dict(re.findall(r"(\w+)=([^ ]+)", line))
     if f.get("check") != "OK":
         continue
