@@ -165,45 +165,35 @@ void open_object(const object_ref& o, bool write);
 void close_object(const object_ref& o, bool write) noexcept;
 }  // namespace detail
 
-template <class T>
-class read_handle {
+namespace detail {
+// An open handle on an object: holds its lock (shared when Write is false, under entry consistency)
+// and gives a const (Write false) or mutable view of it; closing releases the lock.
+template <class T, bool Write>
+class handle {
  public:
-  explicit read_handle(const detail::object_ref& o) : o_(o) { detail::open_object(o_, false); }
-  ~read_handle() {
-    if (o_.p != nullptr) detail::close_object(o_, false);
+  using view = std::conditional_t<Write, T, const T>;
+  explicit handle(const object_ref& o) : o_(o) { open_object(o_, Write); }
+  ~handle() {
+    if (o_.p != nullptr) close_object(o_, Write);
   }
-  read_handle(read_handle&& other) noexcept : o_(other.o_) { other.o_.p = nullptr; }
-  read_handle(const read_handle&) = delete;
-  read_handle& operator=(const read_handle&) = delete;
-  read_handle& operator=(read_handle&&) = delete;
+  handle(handle&& other) noexcept : o_(other.o_) { other.o_.p = nullptr; }
+  handle(const handle&) = delete;
+  handle& operator=(const handle&) = delete;
+  handle& operator=(handle&&) = delete;
 
-  const T* get() const noexcept { return static_cast<const T*>(o_.p); }
-  const T* operator->() const noexcept { return get(); }
-  const T& operator*() const noexcept { return *get(); }
+  view* get() const noexcept { return static_cast<view*>(o_.p); }
+  view* operator->() const noexcept { return get(); }
+  view& operator*() const noexcept { return *get(); }
 
  private:
-  detail::object_ref o_;
+  object_ref o_;
 };
+}  // namespace detail
 
 template <class T>
-class write_handle {
- public:
-  explicit write_handle(const detail::object_ref& o) : o_(o) { detail::open_object(o_, true); }
-  ~write_handle() {
-    if (o_.p != nullptr) detail::close_object(o_, true);
-  }
-  write_handle(write_handle&& other) noexcept : o_(other.o_) { other.o_.p = nullptr; }
-  write_handle(const write_handle&) = delete;
-  write_handle& operator=(const write_handle&) = delete;
-  write_handle& operator=(write_handle&&) = delete;
-
-  T* get() const noexcept { return static_cast<T*>(o_.p); }
-  T* operator->() const noexcept { return get(); }
-  T& operator*() const noexcept { return *get(); }
-
- private:
-  detail::object_ref o_;
-};
+using read_handle = detail::handle<T, false>;
+template <class T>
+using write_handle = detail::handle<T, true>;
 
 template <class T>
 class object {
