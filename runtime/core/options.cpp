@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 namespace dsm::rt {
 namespace {
@@ -72,12 +73,13 @@ std::string options::describe() const {
   s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
   s += " log=" + std::to_string(static_cast<int>(log));
   s += " gc=" + std::to_string(gc_bytes);
+  s += " chaos=" + (chaos ? std::to_string(chaos_seed) : std::string("off"));
   return s;
 }
 
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
-  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES"};
+  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHAOS"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -96,7 +98,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
-            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=");
+            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, --dsm-chaos=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -160,6 +162,24 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   if (auto v = lookup("DSM_GC_BYTES")) {
     o.gc_bytes = parse_size(v->first, v->second);
     if (o.gc_bytes == 0) bad(v->first, v->second, "is not a garbage-collection threshold", "a size of at least 1, e.g. 64M");
+  }
+  if (auto v = lookup("DSM_CHAOS")) {
+    const std::string s = lower(v->second);
+    if (s == "off" || s.empty()) {
+      o.chaos = false;
+    } else {
+      constexpr const char* kChoices = "a seed (an unsigned integer, e.g. 1) or off";
+      std::size_t used = 0;
+      unsigned long long seed = 0;
+      try {
+        seed = std::stoull(s, &used, 10);
+      } catch (const std::exception&) {
+        bad(v->first, v->second, "is not a chaos seed", kChoices);
+      }
+      if (used != s.size() || !std::isdigit(static_cast<unsigned char>(s[0]))) bad(v->first, v->second, "is not a chaos seed", kChoices);
+      o.chaos = true;
+      o.chaos_seed = seed;
+    }
   }
   if (auto v = lookup("DSM_LOG")) {
     const std::string s = lower(v->second);

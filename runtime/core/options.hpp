@@ -35,6 +35,8 @@ struct options {
   transport_kind transport = transport_kind::automatic;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
+  bool chaos = false;                            // DSM_CHAOS=<seed>: injected delays and reordering (tests)
+  std::uint64_t chaos_seed = 0;
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;
