@@ -73,7 +73,7 @@ std::string options::describe() const {
   s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
   s += " log=" + std::to_string(static_cast<int>(log));
   s += " gc=" + std::to_string(gc_bytes);
-  s += " chaos=" + (chaos ? std::to_string(chaos_seed) : std::string("off"));
+  s += " chaos=" + (chaos ? std::to_string(chaos_seed) + (chaos_pairs ? ":pairs" : "") : std::string("off"));
   return s;
 }
 
@@ -164,19 +164,23 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
     if (o.gc_bytes == 0) bad(v->first, v->second, "is not a garbage-collection threshold", "a size of at least 1, e.g. 64M");
   }
   if (auto v = lookup("DSM_CHAOS")) {
-    const std::string s = lower(v->second);
+    std::string s = lower(v->second);
     if (s == "off" || s.empty()) {
       o.chaos = false;
     } else {
-      constexpr const char* kChoices = "a seed (an unsigned integer, e.g. 1) or off";
+      constexpr const char* kChoices = "a seed (an unsigned integer, e.g. 1), a seed followed by :pairs (e.g. 1:pairs), or off";
+      if (s.size() > 6 && s.substr(s.size() - 6) == ":pairs") {
+        o.chaos_pairs = true;
+        s.resize(s.size() - 6);
+      }
       std::size_t used = 0;
       unsigned long long seed = 0;
       try {
         seed = std::stoull(s, &used, 10);
       } catch (const std::exception&) {
-        bad(v->first, v->second, "is not a chaos seed", kChoices);
+        bad(v->first, v->second, "is not a chaos setting", kChoices);
       }
-      if (used != s.size() || !std::isdigit(static_cast<unsigned char>(s[0]))) bad(v->first, v->second, "is not a chaos seed", kChoices);
+      if (used != s.size() || !std::isdigit(static_cast<unsigned char>(s[0]))) bad(v->first, v->second, "is not a chaos setting", kChoices);
       o.chaos = true;
       o.chaos_seed = seed;
     }

@@ -35,8 +35,9 @@ struct options {
   transport_kind transport = transport_kind::automatic;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
-  bool chaos = false;                            // DSM_CHAOS=<seed>: injected delays and reordering (tests)
+  bool chaos = false;                            // DSM_CHAOS=<seed>[:pairs]: injected delays and reordering (tests)
   std::uint64_t chaos_seed = 0;
+  bool chaos_pairs = false;                      // :pairs: reorder within a pair too, but for the orders relied on
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;

@@ -1,6 +1,7 @@
 // chaos.cpp: see chaos.hpp.
 #include "transport/chaos.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace dsm::rt {
@@ -19,18 +20,24 @@ std::uint64_t mix(std::uint64_t x) {
 }
 }  // namespace
 
-chaos_inbox::chaos_inbox(std::uint64_t seed, int rank, int box)
-    : rng_(mix(mix(seed) ^ (static_cast<std::uint64_t>(rank) << 8) ^ static_cast<std::uint64_t>(box))) {}
+chaos_inbox::chaos_inbox(std::uint64_t seed, int rank, int box, bool pairs)
+    : rng_(mix(mix(seed) ^ (static_cast<std::uint64_t>(rank) << 8) ^ static_cast<std::uint64_t>(box))), pairs_(pairs) {}
 
-bool chaos_inbox::admit(int src, std::span<const std::byte> bytes, clock::time_point now) {
-  // Behind an earlier held message of the same sender: held too, due with it (per-pair order).
+bool chaos_inbox::must_follow(msg earlier, msg later) const {
+  if (!pairs_) return true;                              // per-pair FIFO, as MPI gives on one tag
+  if (is_bulk(earlier) && is_bulk(later)) return true;   // fragments are reassembled in sequence
+  if (earlier == msg::barrier_data && later == msg::barrier_arrive) return true;  // data before arrival
+  return later == msg::goodbye;                          // nothing may follow a goodbye
+}
+
+bool chaos_inbox::admit(int src, msg type, std::span<const std::byte> bytes, clock::time_point now) {
+  // Behind an earlier held message of the same sender that it must follow: held too, due with it.
   clock::time_point due{};
   bool behind = false;
-  for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
-    if (it->src == src) {
-      due = it->due;
+  for (const held_message& m : held_) {
+    if (m.src == src && must_follow(m.type, type)) {
+      due = behind ? std::max(due, m.due) : m.due;
       behind = true;
-      break;
     }
   }
   if (!behind) {
@@ -38,14 +45,14 @@ bool chaos_inbox::admit(int src, std::span<const std::byte> bytes, clock::time_p
     std::uniform_int_distribution<std::int64_t> us(kMinHoldUs, kMaxHoldUs);
     due = now + std::chrono::microseconds(us(rng_));
   }
-  held_.push_back({src, due, std::vector<std::byte>(bytes.begin(), bytes.end())});
+  held_.push_back({src, type, due, std::vector<std::byte>(bytes.begin(), bytes.end())});
   ++held_total_;
   return false;
 }
 
 bool chaos_inbox::take_due(clock::time_point now, std::vector<std::byte>& out) {
-  // The first due one in arrival order: an earlier message of the same sender has a due time no
-  // later than it, so it is due too and comes first.
+  // The first due one in arrival order: an earlier message it must follow has a due time no later
+  // than it, so it is due too and comes first.
   for (auto it = held_.begin(); it != held_.end(); ++it) {
     if (it->due <= now) {
       out = std::move(it->bytes);

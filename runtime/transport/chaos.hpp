@@ -3,11 +3,13 @@
 //
 // chaos_inbox sits between an inbox and the thread that serves it. Each message that arrives is
 // either delivered at once or, with probability 1/4, copied and held back for a random 20 us - 2 ms
-// while later messages from other senders are delivered first. Messages from one sender keep their
-// order: once a message from rank r is held, every later message from r is held behind it and
-// delivered right after it. So the order between senders is scrambled and the delays are real, but
-// per-pair FIFO, which MPI guarantees and the protocols rely on (docs/reliability.md lists where),
-// is kept. chaos_sender makes a sending thread sleep 20-500 us before one send in eight.
+// while later messages are delivered first. By default messages from one sender keep their order
+// (as MPI guarantees on one tag): once a message from rank r is held, every later message from r is
+// held behind it and delivered right after it, so only the order between senders is scrambled. With
+// `pairs` (DSM_CHAOS=<seed>:pairs) later messages of the same sender may overtake too, except where
+// the runtime relies on per-pair order (docs/reliability.md): the fragments of bulk messages stay in
+// sequence, a barrier arrival stays behind its barrier data, and a goodbye stays behind everything.
+// chaos_sender makes a sending thread sleep 20-500 us before one send in eight.
 //
 // The decisions come from a generator seeded with (seed, rank, inbox), so one seed gives each rank
 // the same sequence of choices; the interleaving the choices meet still depends on timing. Nothing
@@ -26,15 +28,20 @@
 #include <span>
 #include <vector>
 
+#include "transport/message.hpp"
+
 namespace dsm::rt {
 
 class chaos_inbox {
  public:
   using clock = std::chrono::steady_clock;
-  chaos_inbox(std::uint64_t seed, int rank, int box);
+  chaos_inbox(std::uint64_t seed, int rank, int box, bool pairs = false);
 
-  // A message from `src` has arrived. True: deliver it now. False: it has been copied and is held.
-  bool admit(int src, std::span<const std::byte> bytes, clock::time_point now);
+  // A message of type `type` from `src` has arrived. True: deliver it now. False: it has been copied
+  // and is held.
+  bool admit(int src, msg type, std::span<const std::byte> bytes, clock::time_point now);
+  // True if a message `later` from one sender must not overtake an earlier one `earlier`.
+  bool must_follow(msg earlier, msg later) const;
   // Moves the next held message whose time has come into `out` (true), or returns false.
   bool take_due(clock::time_point now, std::vector<std::byte>& out);
   // Nanoseconds until the earliest held message is due (0 if one is due now), or -1 if none is held.
@@ -45,11 +52,14 @@ class chaos_inbox {
  private:
   struct held_message {
     int src;
+    msg type;
     clock::time_point due;
     std::vector<std::byte> bytes;
   };
   std::mt19937_64 rng_;
-  std::deque<held_message> held_;  // in arrival order; per sender, due times never decrease
+  bool pairs_;
+  // In arrival order. A message that must follow an earlier held one is due no earlier than it.
+  std::deque<held_message> held_;
   std::uint64_t held_total_ = 0;
 };
 

@@ -112,7 +112,7 @@ class node_transport final : public transport {
       bridge_ = std::make_unique<mpi_bridge>(world_, [this](std::span<const std::byte> bytes) { deliver_local(bytes); });
     }
     if (opt.chaos) {
-      for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box);
+      for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box, opt.chaos_pairs);
       chaos_out_ = std::make_unique<chaos_sender>(opt.chaos_seed, rank_);
     }
   }
@@ -171,7 +171,7 @@ class node_transport final : public transport {
       q->pop_within(c.wait_ns(chaos_inbox::clock::now()), [&](std::span<const std::byte> bytes) {
         header h;
         if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
-        if (c.admit(h.src, bytes, chaos_inbox::clock::now())) {
+        if (c.admit(h.src, h.type, bytes, chaos_inbox::clock::now())) {
           deliver(bytes);
           delivered = true;
         }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <vector>
 
 namespace {
@@ -20,8 +21,10 @@ struct delivered {
 
 // Feeds `count` messages from `senders` senders round-robin, one every 10 us of simulated time, and
 // drains held ones as they fall due; returns the delivery order.
-std::vector<delivered> run(std::uint64_t seed, int senders, int count, std::uint64_t* held = nullptr) {
-  chaos_inbox c(seed, 1, 0);
+// type_of(src, seq) gives each message's type (default: all read_req).
+template <class TypeOf>
+std::vector<delivered> run(std::uint64_t seed, int senders, int count, std::uint64_t* held, bool pairs, TypeOf type_of) {
+  chaos_inbox c(seed, 1, 0, pairs);
   std::vector<delivered> out;
   auto t = clock_type::time_point{} + std::chrono::seconds(1);
   auto decode = [](const std::vector<std::byte>& b) {
@@ -32,7 +35,7 @@ std::vector<delivered> run(std::uint64_t seed, int senders, int count, std::uint
     while (c.take_due(t, buf)) out.push_back(decode(buf));
     const int src = i % senders, seq = i / senders;
     std::vector<std::byte> msg{std::byte(src), std::byte(seq & 0xff), std::byte(seq >> 8)};
-    if (c.admit(src, msg, t)) out.push_back({src, seq});
+    if (c.admit(src, type_of(src, seq), msg, t)) out.push_back({src, seq});
     t += std::chrono::microseconds(10);
   }
   while (c.held() != 0) {
@@ -44,6 +47,9 @@ std::vector<delivered> run(std::uint64_t seed, int senders, int count, std::uint
   EXPECT_EQ(c.wait_ns(t), -1);
   if (held) *held = c.held_total();
   return out;
+}
+std::vector<delivered> run(std::uint64_t seed, int senders, int count, std::uint64_t* held = nullptr) {
+  return run(seed, senders, count, held, false, [](int, int) { return dsm::rt::msg::read_req; });
 }
 
 TEST(Chaos, KeepsPerSenderOrderDeliversAllAndReorders) {
@@ -73,6 +79,48 @@ TEST(Chaos, SameSeedSameChoicesOtherSeedOtherChoices) {
   };
   EXPECT_TRUE(same(a, b));
   EXPECT_FALSE(same(a, c));
+}
+
+// With :pairs, a sender's messages overtake each other, except bulk fragments (kept in sequence),
+// a barrier arrival behind its data, and a goodbye behind everything.
+TEST(Chaos, PairsModeReordersWithinASenderExceptWhereOrderIsRelied) {
+  using dsm::rt::msg;
+  constexpr int kSenders = 3, kCount = 6000, kLast = kCount / kSenders - 1;
+  auto type_of = [](int, int seq) {
+    if (seq == kLast) return msg::goodbye;
+    switch (seq % 4) {
+      case 0: return msg::lock_token;      // bulk
+      case 1: return msg::barrier_data;    // bulk
+      case 2: return msg::barrier_arrive;  // after the data before it
+      default: return msg::read_req;       // free to overtake
+    }
+  };
+  const auto out = run(5, kSenders, kCount, nullptr, true, type_of);
+  ASSERT_EQ(out.size(), static_cast<std::size_t>(kCount));
+  std::map<int, int> last_bulk;
+  std::set<std::pair<int, int>> data_delivered;
+  std::map<int, int> seen;
+  int overtaken_in_pair = 0;
+  std::map<int, int> highest;
+  for (const delivered& d : out) {
+    const msg t = type_of(d.src, d.seq);
+    if (d.seq < highest[d.src]) ++overtaken_in_pair;
+    highest[d.src] = std::max(highest[d.src], d.seq);
+    if (t == msg::lock_token || t == msg::barrier_data) {
+      auto it = last_bulk.find(d.src);
+      EXPECT_TRUE(it == last_bulk.end() || it->second < d.seq) << "bulk fragments of sender " << d.src << " reordered";
+      last_bulk[d.src] = d.seq;
+      if (t == msg::barrier_data) data_delivered.insert({d.src, d.seq});
+    }
+    if (t == msg::barrier_arrive) {
+      EXPECT_TRUE(data_delivered.count({d.src, d.seq - 1})) << "a barrier arrival overtook its data (sender " << d.src << ")";
+    }
+    if (t == msg::goodbye) {
+      EXPECT_EQ(seen[d.src], kLast) << "a goodbye overtook earlier messages of sender " << d.src;
+    }
+    ++seen[d.src];
+  }
+  EXPECT_GT(overtaken_in_pair, 50) << "messages of one sender should overtake each other";
 }
 
 }  // namespace
