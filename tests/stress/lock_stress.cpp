@@ -5,8 +5,8 @@
 //   mpirun -np 4 ./lock_stress [--ops=N] [--soak] [--locks=L] [--barrier-every=B]
 //                              [--protocol-bound=BYTES] [--rss-bound=BYTES]
 //
-// N acquires in total over all ranks (default 100,000, or DSM_STRESS_OPS; --soak: 1,000,000, or
-// DSM_STRESS_OPS if larger), spread over L locks (default 64). Lock l guards one record: a counter, a stamp
+// N acquires in total over all ranks (default 100,000; --soak: 1,000,000; DSM_STRESS_OPS, if set,
+// replaces either), spread over L locks (default 64). Lock l guards one record: a counter, a stamp
 // written together with it, one tally per rank and an array of slots. The records are packed 16 to
 // a 4 KiB unit, so records of different locks share units (false sharing: the release models must
 // merge the diffs of ranks holding different locks, sequential consistency must move ownership).
@@ -105,9 +105,8 @@ int main(int argc, char** argv) {
     if (me == 0) std::fprintf(stderr, "lock_stress: at most %d ranks\n", kMaxRanks);
     return 2;
   }
-  long fallback = 100000;
+  long fallback = flag(argc, argv, "--soak") ? 1000000 : 100000;
   if (const char* env = std::getenv("DSM_STRESS_OPS")) fallback = std::strtol(env, nullptr, 10);
-  if (flag(argc, argv, "--soak")) fallback = std::max(fallback, 1000000L);
   const long total_ops = option(argc, argv, "--ops", fallback);
   const int locks = static_cast<int>(option(argc, argv, "--locks", 64));
   const long barrier_every = option(argc, argv, "--barrier-every", 250);
