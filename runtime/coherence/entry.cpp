@@ -137,8 +137,9 @@ class entry final : public protocol, private bound_filter {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     auto it = holders_.find(id);
     if (it == holders_.end() || it->second.held != was) {
+      // Worded as lock_service words it, with the mode where it matters.
       const bool other = it != holders_.end() && it->second.held != mode::none;
-      throw dsm::error("dsm::mutex " + std::to_string(id) + ": released " + mode_name(was) + " by rank " +
+      throw dsm::error("dsm::mutex " + std::to_string(id) + ": released" + (exclusive ? "" : " shared") + " by rank " +
                        std::to_string(ctx_.rank) + (other ? ", which holds it " + std::string(mode_name(it->second.held))
                                                           : ", which does not hold it"));
     }

@@ -208,6 +208,7 @@ class lazy_release final : public protocol {
     diffs_.clear();
     diff_bytes_ = 0;
     log_bytes_ = 0;
+    warned_ = false;
     for (const auto& [u, index] : lazy_) twins_.erase(u);
     lazy_.clear();
     for (int r = 0; r < n_; ++r) {
@@ -471,7 +472,19 @@ class lazy_release final : public protocol {
   std::uint64_t memory() const { return twins_.size() * unit() + diff_bytes_ + log_bytes_; }
   static std::uint64_t kept_bytes(const std::vector<std::byte>& diff) { return diff.size() + 32; }
   static std::uint64_t kept_bytes(const interval& iv) { return 16 + iv.vc.size() * 4 + iv.units.size() * 8; }
-  void account() { ctx_.stats.protocol_bytes.store(memory(), std::memory_order_relaxed); }
+  void account() {
+    const std::uint64_t bytes = memory();
+    ctx_.stats.protocol_bytes.store(bytes, std::memory_order_relaxed);
+    // Garbage is collected only at a barrier: a program that synchronises with locks alone keeps
+    // every diff and write notice. Say so once per collection cycle, long before memory runs out.
+    if (!warned_ && bytes > 4 * ctx_.opt.gc_bytes) {
+      warned_ = true;
+      DSM_LOG(warn,
+              "lazy release keeps %llu bytes of twins, diffs and write notices, over 4 x DSM_GC_BYTES (%llu); they are "
+              "collected only at dsm::barrier(), so a program that never calls it grows without bound",
+              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(ctx_.opt.gc_bytes));
+    }
+  }
 
   context& ctx_;
   const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
@@ -487,6 +500,7 @@ class lazy_release final : public protocol {
   std::map<std::pair<std::uint64_t, std::uint32_t>, std::vector<std::byte>> diffs_;  // (unit, interval) -> diff
   std::unordered_map<std::uint64_t, std::vector<std::pair<int, std::uint32_t>>> pending_;  // notices not applied
   std::vector<std::pair<int, std::vector<std::byte>>> replies_;
+  bool warned_ = false;           // the memory warning of account() was given since the last collection
   std::uint64_t diff_bytes_ = 0;  // in diffs_
   std::uint64_t log_bytes_ = 0;   // in log_  // diff replies of the current validation
 };

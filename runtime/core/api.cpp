@@ -180,6 +180,7 @@ void init(int* argc, char*** argv) {
           static_cast<unsigned long long>(c->space->size()), static_cast<unsigned long long>(c->space->units()),
           c->net->describe());
   g_ctx = c.release();
+  rt::install_terminate_handler();
   rt::install_fault_handler();
   g_ctx->start_engine();
 }
@@ -189,11 +190,18 @@ bool initialized() noexcept { return g_ctx != nullptr; }
 void finalize() {
   if (g_ctx == nullptr) return;
   rt::context& c = *g_ctx;
+  // A lock still held here would leave every rank that waits for it hanging (and this rank waiting
+  // for them in the finalize barrier): end the job instead, naming the lock.
+  if (const std::optional<std::uint64_t> held = c.locks->any_held()) {
+    rt::fatal("dsm::finalize while this rank holds dsm::mutex %llu; release every lock before finalize",
+              static_cast<unsigned long long>(*held));
+  }
   c.barriers->arrive(rt::collective::finalize, 0);
   c.stop_engine();
   c.net->shutdown();
   rt::remove_fault_handler();
   rt::trace::finish(c.comm);
+  rt::remove_terminate_handler();
   if (c.opt.stats_table || !c.opt.stats_path.empty()) {
     rt::report_stats(c.stats, c.comm, c.opt.stats_table, c.opt.stats_path, model_name(c.opt.model));
   }

@@ -8,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 namespace dsm::rt {
 namespace {
@@ -28,7 +29,41 @@ void emit(const char* prefix, const char* fmt, va_list ap) {
   ssize_t ignored = ::write(STDERR_FILENO, buf, static_cast<size_t>(n));
   (void)ignored;
 }
+void report(const char* prefix, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void report(const char* prefix, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  emit(prefix, fmt, ap);
+  va_end(ap);
+}
+
+std::terminate_handler g_previous_terminate = nullptr;
+
+void on_terminate() {
+  if (std::exception_ptr e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      report("fatal: ", "uncaught exception: %s", x.what());
+    } catch (...) {
+      report("fatal: ", "uncaught exception of a type not derived from std::exception");
+    }
+  } else {
+    report("fatal: ", "std::terminate called without an exception");
+  }
+  if (g_previous_terminate != nullptr) g_previous_terminate();
+  std::abort();
+}
 }  // namespace
+
+void install_terminate_handler() {
+  std::terminate_handler previous = std::set_terminate(on_terminate);
+  if (previous != on_terminate) g_previous_terminate = previous;
+}
+
+void remove_terminate_handler() {
+  if (std::get_terminate() == on_terminate) std::set_terminate(g_previous_terminate);
+}
 
 void set_log_identity(int rank, log_level level) {
   g_rank = rank;

@@ -1,7 +1,7 @@
 // log.hpp: logging (DSM_LOG) and the one allocation-free fatal() that ends the whole job.
 //
 // log() may be called from any runtime thread; lines are written with one write(2) so that they do
-// not interleave. fatal() prints "dsm: rank R: fatal: <cause>" and aborts every rank of the job
+// not interleave. An uncaught exception is reported with the rank (install_terminate_handler). fatal() prints "dsm: rank R: fatal: <cause>" and aborts every rank of the job
 // (MPI_Abort); it is what the fault handler and the transport call when they cannot go on.
 #ifndef DSM_RUNTIME_CORE_LOG_HPP_
 #define DSM_RUNTIME_CORE_LOG_HPP_
@@ -14,6 +14,12 @@ void set_log_identity(int rank, log_level level);
 bool log_enabled(log_level level);
 void log(log_level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// Between init and finalize: an exception nobody catches (on any thread) first prints
+// "dsm: rank R: fatal: uncaught exception: <what()>", then goes on to the std::terminate handler
+// that was installed before (by default the one that prints the type and aborts, so mpirun ends
+// the job and reports the rank's signal). Called by the application thread at init / finalize.
+void install_terminate_handler();
+void remove_terminate_handler();
 
 }  // namespace dsm::rt
 

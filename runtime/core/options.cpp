@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 namespace dsm::rt {
 namespace {
@@ -77,13 +78,14 @@ std::string options::describe() const {
   s += " gc=" + std::to_string(gc_bytes);
   s += check ? " check=1" : " check=0";
   s += " trace=" + (trace_path.empty() ? std::string("off") : trace_path) + " trace_events=" + std::to_string(trace_events);
+  s += " chaos=" + (chaos ? std::to_string(chaos_seed) + (chaos_pairs ? ":pairs" : "") : std::string("off"));
   return s;
 }
 
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
   static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
-                                       "NODE_SHM", "BIND", "TRACE", "TRACE_EVENTS"};
+                                       "NODE_SHM", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -103,7 +105,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
             "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
-            "--dsm-check=, --dsm-node-shm=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=");
+            "--dsm-check=, --dsm-node-shm=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -200,6 +202,28 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
     o.trace_events = parse_size(v->first, v->second);
     if (o.trace_events == 0 || o.trace_events > (std::uint64_t{1} << 28)) {
       bad(v->first, v->second, "is not a number of trace events", "1 to 256M events per rank, e.g. 1M (56 bytes each)");
+    }
+  }
+  if (auto v = lookup("DSM_CHAOS")) {
+    std::string s = lower(v->second);
+    if (s == "off" || s.empty()) {
+      o.chaos = false;
+    } else {
+      constexpr const char* kChoices = "a seed (an unsigned integer, e.g. 1), a seed followed by :pairs (e.g. 1:pairs), or off";
+      if (s.size() > 6 && s.substr(s.size() - 6) == ":pairs") {
+        o.chaos_pairs = true;
+        s.resize(s.size() - 6);
+      }
+      std::size_t used = 0;
+      unsigned long long seed = 0;
+      try {
+        seed = std::stoull(s, &used, 10);
+      } catch (const std::exception&) {
+        bad(v->first, v->second, "is not a chaos setting", kChoices);
+      }
+      if (used != s.size() || !std::isdigit(static_cast<unsigned char>(s[0]))) bad(v->first, v->second, "is not a chaos setting", kChoices);
+      o.chaos = true;
+      o.chaos_seed = seed;
     }
   }
   if (auto v = lookup("DSM_LOG")) {

@@ -47,6 +47,9 @@ struct options {
   bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively
   std::string trace_path;                        // DSM_TRACE=<path>.json: protocol events, Chrome trace format
   std::uint64_t trace_events = std::uint64_t{1} << 20;  // DSM_TRACE_EVENTS: events kept per rank
+  bool chaos = false;                            // DSM_CHAOS=<seed>[:pairs]: injected delays and reordering (tests)
+  std::uint64_t chaos_seed = 0;
+  bool chaos_pairs = false;                      // :pairs: reorder within a pair too, but for the orders relied on
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;

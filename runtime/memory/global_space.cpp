@@ -33,7 +33,8 @@ global_space::global_space(const agreement& all_ok, std::uint64_t size, std::uin
   } else {
     void* shadow = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
     if (shadow == MAP_FAILED) {
-      failure = "DSM_SIZE=" + std::to_string(size) + " could not be mapped (" + std::strerror(errno) + "); valid: a smaller size";
+      failure = "DSM_SIZE=" + std::to_string(size) + " could not be mapped (" + std::strerror(errno) +
+                "; the space takes twice DSM_SIZE of virtual memory, see ulimit -v); valid: a smaller size";
     } else {
       shadow_ = static_cast<std::byte*>(shadow);
     }
@@ -58,7 +59,8 @@ global_space::global_space(const agreement& all_ok, std::uint64_t size, std::uin
   }
   if (app_ == nullptr) {
     throw dsm::error("DSM_SIZE=" + std::to_string(size) +
-                     ": no address range of that size is free on every rank; valid: a smaller size");
+                     ": no address range of that size is free on every rank (the space takes twice DSM_SIZE of "
+                     "virtual memory, and at most 128 TiB exist); valid: a smaller size, at most about 32T");
   }
 }
 

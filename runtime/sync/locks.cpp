@@ -114,6 +114,13 @@ void lock_service::release(std::uint64_t id) {
   }
 }
 
+std::optional<std::uint64_t> lock_service::any_held() {
+  std::lock_guard<std::mutex> g(ctx_.state_mu);
+  for (const auto& [id, s] : locks_)
+    if (s.held) return id;
+  return std::nullopt;
+}
+
 void lock_service::manager_request(const header& h, std::span<const std::byte> request) {
   lock_state& s = state(h.id);
   if (s.probing) {

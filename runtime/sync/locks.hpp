@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include "core/context.hpp"
@@ -26,6 +27,8 @@ class lock_service {
   void acquire(std::uint64_t id);
   void release(std::uint64_t id);
   bool try_acquire(std::uint64_t id);
+  // A lock this rank holds now, if any (application thread).
+  std::optional<std::uint64_t> any_held();
   void handle(const header& h, std::span<const std::byte> payload);
   // A reply for the application thread's current lock operation.
   void handle_reply(app_op& op, const header& h);

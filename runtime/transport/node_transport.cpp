@@ -13,6 +13,7 @@
 
 #include "core/log.hpp"
 #include "core/trace.hpp"
+#include "transport/chaos.hpp"
 #include "transport/mpi_bridge.hpp"
 #include "transport/shm_queue.hpp"
 #include "transport/transport.hpp"
@@ -21,6 +22,10 @@ namespace dsm::rt {
 namespace {
 
 namespace bip = boost::interprocess;
+
+// DSM_CHAOS: true on the thread that serves this rank's engine inbox (its sends are not delayed:
+// the engine answers requests, and delaying it would only slow every rank down at once).
+thread_local bool t_engine_thread = false;
 
 // One rank's two inboxes, in one shared-memory segment that its node-mates map too.
 struct mailbox {
@@ -112,6 +117,10 @@ class node_transport final : public transport {
       }
       bridge_ = std::make_unique<mpi_bridge>(world_, [this](std::span<const std::byte> bytes) { deliver_local(bytes); });
     }
+    if (opt.chaos) {
+      for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box, opt.chaos_pairs);
+      chaos_out_ = std::make_unique<chaos_sender>(opt.chaos_seed, rank_);
+    }
   }
 
   ~node_transport() override { shutdown(); }
@@ -124,6 +133,7 @@ class node_transport final : public transport {
   void send(int dest, header h, std::span<const std::byte> payload, bool wake) override {
     DSM_CHECK(dest >= 0 && dest < ranks_, "send to rank %d of %d", dest, ranks_);
     DSM_CHECK(payload.size() <= max_payload_, "payload of %zu bytes over the limit", payload.size());
+    if (chaos_out_ && !t_engine_thread) chaos_out_->maybe_delay();
     h.src = rank_;
     h.length = static_cast<std::uint32_t>(payload.size());
     const std::span<const std::byte> head(reinterpret_cast<const std::byte*>(&h), sizeof h);
@@ -161,7 +171,8 @@ class node_transport final : public transport {
   void ring(inbox box) override { peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->ring(); }
 
   void receive(inbox box, handler_fn fn, void* ctx) override {
-    peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->pop([&](std::span<const std::byte> bytes) {
+    shm_queue* q = peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)];
+    auto deliver = [&](std::span<const std::byte> bytes) {
       header h;
       if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
       if (!trace::watching() || h.src == rank_ || h.src < 0 || h.src >= ranks_) {
@@ -174,11 +185,41 @@ class node_transport final : public transport {
       fn(ctx, h, bytes.subspan(sizeof(header)));
       trace::message(trace::ev::handle, start, trace::now(), h.src, static_cast<std::uint16_t>(h.type),
                      static_cast<std::uint8_t>(box), seq, h.id, h.length);
-    });
+    };
+    if (!chaos_in_[0]) {
+      q->pop(deliver);
+      return;
+    }
+    // DSM_CHAOS: deliver a held message whose time has come, else sleep until a new message arrives
+    // (delivered at once, or held) or the earliest held one is due.
+    if (box == inbox::engine) t_engine_thread = true;
+    chaos_inbox& c = *chaos_in_[static_cast<int>(box)];
+    for (;;) {
+      if (c.take_due(chaos_inbox::clock::now(), chaos_buffer_[static_cast<int>(box)])) {
+        deliver(chaos_buffer_[static_cast<int>(box)]);
+        return;
+      }
+      bool delivered = false;
+      q->pop_within(c.wait_ns(chaos_inbox::clock::now()), [&](std::span<const std::byte> bytes) {
+        header h;
+        if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
+        if (c.admit(h.src, h.type, bytes, chaos_inbox::clock::now())) {
+          deliver(bytes);
+          delivered = true;
+        }
+      });
+      if (delivered) return;
+    }
   }
 
   void shutdown() override {
     if (bridge_) bridge_->stop();
+    if (chaos_in_[0] && !chaos_reported_) {
+      chaos_reported_ = true;
+      DSM_LOG(info, "chaos: held back %llu engine and %llu application messages",
+              static_cast<unsigned long long>(chaos_in_[0]->held_total()),
+              static_cast<unsigned long long>(chaos_in_[1]->held_total()));
+    }
   }
 
  private:
@@ -205,6 +246,10 @@ class node_transport final : public transport {
   };
   std::unique_ptr<channel[]> sent_;        // by destination and inbox, while tracing
   std::vector<std::uint64_t> received_;   // by sender and inbox; each inbox has one reader
+  std::unique_ptr<chaos_inbox> chaos_in_[2];  // DSM_CHAOS, indexed by inbox
+  std::vector<std::byte> chaos_buffer_[2];
+  std::unique_ptr<chaos_sender> chaos_out_;
+  bool chaos_reported_ = false;
   char describe_[128] = {0};
 };
 

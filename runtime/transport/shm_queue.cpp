@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -20,9 +22,10 @@ constexpr std::size_t kHeaderBytes = 256;
 constexpr std::uint32_t round_slot(std::uint32_t bytes) { return (bytes + 63u) & ~63u; }
 
 // Shared (not process-private) futexes: the word is in memory mapped by several processes.
-void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected) {
-  long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, nullptr, nullptr, 0);
-  if (r != 0 && errno != EAGAIN && errno != EINTR) fatal("futex wait failed: %s", std::strerror(errno));
+// A null timeout sleeps until woken.
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, const timespec* timeout = nullptr) {
+  long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, timeout, nullptr, 0);
+  if (r != 0 && errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT) fatal("futex wait failed: %s", std::strerror(errno));
 }
 void futex_wake(std::atomic<std::uint32_t>* word, int count) {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
@@ -93,12 +96,21 @@ void shm_queue::ring() {
   if (consumer_asleep_.load() != 0) futex_wake(&doorbell_, 1);
 }
 
-void shm_queue::wait_nonempty() {
+bool shm_queue::wait_nonempty(std::int64_t timeout_ns) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
   for (;;) {
     const std::uint32_t seen = doorbell_.load();
-    if (tail_.load(std::memory_order_acquire) != head_.load(std::memory_order_relaxed)) return;
+    if (tail_.load(std::memory_order_acquire) != head_.load(std::memory_order_relaxed)) return true;
+    timespec left{};
+    if (timeout_ns >= 0) {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (ns <= 0) return false;
+      left.tv_sec = static_cast<time_t>(ns / 1000000000);
+      left.tv_nsec = static_cast<long>(ns % 1000000000);
+    }
     consumer_asleep_.store(1);
-    if (tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_relaxed)) futex_wait(&doorbell_, seen);
+    if (tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_relaxed))
+      futex_wait(&doorbell_, seen, timeout_ns >= 0 ? &left : nullptr);
     consumer_asleep_.store(0);
   }
 }

@@ -39,7 +39,22 @@ class shm_queue {
   // Sleeps until a message is there, then calls fn(bytes) on it in place and frees the slot.
   template <class Fn>
   void pop(Fn&& fn) {
-    wait_nonempty();
+    wait_nonempty(-1);
+    take(fn);
+  }
+  // As pop, but sleeps at most timeout_ns; false if no message arrived in that time.
+  template <class Fn>
+  bool pop_within(std::int64_t timeout_ns, Fn&& fn) {
+    if (!wait_nonempty(timeout_ns)) return false;
+    take(fn);
+    return true;
+  }
+  std::uint32_t slot_bytes() const { return slot_bytes_; }
+  std::uint32_t max_message() const { return slot_bytes_ - 8; }
+
+ private:
+  template <class Fn>
+  void take(Fn& fn) {
     const std::uint64_t h = head_.load(std::memory_order_relaxed);
     std::byte* s = slot(h);
     std::uint32_t n;
@@ -47,13 +62,10 @@ class shm_queue {
     fn(std::span<const std::byte>(s + sizeof n, n));
     release_head(h);
   }
-  std::uint32_t slot_bytes() const { return slot_bytes_; }
-  std::uint32_t max_message() const { return slot_bytes_ - 8; }
-
- private:
   shm_queue() = default;
   std::byte* slot(std::uint64_t index);
-  void wait_nonempty();
+  // Sleeps until a message is queued (true) or, if timeout_ns >= 0, that much time has passed (false).
+  bool wait_nonempty(std::int64_t timeout_ns);
   void release_head(std::uint64_t h);
 
   std::uint32_t magic_;

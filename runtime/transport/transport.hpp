@@ -6,7 +6,8 @@
 // shared-memory queues with a futex doorbell; ranks on other nodes (or all of them, with
 // DSM_TRANSPORT=mpi) through MPI two-sided messages on the runtime's own communicator, carried by a
 // bridge thread that polls with a sleeping backoff and drops what arrives into the local inboxes.
-// So a waiting thread always sleeps on a futex in its own inbox.
+// So a waiting thread always sleeps on a futex in its own inbox. With DSM_CHAOS the receiving side
+// holds back and reorders messages and the application thread's sends are delayed (chaos.hpp).
 //
 // send() is thread safe and never waits for the receiver to act (it may wait for queue space).
 // receive() is called by one thread per inbox. Construction and shutdown are collective.

@@ -3,7 +3,8 @@
 # Usage: config_errors.sh <case> <config_probe> <mpirun> [mpirun options...]
 # Each error case runs config_probe at -np 2 under `timeout` and requires: a non-zero exit (status 2,
 # as dsm::init documents) well before the timeout; exactly one line of the combined output naming
-# the variable (or flag) and the bad value; that line listing the valid choices. The case `override`
+# the variable (or flag) and the bad value; that line listing the valid choices. The size_* cases are
+# the limits of DSM_SIZE: over 64T, no common address range, over the virtual-memory limit. The case `override`
 # requires that --dsm-model=sequential beats DSM_MODEL=bogus and is removed from argv.
 set -u
 case_name=$1
@@ -70,6 +71,19 @@ case $case_name in
   size_not_a_number)
     run DSM_SIZE=abc -- keep
     expect_refused "DSM_SIZE.*abc" "[0-9]" ;;
+  size_too_large)
+    # Over the documented maximum (64T): refused by the parser.
+    run DSM_SIZE=128T -- keep
+    expect_refused "DSM_SIZE.*128T" "64T" ;;
+  size_no_address_range)
+    # Accepted by the parser, but two views of 64 TiB do not fit in the 128 TiB user address space.
+    run DSM_SIZE=64T -- keep
+    expect_refused "DSM_SIZE=70368744177664.*no address range" "smaller size" ;;
+  size_over_vm_limit)
+    # A virtual-memory limit (ulimit -v, 4 GB) below twice DSM_SIZE: the mapping fails, clearly.
+    (ulimit -v 4000000; run DSM_SIZE=8G -- keep; echo $rc >"$out.rc")
+    rc=$(cat "$out.rc"); rm -f "$out.rc"
+    expect_refused "DSM_SIZE=8589934592 could not be mapped" "smaller size" ;;
   stats_bogus)
     run DSM_STATS=sometimes -- keep
     expect_refused "DSM_STATS.*sometimes" "json" ;;

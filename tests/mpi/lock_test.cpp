@@ -3,10 +3,12 @@
 // std::scoped_lock over two locks, std::unique_lock, the C functions dsm_lock_acquire/release), and
 // after a barrier every rank must read exactly ranks() * iterations. Also checks try_lock against a
 // holder on another rank, and reads under std::shared_lock. All accesses are ordered by the locks
-// or by barriers, so every check holds under every consistency model.
+// or by barriers, so every check holds under every consistency model. Misuse a rank can see alone
+// (releasing a lock it does not hold, acquiring one twice) throws dsm::error.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <mutex>
 #include <shared_mutex>
 
@@ -199,6 +201,42 @@ TEST_F(collective, shared_lock_reads_the_exclusive_writers_value) {
   DSM_EXPECT_ALL(seen == 4242) << "read " << seen;
   dsm::barrier();
   dsm::free(value);
+}
+
+// Misuse that one rank can detect on its own throws dsm::error naming the lock and the rank, and
+// leaves the lock usable: releasing a lock nobody holds, releasing a lock another rank holds,
+// acquiring a lock this rank already holds.
+TEST_F(collective, releasing_a_lock_not_held_or_acquiring_it_twice_throws) {
+  auto message_of = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const dsm::error& e) {
+      return e.what();
+    }
+    return "(no dsm::error)";
+  };
+  const std::string me = std::to_string(dsm::rank());
+  dsm::mutex free_lock{21};
+  const std::string not_held = message_of([&] { free_lock.release(); });
+  DSM_EXPECT_ALL(not_held == "dsm::mutex 21: released by rank " + me + ", which does not hold it") << not_held;
+
+  dsm::mutex other{22};
+  if (dsm::rank() == 0) other.acquire();
+  dsm::barrier();
+  const std::string others = dsm::rank() == 0 ? std::string("skipped") : message_of([&] { other.release(); });
+  DSM_EXPECT_ALL(dsm::rank() == 0 || others == "dsm::mutex 22: released by rank " + me + ", which does not hold it")
+      << others;
+  dsm::barrier();
+  if (dsm::rank() == 0) other.release();
+
+  dsm::mutex twice{23};
+  twice.acquire();
+  const std::string again = message_of([&] { twice.acquire(); });
+  twice.release();
+  DSM_EXPECT_ALL(again == "dsm::mutex 23: acquired twice by rank " + me + " (locks are not recursive)") << again;
+  // Still a working lock afterwards.
+  { std::lock_guard g(twice); }
+  { std::lock_guard g(other); }
 }
 
 }  // namespace

@@ -170,6 +170,25 @@ TEST(Options, Trace) {
   EXPECT_NE(parse({}).describe(), parse({{"DSM_TRACE", "a.json"}}).describe());
 }
 
+TEST(Options, Chaos) {
+  EXPECT_FALSE(parse({}).chaos);
+  EXPECT_FALSE(parse({{"DSM_CHAOS", "off"}}).chaos);
+  const auto o = parse({{"DSM_CHAOS", "42"}});
+  EXPECT_TRUE(o.chaos);
+  EXPECT_EQ(o.chaos_seed, 42u);
+  EXPECT_FALSE(o.chaos_pairs);
+  EXPECT_TRUE(parse({{"DSM_CHAOS", "0"}}).chaos);  // seed 0 is a seed like any other
+  const auto pairs = parse({{"DSM_CHAOS", "7:pairs"}});
+  EXPECT_TRUE(pairs.chaos && pairs.chaos_pairs);
+  EXPECT_EQ(pairs.chaos_seed, 7u);
+  EXPECT_NE(error_of({{"DSM_CHAOS", ":pairs"}}).find("a seed"), std::string::npos);
+  EXPECT_NE(parse({{"DSM_CHAOS", "7"}}).describe(), pairs.describe());
+  EXPECT_NE(error_of({{"DSM_CHAOS", "yes"}}).find("DSM_CHAOS='yes'"), std::string::npos);
+  EXPECT_NE(error_of({{"DSM_CHAOS", "-1"}}).find("a seed"), std::string::npos);
+  EXPECT_NE(error_of({{"DSM_CHAOS", "12x"}}).find("a seed"), std::string::npos);
+  EXPECT_NE(parse({{"DSM_CHAOS", "1"}}).describe(), parse({{"DSM_CHAOS", "2"}}).describe());
+}
+
 TEST(Options, DescribeDiffersWhenAnythingDiffers) {
   EXPECT_EQ(parse({}).describe(), parse({}).describe());
   EXPECT_NE(parse({}).describe(), parse({{"DSM_UNIT", "8K"}}).describe());

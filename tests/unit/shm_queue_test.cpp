@@ -1,6 +1,6 @@
 // shm_queue_test: the shared-memory queue delivers every message once, in order per producer, from
 // several producer threads and from another process, and a full ring makes producers wait rather
-// than lose or overwrite anything.
+// than lose or overwrite anything; the timed pop of DSM_CHAOS times out or takes a message.
 #include "transport/shm_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -84,6 +85,33 @@ TEST(ShmQueue, AcrossProcesses) {
   int status = 0;
   waitpid(child, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// pop_within (DSM_CHAOS's timed wait): times out on an empty ring after about the timeout, takes a
+// queued message at once, and wakes for a message pushed while it sleeps.
+TEST(ShmQueue, PopWithinTimesOutOrTakesAMessage) {
+  const std::size_t n = shm_queue::footprint(8, 64);
+  shm_queue* q = shm_queue::create(shared(n), 8, 64);
+  int got = 0;
+  auto take = [&](std::span<const std::byte> b) { got += static_cast<int>(b.size()); };
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(q->pop_within(20'000'000, take));  // 20 ms
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, std::chrono::milliseconds(19));
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  EXPECT_FALSE(q->pop_within(0, take));
+  q->push(bytes_of(record{1, 2}));
+  EXPECT_TRUE(q->pop_within(0, take));
+  EXPECT_EQ(got, static_cast<int>(sizeof(record)));
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    q->push(bytes_of(record{3, 4}));
+  });
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(q->pop_within(5'000'000'000, take));  // woken by the push, not by the 5 s timeout
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+  later.join();
+  EXPECT_EQ(got, 2 * static_cast<int>(sizeof(record)));
 }
 
 }  // namespace

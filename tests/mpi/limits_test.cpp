@@ -1,0 +1,140 @@
+// limits_test.cpp: going past a limit is a clear error, and what has no limit really has none.
+// Registered with DSM_SIZE=1M (256 units of 4 KiB) at 2 and 4 ranks, under every model.
+// - The global space: an allocation larger than DSM_SIZE, or one that no longer fits, throws
+//   dsm::error on every rank, naming DSM_SIZE; the space stays usable (free, allocate again).
+// - Lock ids: any id below 2^62 names a lock (0, 2^32 + 3, 2^62 - 1), ids from 2^62 up (the locks
+//   of objects) are refused with dsm::error, and thousands of distinct ids work, each counter guarded
+//   by (and bound to) its own lock exact.
+// The limits of DSM_SIZE at init (over 64T, no address range, ulimit -v) are config_errors.sh cases.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dsm/dsm.hpp"
+#include "mpi_test.hpp"
+
+namespace {
+
+using dsm_test::collective;
+
+constexpr std::size_t kSpace = std::size_t{1} << 20;  // DSM_SIZE for this test
+
+std::string alloc_error(std::size_t bytes) {
+  try {
+    char* p = dsm::alloc<char>(bytes);
+    dsm::free(p);
+  } catch (const dsm::error& e) {
+    return e.what();
+  }
+  return "(no dsm::error)";
+}
+
+TEST_F(collective, allocating_past_the_global_space_throws_on_every_rank) {
+  const std::string too_big = alloc_error(2 * kSpace);
+  DSM_EXPECT_ALL(too_big.find("the global space is full (DSM_SIZE=1048576") != std::string::npos) << too_big;
+
+  // Fill the space with 64 KiB blocks: exactly 16 fit, the 17th throws on every rank.
+  const std::size_t block = 64 * 1024;
+  std::vector<char*> blocks;
+  std::string full;
+  for (int i = 0; i < 32 && full.empty(); ++i) {
+    try {
+      blocks.push_back(dsm::alloc<char>(block));
+    } catch (const dsm::error& e) {
+      full = e.what();
+    }
+  }
+  DSM_EXPECT_ALL(blocks.size() == kSpace / block) << blocks.size() << " blocks of 64 KiB fitted in 1 MiB";
+  DSM_EXPECT_ALL(full.find("DSM_SIZE") != std::string::npos && full.find("valid: a larger DSM_SIZE") != std::string::npos)
+      << full;
+  // Still usable: the blocks hold what was written; one freed block can be allocated again, zeroed.
+  if (!blocks.empty()) {
+    if (dsm::rank() == 0) std::memset(blocks.back(), 7, block);
+    dsm::barrier();
+    DSM_EXPECT_ALL(blocks.back()[block - 1] == 7);
+    dsm::barrier();
+    dsm::free(blocks.back());
+    blocks.pop_back();
+    char* again = dsm::alloc<char>(block);
+    DSM_EXPECT_ALL(again[0] == 0 && again[block - 1] == 0) << "a reallocated block is not zero";
+    blocks.push_back(again);
+  }
+  dsm::barrier();
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) dsm::free(*it);
+}
+
+TEST_F(collective, an_allocation_size_that_overflows_throws) {
+  std::string what = "(no dsm::error)";
+  try {
+    (void)dsm::alloc<std::uint64_t>(SIZE_MAX / 4);
+  } catch (const dsm::error& e) {
+    what = e.what();
+  }
+  DSM_EXPECT_ALL(what.find("overflows") != std::string::npos) << what;
+}
+
+TEST_F(collective, any_lock_id_below_2_62_is_a_lock_and_the_rest_are_refused) {
+  const std::uint64_t ids[] = {0, 1, (std::uint64_t{1} << 32) + 3, (std::uint64_t{1} << 62) - 1};
+  constexpr int kRounds = 20;
+  long* counts = dsm::alloc<long>(std::size(ids));
+  for (std::size_t i = 0; i < std::size(ids); ++i) dsm::mutex{ids[i]}.bind(&counts[i], sizeof(long));
+  for (int round = 0; round < kRounds; ++round) {
+    for (std::size_t i = 0; i < std::size(ids); ++i) {
+      dsm::mutex m{ids[i]};
+      std::lock_guard g(m);
+      counts[i] += 1;
+    }
+  }
+  dsm::barrier();
+  for (std::size_t i = 0; i < std::size(ids); ++i) {
+    dsm::mutex m{ids[i]};
+    long seen = 0;
+    {
+      std::lock_guard g(m);  // bound data is read under its lock (entry consistency)
+      seen = counts[i];
+    }
+    DSM_EXPECT_ALL(seen == static_cast<long>(dsm::ranks()) * kRounds) << "lock " << ids[i] << ": " << seen;
+  }
+  // Ids from 2^62 up name the locks objects carry: a dsm::mutex refuses them on every rank.
+  for (std::uint64_t id : {std::uint64_t{1} << 62, (std::uint64_t{1} << 63) + 5, UINT64_MAX}) {
+    bool refused = false;
+    try {
+      dsm::mutex m{id};
+      m.lock();
+    } catch (const dsm::error& e) {
+      refused = std::string(e.what()).find("reserved") != std::string::npos;
+    }
+    DSM_EXPECT_ALL(refused) << "lock id " << id << " was not refused";
+  }
+  dsm::barrier();
+  dsm::free(counts);
+}
+
+TEST_F(collective, thousands_of_distinct_locks) {
+  constexpr std::size_t kLocks = 2000;
+  long* counts = dsm::alloc<long>(kLocks);
+  const std::uint64_t base = 1000003;
+  for (std::size_t k = 0; k < kLocks; ++k) dsm::mutex{base + k}.bind(&counts[k], sizeof(long));
+  for (std::size_t i = 0; i < kLocks; ++i) {
+    const std::size_t k = (i * 7 + static_cast<std::size_t>(dsm::rank()) * 1013) % kLocks;  // ranks start apart
+    dsm::mutex m{base + k};
+    std::lock_guard g(m);
+    counts[k] += 1;
+  }
+  dsm::barrier();
+  std::size_t wrong = 0;
+  for (std::size_t k = 0; k < kLocks; ++k) {
+    dsm::mutex m{base + k};
+    std::lock_guard g(m);
+    wrong += counts[k] != dsm::ranks();
+  }
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << dsm::ranks();
+  dsm::barrier();
+  dsm::free(counts);
+}
+
+}  // namespace

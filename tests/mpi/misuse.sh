@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# misuse.sh: a misuse of the API ends the job with a clear error. Usage:
+#   misuse.sh <case> <misuse_probe> <mpirun> [mpirun options...]
+# Runs misuse_probe <case> at -np 2 under `timeout` and requires: a non-zero exit before the timeout
+# (no hang), the case's error line in the output (naming the calls, the lock or the rank), and no
+# "not detected" line.
+set -u
+case_name=$1
+probe=$2
+shift 2
+mpirun=("$@")
+limit=45
+
+for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+ulimit -c 0
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fail() {
+  echo "FAIL [misuse $case_name]: $*"
+  echo "----- combined output -----"
+  cat "$out"
+  exit 1
+}
+
+case $case_name in
+  barrier_vs_alloc)
+    want='fatal: collective calls out of step: rank 0 called dsm::barrier\(\) while rank 1 called dsm::alloc\(64 bytes\)' ;;
+  alloc_sizes_differ)
+    want='fatal: collective calls out of step: rank 0 called dsm::alloc\(64 bytes\) while rank 1 called dsm::alloc\(128 bytes\)' ;;
+  free_foreign_on_one_rank)
+    want='fatal: collective calls out of step: rank 0 called dsm::free\(offset 0 of the global space\) while rank 1 called dsm::free\(a pointer dsm::alloc did not return\)' ;;
+  barrier_vs_finalize)
+    want='fatal: collective calls out of step: rank 0 called dsm::barrier\(\) while rank 1 called dsm::finalize\(\)' ;;
+  finalize_holding_lock)
+    want='dsm: rank 1: fatal: dsm::finalize while this rank holds dsm::mutex 5' ;;
+  c_release_not_held)
+    want='dsm: rank 1: fatal: dsm::mutex 9: released by rank 1, which does not hold it' ;;
+  *)
+    echo "unknown case $case_name"
+    exit 2 ;;
+esac
+
+start=$(date +%s%N)
+timeout "$limit" "${mpirun[@]}" -np 2 "$probe" "$case_name" >"$out" 2>&1
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[[ $rc -ne 124 ]] || fail "mpirun did not finish within ${limit}s (a hang)"
+[[ $rc -ne 0 ]] || fail "exit status 0: the misuse was not reported"
+grep -q "not detected" "$out" && fail "the program ran past the misuse"
+grep -Eq -- "$want" "$out" || fail "no line matching /$want/"
+echo "ok [misuse $case_name]: exit $rc after ${ms} ms; $(grep -Em1 -- "$want" "$out")"
+exit 0

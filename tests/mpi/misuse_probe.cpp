@@ -1,0 +1,47 @@
+// misuse_probe: one misuse of the API per run, for misuse.sh; every case must end the job with a
+// clear error naming what was done wrong (never a hang, never silent corruption).
+//
+//   mpirun -np 2 misuse_probe <case>
+//
+// barrier_vs_alloc: rank 0 calls dsm::barrier() while rank 1 calls dsm::alloc(64 bytes).
+// alloc_sizes_differ: dsm::alloc of 64 bytes on rank 0, of 128 on rank 1.
+// free_foreign_on_one_rank: rank 1 frees a pointer dsm::alloc did not return, rank 0 the real one.
+// barrier_vs_finalize: rank 1 finalizes while rank 0 waits in a barrier.
+// finalize_holding_lock: rank 1 finalizes while it holds lock 5.
+// c_release_not_held: rank 1 calls dsm_lock_release(9) through the C API without holding lock 9.
+// A run that gets to the end prints "misuse_probe: not detected".
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "dsm/dsm.h"
+#include "dsm/dsm.hpp"
+
+int main(int argc, char** argv) {
+  dsm::init(&argc, &argv);
+  const std::string what = argc > 1 ? argv[1] : "";
+  const int me = dsm::rank();
+  if (what == "barrier_vs_alloc") {
+    if (me == 0) dsm::barrier();
+    else dsm::free(dsm::alloc<char>(64));
+  } else if (what == "alloc_sizes_differ") {
+    dsm::free(dsm::alloc<char>(me == 0 ? 64 : 128));
+  } else if (what == "free_foreign_on_one_rank") {
+    long local = 0;
+    long* p = dsm::alloc<long>(1);
+    dsm::free(me == 1 ? &local : p);
+  } else if (what == "barrier_vs_finalize") {
+    if (me == 0) dsm::barrier();
+  } else if (what == "finalize_holding_lock") {
+    if (me == 1) dsm::mutex(5).acquire();
+  } else if (what == "c_release_not_held") {
+    if (me == 1) dsm_lock_release(9);
+    dsm::barrier();
+  } else {
+    std::fprintf(stderr, "misuse_probe: unknown case '%s'\n", what.c_str());
+    return 2;
+  }
+  dsm::finalize();
+  std::printf("misuse_probe: not detected (rank %d)\n", me);
+  return 0;
+}
