@@ -11,7 +11,9 @@
 #ifndef DSM_BENCHMARKS_COMMON_BENCH_HPP_
 #define DSM_BENCHMARKS_COMMON_BENCH_HPP_
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
@@ -91,6 +93,19 @@ class args {
   std::string size_;
   int threads_ = 2;
 };
+
+// Part `p` of `parts` of the range [0, count): [begin, end), as even as possible, with every inner
+// edge rounded to a multiple of `align` (items per coherence unit, so that parts write disjoint
+// units).
+inline std::pair<std::size_t, std::size_t> split(std::size_t count, int parts, int p, std::size_t align = 1) {
+  auto edge = [&](int k) -> std::size_t {
+    if (k <= 0) return 0;
+    if (k >= parts) return count;
+    const std::size_t e = count * static_cast<std::size_t>(k) / static_cast<std::size_t>(parts);
+    return std::min(count, (e + align / 2) / align * align);
+  };
+  return {edge(p), std::max(edge(p), edge(p + 1))};
+}
 
 // Seconds on a steady clock, for the timed region.
 inline double now() {
