@@ -7,6 +7,11 @@
 #   app.<workload>.mpi.np2            the MPI version at 2 ranks
 #   app.<workload>.threads            the threads version with 2 threads
 # The dsm version's runs are registered by dsm_app_dsm_test, once per argument variant.
+if(DSM_BUILD_TESTS)
+  include(DsmTesting)
+  enable_testing()  # the top level enables testing only after this directory
+endif()
+
 function(dsm_app workload)
   set(dir ${CMAKE_CURRENT_SOURCE_DIR})
   set(common ${PROJECT_SOURCE_DIR}/benchmarks/common)
@@ -27,7 +32,6 @@ function(dsm_app workload)
   endforeach()
 
   if(DSM_BUILD_TESTS)
-    include(DsmTesting)
     add_test(NAME app.${workload}.mpi.np2
              COMMAND ${DSM_MPIRUN} -np 2 $<TARGET_FILE:bench_${workload}_mpi> --size test)
     set_tests_properties(app.${workload}.mpi.np2 PROPERTIES TIMEOUT 60 LABELS "mpi;np2;apps"
@@ -41,7 +45,6 @@ endfunction()
 # 1, 2 and 4 ranks, named app.<name>.<model>.np<N>.
 function(dsm_app_dsm_test workload name)
   if(DSM_BUILD_TESTS)
-    include(DsmTesting)
     dsm_add_mpi_test(app.${name} COMMAND bench_${workload}_dsm --size test ${ARGN}
                      RANKS 1 2 4 MODELS ${DSM_MODELS} TIMEOUT 60 LABELS apps)
   endif()

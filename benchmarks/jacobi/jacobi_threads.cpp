@@ -11,9 +11,9 @@ int main(int argc, char** argv) {
   const auto [n, iters] = jacobi::pick(args);
   const int threads = args.threads();
 
-  std::vector<double> a(n * n, 0.0), b(n * n, 0.0);
-  jacobi::set_boundary(a.data(), n);
-  jacobi::set_boundary(b.data(), n);
+  std::vector<double> a(n * n), b(n * n);
+  jacobi::init_rows(a.data(), n, 0, n);
+  jacobi::init_rows(b.data(), n, 0, n);
   std::barrier sync(threads);
 
   const double start = bench::now();
