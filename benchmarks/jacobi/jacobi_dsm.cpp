@@ -16,14 +16,14 @@ int main(int argc, char** argv) {
 
   double* a = dsm::alloc<double>(n * n);
   double* b = dsm::alloc<double>(n * n);
-  if (me == 0) {
-    jacobi::set_boundary(a, n);
-    jacobi::set_boundary(b, n);
-  }
   const std::size_t row_bytes = n * sizeof(double);
   const std::size_t align_rows = row_bytes >= dsm::unit_size() ? 1 : dsm::unit_size() / row_bytes;
   const auto [first, last] = jacobi::rows(me, ranks, n, align_rows);
-  dsm::barrier();  // the boundary is visible everywhere
+  // Each rank initialises its own rows, and the first and last rank the fixed edge rows.
+  const std::size_t init_first = first == 1 ? 0 : first, init_last = last == n - 1 ? n : last;
+  jacobi::init_rows(a, n, init_first, init_last);
+  jacobi::init_rows(b, n, init_first, init_last);
+  dsm::barrier();  // the starting grid is visible everywhere
 
   const double start = bench::now();
   for (int s = 0; s < iters; ++s) {
