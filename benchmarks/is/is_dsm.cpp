@@ -1,7 +1,8 @@
 // is_dsm.cpp: NAS IS in dsm shared memory, written so that each rank writes only its own units.
 // The keys live in one shared array, each rank generating and owning a slice. An iteration:
-// 1. each rank counts its keys into its own row of a shared count table (rows padded to whole
-//    coherence units), barrier;
+// 1. each rank counts its keys privately and publishes the counts of the other ranks' slices of
+//    key values in its own row of a shared count table (rows padded to whole coherence units),
+//    barrier;
 // 2. each rank sums the rows over its slice of key values (reading the other ranks' rows from
 //    shared memory) and publishes its slice total in its own unit, barrier;
 // 3. each rank adds the totals of the slices before its own and writes its slice of key_buff,
@@ -40,11 +41,14 @@ int main(int argc, char** argv) {
     }
     std::fill(hist.begin(), hist.end(), 0);
     for (std::size_t i = kb; i < ke; ++i) ++hist[static_cast<std::size_t>(keys[i])];
-    std::copy(hist.begin(), hist.end(), counts + static_cast<std::size_t>(me) * stride);
+    // Publish the counts the other ranks sum; this rank's own slice of values stays private.
+    int* row = counts + static_cast<std::size_t>(me) * stride;
+    std::copy(hist.begin(), hist.begin() + static_cast<std::ptrdiff_t>(vb), row);
+    std::copy(hist.begin() + static_cast<std::ptrdiff_t>(ve), hist.end(), row + ve);
     dsm::barrier();
     long run = 0;
     for (std::size_t v = vb; v < ve; ++v) {
-      for (int r = 0; r < ranks; ++r) run += counts[static_cast<std::size_t>(r) * stride + v];
+      for (int r = 0; r < ranks; ++r) run += r == me ? hist[v] : counts[static_cast<std::size_t>(r) * stride + v];
       prefix[v - vb] = static_cast<int>(run);
     }
     totals[static_cast<std::size_t>(me) * per_unit] = run;
