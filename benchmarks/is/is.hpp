@@ -36,7 +36,8 @@ struct klass {
 inline const klass& pick(const bench::args& a) {
   static const klass S{'S', 16, 11, {48427, 17148, 23627, 62548, 4431}, {0, 18, 346, 64917, 65463}};
   static const klass W{'W', 20, 16, {357773, 934767, 875723, 898999, 404505}, {1249, 11698, 1039987, 1043896, 1048018}};
-  static const klass A{'A', 23, 19, {2112377, 662041, 5336171, 3642833, 4250760}, {104, 17523, 123928, 8288932, 8388264}};
+  static const klass A{
+      'A', 23, 19, {2112377, 662041, 5336171, 3642833, 4250760}, {104, 17523, 123928, 8288932, 8388264}};
   const std::string c = a.get("class", a.size() == "test" ? "S" : a.size() == "quick" ? "W" : "A");
   if (c == "S") return S;
   if (c == "W") return W;
@@ -144,7 +145,7 @@ class verifier {
       sorted[static_cast<std::size_t>(--next[static_cast<std::size_t>(k)])] = k;
     }
     long out_of_order = 0;
-    for (long i = 1; placed && i < n; ++i) out_of_order += sorted[static_cast<std::size_t>(i - 1)] > sorted[static_cast<std::size_t>(i)];
+    for (std::size_t i = 1; placed && i < sorted.size(); ++i) out_of_order += sorted[i - 1] > sorted[i];
     if (placed && out_of_order == 0) {
       ++passed_;
     } else if (why_.empty()) {

@@ -4,8 +4,9 @@
 //
 // The problem: the 2D Laplace equation on an n x n grid, top edge held at 100, other edges at 0,
 // `iters` Jacobi sweeps from an interior that starts with a fixed pattern (so every row changes in
-// every sweep, and a wrong row anywhere shows in the check). Every version computes each point with the same expression in the
-// same order, so the result must equal the sequential reference exactly (tolerance 0, bit for bit).
+// every sweep, and a wrong row anywhere shows in the check). Every version computes each point with
+// the same expression in the same order, so the result must equal the sequential reference exactly
+// (tolerance 0, bit for bit).
 #ifndef DSM_BENCHMARKS_JACOBI_HPP_
 #define DSM_BENCHMARKS_JACOBI_HPP_
 

@@ -30,7 +30,8 @@ struct sizes {
 };
 
 inline sizes pick(const bench::args& a) {
-  const sizes s{static_cast<std::size_t>(a.pick("n", 64, 256, 1024)), static_cast<std::size_t>(a.pick("block", 16, 32, 32))};
+  const sizes s{static_cast<std::size_t>(a.pick("n", 64, 256, 1024)),
+                static_cast<std::size_t>(a.pick("block", 16, 32, 32))};
   if (s.block == 0 || s.n == 0 || s.n % s.block != 0) {
     std::fprintf(stderr, "lu: --n must be a positive multiple of --block\n");
     std::exit(2);
@@ -189,7 +190,8 @@ std::string verify(std::size_t n, std::size_t b, At got, bool& ok, std::string& 
   }
   const double rel = residual / scale;
   ok = max_diff == 0.0 && rel <= 1e-12;
-  why = bench::format("max |factors - sequential| = %g (must be 0), sample residual |A - LU| / |A| = %.3g (at most 1e-12)",
+  why = bench::format("max |factors - sequential| = %g (must be 0), sample residual |A - LU| / |A| = %.3g "
+                      "(at most 1e-12)",
                       max_diff, rel);
   return bench::format("n=%zu block=%zu sum=%.12e", n, b, sum);
 }

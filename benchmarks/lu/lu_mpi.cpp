@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   for (std::size_t J = 0; J < nb; ++J) {
     if (column_of(J) == 0) continue;
     if (me == column_of(J)) MPI_Send(m.block(0, J), column_doubles, MPI_DOUBLE, 0, 0, MPI_COMM_WORLD);
-    if (me == 0) MPI_Recv(m.block(0, J), column_doubles, MPI_DOUBLE, column_of(J), 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (me == 0)
+      MPI_Recv(m.block(0, J), column_doubles, MPI_DOUBLE, column_of(J), 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
   }
   int status = 0;
   if (me == 0) {

@@ -18,8 +18,12 @@ namespace matmul {
 
 inline std::size_t pick(const bench::args& a) { return static_cast<std::size_t>(a.pick("n", 48, 256, 1024)); }
 
-inline double a_at(std::size_t i, std::size_t k) { return static_cast<double>(static_cast<long>((i * 3 + k * 7) % 13) - 6); }
-inline double b_at(std::size_t k, std::size_t j) { return static_cast<double>(static_cast<long>((k * 5 + j * 11) % 17) - 8); }
+inline double a_at(std::size_t i, std::size_t k) {
+  return static_cast<double>(static_cast<long>((i * 3 + k * 7) % 13) - 6);
+}
+inline double b_at(std::size_t k, std::size_t j) {
+  return static_cast<double>(static_cast<long>((k * 5 + j * 11) % 17) - 8);
+}
 
 // Rows [first, last) of A and of B.
 inline void fill_rows(double* a, double* b, std::size_t n, std::size_t first, std::size_t last) {
@@ -31,7 +35,8 @@ inline void fill_rows(double* a, double* b, std::size_t n, std::size_t first, st
 }
 
 // Rows [first, last) of C = A * B (i-k-j order: streams through rows of B).
-inline void multiply_rows(const double* a, const double* b, double* c, std::size_t n, std::size_t first, std::size_t last) {
+inline void multiply_rows(const double* a, const double* b, double* c, std::size_t n, std::size_t first,
+                          std::size_t last) {
   for (std::size_t i = first; i < last; ++i) {
     double* ci = c + i * n;
     for (std::size_t j = 0; j < n; ++j) ci[j] = 0.0;

@@ -137,7 +137,8 @@ inline std::string verify(std::size_t n, int steps, const double* pos, const dou
   const double ref_energy = kinetic(v.data(), m.data(), n) + ref_pot;
   const double rel = std::fabs(energy - ref_energy) / std::fabs(ref_energy);
   ok = max_diff <= position_tolerance && rel <= energy_tolerance;
-  why = bench::format("max |position - sequential| = %.3g (tolerance %g), energy relative difference %.3g (tolerance %g)",
+  why = bench::format("max |position - sequential| = %.3g (tolerance %g), energy relative difference %.3g "
+                      "(tolerance %g)",
                       max_diff, position_tolerance, rel, energy_tolerance);
   return bench::format("n=%zu steps=%d energy=%.8e", n, steps, energy);
 }
