@@ -12,6 +12,7 @@ PACKAGES=(
   googletest libgtest-dev      # GoogleTest for the tests
   cmake g++ make pkg-config    # the build
   python3                      # scripts/run.sh reads the DSM_STATS JSON with it
+  iproute2                     # `ip netns`: the two-host test (tests/netns) and benchmarks/run-hosts.sh
 )
 
 missing=()

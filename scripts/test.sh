@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: the README's test command and what CI runs (.ci/run). Sets up the machine (scripts/setup.sh),
 # configures and builds dsm in build/, then runs every ctest test (unit, mpi, conformance, example,
-# install) and exits with ctest's status. Run it from anywhere: `bash scripts/test.sh`.
+# netns (as root; skipped otherwise), install) and exits with ctest's status. Run it from anywhere:
+# `bash scripts/test.sh`.
 # Extra arguments go to ctest, e.g. `bash scripts/test.sh -L unit`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

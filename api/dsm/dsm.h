@@ -55,6 +55,9 @@ void dsm_lock_acquire_shared(uint64_t id);
 void dsm_lock_release_shared(uint64_t id);
 /* Returns 1 if the lock was taken, 0 if another rank holds it. */
 int dsm_lock_try_acquire(uint64_t id);
+/* Collective: binds [p, p + bytes) of the global space to lock id (entry consistency); see
+   dsm::mutex::bind in dsm.hpp. An overlapping or foreign range ends the job with a message. */
+void dsm_bind(uint64_t id, const void* p, size_t bytes);
 
 /* Collective. */
 void dsm_barrier(void);

@@ -73,6 +73,7 @@ std::size_t unit_size() noexcept;
 namespace detail {
 void* alloc_bytes(std::size_t bytes, std::size_t align);
 void free_bytes(void* p);
+void bind_bytes(std::uint64_t lock, const void* p, std::size_t bytes);
 }  // namespace detail
 
 // Collective: `count` zero-filled objects of T in the global space; the same pointer on every rank.
@@ -124,9 +125,124 @@ class mutex {
   void unlock_shared() { release_shared(); }
   [[nodiscard]] bool try_lock_shared() { return try_acquire_shared(); }
 
+  // Collective: binds [p, p + bytes) of the global space to this lock. Every rank makes the same
+  // bind calls in the same order (a rank out of step ends the job with a message naming the calls);
+  // a range that leaves the global space or overlaps a range already bound (to any lock) throws
+  // dsm::error on every rank. A lock may guard several ranges. It runs a barrier first, so the
+  // range's value when bound is the one every rank sees after that barrier. Under the models other
+  // than entry the binding is checked the same way and changes nothing else. Freeing memory
+  // unbinds the ranges inside it.
+  void bind(const void* p, std::size_t bytes) { detail::bind_bytes(id_, p, bytes); }
+
  private:
   std::uint64_t id_;
 };
+
+// ---- Objects: shared data whose coherence unit is the object itself (as in CRL and Orca).
+//
+// dsm::make_object<T>(args...) (collective) places one T in units of its own, so it never shares a
+// unit with a neighbour, and only its own sizeof(T) bytes ever move between ranks. Each object
+// carries its own lock; it is accessed through handles that take it, under every model:
+//   auto acct = dsm::make_object<account>(100);            // collective
+//   { auto w = acct.write(); w->balance += 10; }           // exclusive while w lives
+//   { auto r = acct.read(); use(r->balance); }             // shared (entry) while r lives; const view
+// Opening a handle acquires the object's lock (shared for read, exclusive for write; the other
+// models have no shared mode) and makes the object readable or writable through the same protocol
+// calls a page fault makes. A rank may hold handles on several objects at once; open them in one
+// global order (for example by lock_id()) to avoid deadlock. Under entry consistency the object is
+// the data bound to its lock.
+namespace detail {
+struct object_ref {
+  void* p = nullptr;
+  std::size_t bytes = 0;
+  std::uint64_t lock = 0;
+};
+// Collective: allocates and binds; true on the one rank that must construct the object.
+bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out);
+// Collective: the constructed object is visible to every rank.
+void object_made(const object_ref& o);
+void open_object(const object_ref& o, bool write);
+void close_object(const object_ref& o, bool write) noexcept;
+}  // namespace detail
+
+template <class T>
+class read_handle {
+ public:
+  explicit read_handle(const detail::object_ref& o) : o_(o) { detail::open_object(o_, false); }
+  ~read_handle() {
+    if (o_.p != nullptr) detail::close_object(o_, false);
+  }
+  read_handle(read_handle&& other) noexcept : o_(other.o_) { other.o_.p = nullptr; }
+  read_handle(const read_handle&) = delete;
+  read_handle& operator=(const read_handle&) = delete;
+  read_handle& operator=(read_handle&&) = delete;
+
+  const T* get() const noexcept { return static_cast<const T*>(o_.p); }
+  const T* operator->() const noexcept { return get(); }
+  const T& operator*() const noexcept { return *get(); }
+
+ private:
+  detail::object_ref o_;
+};
+
+template <class T>
+class write_handle {
+ public:
+  explicit write_handle(const detail::object_ref& o) : o_(o) { detail::open_object(o_, true); }
+  ~write_handle() {
+    if (o_.p != nullptr) detail::close_object(o_, true);
+  }
+  write_handle(write_handle&& other) noexcept : o_(other.o_) { other.o_.p = nullptr; }
+  write_handle(const write_handle&) = delete;
+  write_handle& operator=(const write_handle&) = delete;
+  write_handle& operator=(write_handle&&) = delete;
+
+  T* get() const noexcept { return static_cast<T*>(o_.p); }
+  T* operator->() const noexcept { return get(); }
+  T& operator*() const noexcept { return *get(); }
+
+ private:
+  detail::object_ref o_;
+};
+
+template <class T>
+class object {
+ public:
+  object() = default;
+  [[nodiscard]] read_handle<T> read() const { return read_handle<T>(o_); }
+  [[nodiscard]] write_handle<T> write() const { return write_handle<T>(o_); }
+  // The lock the object carries (an id from 2^62 up) and its address, the same on every rank.
+  std::uint64_t lock_id() const noexcept { return o_.lock; }
+  const T* address() const noexcept { return static_cast<const T*>(o_.p); }
+  explicit operator bool() const noexcept { return o_.p != nullptr; }
+
+ private:
+  template <class U, class... A>
+  friend object<U> make_object(A&&... args);
+  template <class U>
+  friend void destroy(object<U>& o);
+  detail::object_ref o_;
+};
+
+// Collective: a new object constructed from args (on one rank; every rank sees the result).
+template <class T, class... Args>
+object<T> make_object(Args&&... args) {
+  static_assert(std::is_trivially_copyable_v<T>, "dsm::make_object<T>: T must be trivially copyable");
+  object<T> obj;
+  if (detail::make_object_bytes(sizeof(T), alignof(T), obj.o_)) {
+    write_handle<T> w(obj.o_);
+    ::new (static_cast<void*>(w.get())) T(static_cast<Args&&>(args)...);
+  }
+  detail::object_made(obj.o_);
+  return obj;
+}
+
+// Collective: frees the object's memory; every copy of the handle object becomes dangling.
+template <class T>
+void destroy(object<T>& o) {
+  detail::free_bytes(o.o_.p);
+  o.o_ = {};
+}
 
 // This rank's protocol counters since init (DSM_STATS prints the same at finalize).
 struct statistics {

@@ -302,19 +302,22 @@ miss_medians measure_misses(std::size_t units, int rounds) {
   return {median(reads), median(writes)};
 }
 
-// The transport the runtime will use, as configured (the flag wins over the environment).
-std::string configured_transport(int argc, char** argv) {
-  std::string t = "auto";
-  if (const char* e = std::getenv("DSM_TRANSPORT")) t = e;
+// A DSM_* setting as configured (the --dsm-* flag wins over the environment).
+std::string configured(int argc, char** argv, const char* variable, const char* flag, const char* fallback) {
+  std::string t = fallback;
+  if (const char* e = std::getenv(variable)) t = e;
+  const std::size_t n = std::strlen(flag);
   for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--dsm-transport=", 16) == 0) t = argv[i] + 16;
+    if (std::strncmp(argv[i], flag, n) == 0) t = argv[i] + n;
   return t;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string transport = configured_transport(argc, argv);
+  const std::string transport = configured(argc, argv, "DSM_TRANSPORT", "--dsm-transport=", "auto");
+  // DSM_NODE_SHM=off sends node-mates' messages through MPI, as DSM_TRANSPORT=mpi does.
+  const bool node_shm = configured(argc, argv, "DSM_NODE_SHM", "--dsm-node-shm=", "on") != "off";
   // (a) before dsm::init, so that our private SIGSEGV handler never meets dsm's.
   const fault_floor fault = measure_bare_fault(2000);
 
@@ -338,7 +341,7 @@ int main(int argc, char** argv) {
   std::vector<int> leaders(static_cast<std::size_t>(dsm::ranks()));
   MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, comm);
   const bool same_node = leaders[0] == leaders[1];
-  const bool node_local = same_node && transport != "mpi";
+  const bool node_local = same_node && transport != "mpi" && node_shm;
 
   const int rt_samples = 2000;
   const double futex_rtt = same_node ? measure_futex_round_trip(comm, unit, rt_samples) : -1.0;

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   long* turn = reinterpret_cast<long*>(slots[0]);
   long* counter = reinterpret_cast<long*>(slots[1]);
   dsm::mutex m{1};
+  m.bind(turn, sizeof *turn);  // entry consistency: both travel with the lock
+  m.bind(counter, sizeof *counter);
 
   long seen_wrong = 0;
   long end = 0;

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   long* turn = reinterpret_cast<long*>(turn_slot[0]);
   std::uint8_t* rec = reinterpret_cast<std::uint8_t*>(rec_slot[0]);
   dsm::mutex m{2};
+  m.bind(turn, sizeof *turn);  // entry consistency: both travel with the lock
+  m.bind(rec, bytes);
 
   // The record as it must be after `model_at` critical sections (critical section k is rank k %
   // n's).

@@ -46,7 +46,7 @@ class eager_release final : public protocol {
     bump(ctx_.stats.write_misses);
     auto& twin = twins_[u];
     if (!twin) twin = std::make_unique<std::byte[]>(ctx_.space->unit());
-    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.space->unit());
+    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u));
     ctx_.table->set_state(u, holding::dirty);
     ctx_.table->map(u);
     dirty_.push_back(u);
@@ -170,7 +170,7 @@ class eager_release final : public protocol {
   }
 
   void send_unit(int r, std::uint64_t u) {
-    const std::uint64_t total = ctx_.space->unit();
+    const std::uint64_t total = ctx_.table->extent(u);
     const std::uint32_t chunk = static_cast<std::uint32_t>(span_);
     const std::byte* data = ctx_.space->runtime_unit(u);
     for (std::uint64_t off = 0; off < total; off += chunk) {
@@ -197,9 +197,10 @@ class eager_release final : public protocol {
         ctx_.table->set_state(u, holding::copy);
         auto t = twins_.find(u);
         const std::byte* now = ctx_.space->runtime_unit(u);
-        for (std::uint64_t off = 0; off < ctx_.space->unit(); off += span_) {
+        const std::uint64_t extent = ctx_.table->extent(u);
+        for (std::uint64_t off = 0; off < extent; off += span_) {
           std::vector<std::byte> diff;
-          if (diff_encode(t->second.get() + off, now + off, span_, diff) == 0) continue;
+          if (diff_encode(t->second.get() + off, now + off, std::min(span_, extent - off), diff) == 0) continue;
           bump(ctx_.stats.diffs_created);
           if (diff.size() <= ctx_.net->max_payload()) {
             diffs.push_back({u, static_cast<std::uint32_t>(off), std::move(diff)});

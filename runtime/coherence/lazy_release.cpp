@@ -80,8 +80,8 @@ struct interval {
 
 class lazy_release final : public protocol {
  public:
-  explicit lazy_release(context& ctx)
-      : ctx_(ctx), n_(ctx.ranks), me_(ctx.rank), vc_(static_cast<size_t>(n_), 0), log_(static_cast<size_t>(n_)),
+  lazy_release(context& ctx, const bound_filter* bound)
+      : ctx_(ctx), bound_(bound), n_(ctx.ranks), me_(ctx.rank), vc_(static_cast<size_t>(n_), 0), log_(static_cast<size_t>(n_)),
         base_(static_cast<size_t>(n_), 0), at_last_barrier_(static_cast<size_t>(n_), 0) {}
 
   // ---- detection
@@ -108,7 +108,7 @@ class lazy_release final : public protocol {
     encode_lazy(u);  // the diff of an earlier interval first: the twin is about to change
     auto& twin = twins_[u];
     if (!twin) twin = std::make_unique<std::byte[]>(unit());
-    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), unit());
+    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u));
     ctx_.table->set_state(u, holding::dirty);
     ctx_.table->map(u);
     dirty_.push_back(u);
@@ -217,6 +217,18 @@ class lazy_release final : public protocol {
 
   bool needs_barrier_before_free() override { return true; }
 
+  void settle(std::uint64_t first, std::uint64_t end) override {
+    for (std::uint64_t u = first; u < end; ++u) {
+      bool invalid;
+      {
+        std::lock_guard<std::mutex> g(ctx_.state_mu);
+        encode_lazy(u);
+        invalid = pending_.count(u) != 0;
+      }
+      if (invalid) validate(u);
+    }
+  }
+
   void on_free(std::uint64_t first, std::uint64_t end) override {
     // After the barrier that precedes a free every rank knows every interval, so no token or barrier
     // will name these units again with an interval from before the free.
@@ -281,6 +293,15 @@ class lazy_release final : public protocol {
 
   // state_mu held.
   void close_interval() {
+    if (bound_ != nullptr) {
+      // A unit whose every byte is bound to locks has nothing to announce.
+      std::erase_if(dirty_, [&](std::uint64_t u) {
+        if (!bound_->covers(u)) return false;
+        ctx_.table->set_state(u, holding::copy);
+        twins_.erase(u);
+        return true;
+      });
+    }
     if (dirty_.empty()) return;
     const std::uint32_t index = ++vc_[static_cast<size_t>(me_)];
     interval iv{me_, index, vc_, dirty_};
@@ -301,7 +322,8 @@ class lazy_release final : public protocol {
     auto t = twins_.find(u);
     DSM_CHECK(t != twins_.end(), "unit %llu has a pending diff but no twin", static_cast<unsigned long long>(u));
     std::vector<std::byte> d;
-    diff_encode(t->second.get(), ctx_.space->runtime_unit(u), unit(), d);
+    if (bound_ != nullptr) bound_->mask(u, t->second.get());
+    diff_encode(t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u), d);
     diff_bytes_ += kept_bytes(d);
     diffs_[{u, l->second}] = std::move(d);
     twins_.erase(t);
@@ -446,6 +468,7 @@ class lazy_release final : public protocol {
   void account() { ctx_.stats.protocol_bytes.store(memory(), std::memory_order_relaxed); }
 
   context& ctx_;
+  const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
   const int n_;
   const int me_;
   std::vector<std::uint32_t> vc_;
@@ -464,6 +487,8 @@ class lazy_release final : public protocol {
 
 }  // namespace
 
-std::unique_ptr<protocol> make_lazy_release(context& ctx) { return std::make_unique<lazy_release>(ctx); }
+std::unique_ptr<protocol> make_lazy_release(context& ctx, const bound_filter* bound) {
+  return std::make_unique<lazy_release>(ctx, bound);
+}
 
 }  // namespace dsm::rt

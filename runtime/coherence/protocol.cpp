@@ -10,9 +10,9 @@ std::unique_ptr<protocol> make_protocol(context& ctx) {
     case dsm::model::sequential: return make_sequential(ctx);
     case dsm::model::eager_release: return make_eager_release(ctx);
     case dsm::model::lazy_release: return make_lazy_release(ctx);
-    default: break;
+    case dsm::model::entry: return make_entry(ctx);
   }
-  fatal("the %s model is not implemented", dsm::model_name(ctx.opt.model));
+  fatal("no protocol for model %d", static_cast<int>(ctx.opt.model));
 }
 
 }  // namespace dsm::rt

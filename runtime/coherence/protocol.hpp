@@ -1,6 +1,6 @@
 // protocol.hpp: one coherence protocol per consistency model, behind one interface.
 //
-// Detection (the SIGSEGV handler for page-granular units; object handles later) ends in
+// Detection (the SIGSEGV handler for page-granular units, object handles for objects) ends in
 // read_miss(u) or write_miss(u), called on the application thread without state_mu held. The
 // protocol's requests are served on the engine thread by handle(), with state_mu held. The
 // synchronisation hooks let a model attach work to acquires, releases and barriers (sequential
@@ -55,11 +55,38 @@ class protocol {
   virtual void on_free(std::uint64_t /*first*/, std::uint64_t /*end*/) {}
   // True if dsm::free must run a full barrier first (so that every rank knows every interval).
   virtual bool needs_barrier_before_free() { return false; }
+  // Collective dsm::mutex::bind, after a barrier, before the range is entered in ctx.bound: bring
+  // units [first, end) up to date here and settle what this rank wrote of them, so that nothing
+  // written before the bind is lost when the range stops travelling with the unit. op_mu held.
+  virtual void settle(std::uint64_t /*first*/, std::uint64_t /*end*/) {}
+
+  // Entry consistency serves dsm::mutex itself (shared and exclusive modes, bound data in the
+  // grants); under the other models lock_service does and these are never called. op_mu not held.
+  virtual bool serves_locks() const { return false; }
+  virtual bool acquire(std::uint64_t /*lock*/, bool /*exclusive*/, bool /*try_only*/) { return false; }
+  virtual void release(std::uint64_t /*lock*/, bool /*exclusive*/) {}
+  // DSM_CHECK=1: the fault handler reports every write fault here before write_miss, and asks
+  // after it whether the unit must lose write access again after this one write (it holds data
+  // bound to a lock this rank does not hold exclusively). state_mu not held.
+  virtual void check_write(const std::byte* /*addr*/) {}
+  virtual bool watch_writes(std::uint64_t /*u*/) { return false; }
+};
+
+// Lazy release masks what the entry model binds to locks: bytes bound to a lock never enter a diff
+// or a write notice, because they travel with the lock instead.
+class bound_filter {
+ public:
+  virtual ~bound_filter() = default;
+  // Copies this rank's current bytes of every bound range in unit u into `twin`. state_mu held.
+  virtual void mask(std::uint64_t u, std::byte* twin) const = 0;
+  // True if every data byte of unit u is bound (its diff would be empty). state_mu held.
+  virtual bool covers(std::uint64_t u) const = 0;
 };
 
 std::unique_ptr<protocol> make_sequential(context& ctx);
 std::unique_ptr<protocol> make_eager_release(context& ctx);
-std::unique_ptr<protocol> make_lazy_release(context& ctx);
+std::unique_ptr<protocol> make_lazy_release(context& ctx, const bound_filter* bound = nullptr);
+std::unique_ptr<protocol> make_entry(context& ctx);
 // The protocol of ctx.opt.model.
 std::unique_ptr<protocol> make_protocol(context& ctx);
 

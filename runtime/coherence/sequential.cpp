@@ -172,7 +172,7 @@ class sequential final : public protocol {
   }
 
   void send_unit(int r, std::uint64_t u, access a, std::uint64_t acks, bool with_data) {
-    const std::uint64_t total = with_data ? ctx_.space->unit() : 0;
+    const std::uint64_t total = with_data ? ctx_.table->extent(u) : 0;
     const std::uint32_t chunk = ctx_.net->max_payload();
     const std::byte* data = ctx_.space->runtime_unit(u);
     std::uint64_t off = 0;

@@ -3,9 +3,11 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <optional>
 
@@ -111,6 +113,34 @@ void init(int* argc, char*** argv) {
   rt::set_log_identity(rank, c->opt.log);
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
 
+  // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
+  // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
+  step(c->comm, rank, ranks, owns, [&] {
+    MPI_Comm node_comm;
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
+    int local = 0, locals = 1;
+    MPI_Comm_rank(node_comm, &local);
+    MPI_Comm_size(node_comm, &locals);
+    MPI_Comm_free(&node_comm);
+    c->node = std::make_unique<rt::machine>();
+    c->place = c->node->place(c->opt.bind, local, locals, c->node->launcher_bound());
+    if (c->place.bind && !c->node->bind_process(c->place.rank_cpus)) {
+      const int err = errno;
+      const std::string why = "binding node-local rank " + std::to_string(local) + " to PU " +
+                              rt::cpu_list_string(c->place.rank_cpus) + " failed (" + std::strerror(err) + ")";
+      if (c->opt.bind == rt::bind_mode::core) throw dsm::error("DSM_BIND='core': " + why + "; valid: none, auto");
+      DSM_LOG(warn, "DSM_BIND=auto: %s; left unbound", why.c_str());
+      c->place.bind = false;
+    }
+  });
+  if (rank == 0) DSM_LOG(info, "topology: %s", c->node->describe().c_str());
+  {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    DSM_LOG(info, "placement on %s: %s; process bound to PU %s", host, c->place.decision.c_str(),
+            rt::cpu_list_string(c->node->process_binding()).c_str());
+  }
+
   step(c->comm, rank, ranks, owns, [&] {
     MPI_Comm comm = c->comm;
     auto all_ok = [comm](bool ok) {
@@ -133,7 +163,7 @@ void init(int* argc, char*** argv) {
   c->table = std::make_unique<rt::unit_table>(
       *c->space, rank, ranks, rt::unit_table::default_map_budget(),
       m == model::sequential ? rt::holding::owner_sole : rt::holding::copy,
-      m == model::lazy_release ? rt::holding::copy : rt::holding::invalid);
+      m == model::lazy_release || m == model::entry ? rt::holding::copy : rt::holding::invalid);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
   c->locks = std::make_unique<rt::lock_service>(*c);
@@ -141,7 +171,7 @@ void init(int* argc, char*** argv) {
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
 
   if (rank == 0) {
-    DSM_LOG(info, "%s; %d rank(s); %s", c->opt.describe().c_str(), ranks, rt::describe_machine().c_str());
+    DSM_LOG(info, "%s; %d rank(s)", c->opt.describe().c_str(), ranks);
   }
   DSM_LOG(info, "global space at %p (%llu bytes, %llu units); transport: %s", static_cast<void*>(c->space->app_base()),
           static_cast<unsigned long long>(c->space->size()), static_cast<unsigned long long>(c->space->units()),
@@ -230,6 +260,8 @@ void free_bytes(void* p) {
     std::lock_guard<std::mutex> g(c.state_mu);
     c.space->zero(off, *len);
     c.heap->release(off);
+    c.bound.remove_within(off, off + *len);
+    for (std::uint64_t u = off / c.opt.unit; u < (off + *len) / c.opt.unit; ++u) c.table->set_extent(u, c.opt.unit);
   }
   {
     std::lock_guard<std::mutex> op(c.op_mu);
@@ -239,13 +271,145 @@ void free_bytes(void* p) {
 
 }  // namespace detail
 
-void mutex::acquire() { ctx().locks->acquire(id_); }
-void mutex::release() { ctx().locks->release(id_); }
-// No model implemented yet has a shared mode: a shared acquire is an exclusive one.
-void mutex::acquire_shared() { acquire(); }
-void mutex::release_shared() { release(); }
-bool mutex::try_acquire() { return ctx().locks->try_acquire(id_); }
-bool mutex::try_acquire_shared() { return try_acquire(); }
+namespace {
+// Ids from here up name the locks objects carry.
+constexpr std::uint64_t kObjectLocks = std::uint64_t{1} << 62;
+
+void check_user_lock(std::uint64_t id) {
+  if (id >= kObjectLocks)
+    throw dsm::error("dsm::mutex " + std::to_string(id) + ": ids from 2^62 up are reserved for the locks of objects");
+}
+
+bool acquire_lock(std::uint64_t id, bool exclusive, bool try_only) {
+  rt::context& c = ctx();
+  if (c.proto->serves_locks()) return c.proto->acquire(id, exclusive, try_only);
+  // The other models have no shared mode: every acquire is exclusive.
+  if (try_only) return c.locks->try_acquire(id);
+  c.locks->acquire(id);
+  return true;
+}
+
+void release_lock(std::uint64_t id, bool exclusive) {
+  rt::context& c = ctx();
+  if (c.proto->serves_locks()) c.proto->release(id, exclusive);
+  else c.locks->release(id);
+}
+
+// Makes [p, p + bytes) accessible as a fault would: the same protocol calls, before the access.
+void touch(rt::context& c, const void* p, std::size_t bytes, bool write) {
+  const std::uint64_t first = c.space->unit_of(p);
+  const std::uint64_t last = c.space->unit_of(static_cast<const std::byte*>(p) + bytes - 1);
+  for (std::uint64_t u = first; u <= last; ++u) {
+    {
+      std::lock_guard<std::mutex> g(c.state_mu);
+      if (c.table->map_if_allowed(u, write)) continue;
+    }
+    if (write) c.proto->write_miss(u);
+    else c.proto->read_miss(u);
+  }
+}
+}  // namespace
+
+void mutex::acquire() {
+  check_user_lock(id_);
+  acquire_lock(id_, true, false);
+}
+void mutex::release() {
+  check_user_lock(id_);
+  release_lock(id_, true);
+}
+void mutex::acquire_shared() {
+  check_user_lock(id_);
+  acquire_lock(id_, false, false);
+}
+void mutex::release_shared() {
+  check_user_lock(id_);
+  release_lock(id_, false);
+}
+bool mutex::try_acquire() {
+  check_user_lock(id_);
+  return acquire_lock(id_, true, true);
+}
+bool mutex::try_acquire_shared() {
+  check_user_lock(id_);
+  return acquire_lock(id_, false, true);
+}
+
+namespace detail {
+
+namespace {
+void bind_range(rt::context& c, std::uint64_t lock, const void* p, std::size_t bytes) {
+  const bool inside = c.space->contains(p) && bytes > 0 &&
+                      bytes <= c.space->size() - static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base());
+  const std::uint64_t off = inside ? static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base()) : 0;
+  // Settled data first (entry consistency: the value bound is the one every rank sees now).
+  barrier();
+  std::uint64_t sum = 1469598103934665603ull;  // FNV-1a of (lock, offset or foreign, bytes)
+  for (std::uint64_t v : {lock, inside ? off : rt::kForeignPointer, static_cast<std::uint64_t>(bytes)}) {
+    for (int i = 0; i < 8; ++i) sum = (sum ^ ((v >> (8 * i)) & 0xff)) * 1099511628211ull;
+  }
+  c.barriers->arrive(rt::collective::bind, sum);
+  char what[96];
+  std::snprintf(what, sizeof what, "dsm::mutex(%llu).bind(%p, %zu)", static_cast<unsigned long long>(lock), p, bytes);
+  if (!inside) throw dsm::error(std::string(what) + ": the range is not inside the global space (memory from dsm::alloc)");
+  {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    {
+      std::lock_guard<std::mutex> g(c.state_mu);
+      const std::string why = c.bound.conflict(off, bytes);
+      if (!why.empty()) throw dsm::error(std::string(what) + ": " + why);
+    }
+    c.proto->settle(off / c.opt.unit, (off + bytes - 1) / c.opt.unit + 1);
+    std::lock_guard<std::mutex> g(c.state_mu);
+    c.bound.add(lock, off, bytes);
+  }
+  // No rank acquires the lock before every rank knows the range: a grant carries the bound bytes.
+  c.barriers->arrive(rt::collective::bind, sum);
+}
+}  // namespace
+
+void bind_bytes(std::uint64_t lock, const void* p, std::size_t bytes) {
+  check_user_lock(lock);
+  bind_range(ctx(), lock, p, bytes);
+}
+
+bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out) {
+  rt::context& c = ctx();
+  if (bytes == 0) throw dsm::error("dsm::make_object: an object of 0 bytes");
+  void* p = alloc_bytes(bytes, align);
+  const std::uint64_t lock = kObjectLocks + c.objects++;
+  {
+    // Its last unit holds only the object's tail: only those bytes move.
+    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<std::mutex> g(c.state_mu);
+    const std::uint64_t first = c.space->unit_of(p);
+    const std::uint64_t last = c.space->unit_of(static_cast<std::byte*>(p) + bytes - 1);
+    c.table->set_extent(last, bytes - (last - first) * c.opt.unit);
+  }
+  bind_range(c, lock, p, bytes);
+  out = {p, bytes, lock};
+  // The lock's manager holds it first (its data starts there under entry consistency).
+  return static_cast<std::uint64_t>(c.rank) == lock % static_cast<std::uint64_t>(c.ranks);
+}
+
+void object_made(const object_ref&) { barrier(); }
+
+void open_object(const object_ref& o, bool write) {
+  if (o.p == nullptr) throw dsm::error("dsm::object: a handle on an empty object");
+  acquire_lock(o.lock, write, false);
+  rt::context& c = ctx();
+  touch(c, o.p, o.bytes, write);
+}
+
+void close_object(const object_ref& o, bool write) noexcept {
+  try {
+    release_lock(o.lock, write);
+  } catch (const std::exception& e) {
+    rt::fatal("%s", e.what());
+  }
+}
+
+}  // namespace detail
 
 void barrier() {
   rt::context& c = ctx();
@@ -313,5 +477,6 @@ int dsm_lock_try_acquire(uint64_t id) {
   return r;
 }
 void dsm_barrier(void) { DSM_C_CALL(dsm::barrier()); }
+void dsm_bind(uint64_t id, const void* p, size_t bytes) { DSM_C_CALL(dsm::detail::bind_bytes(id, p, bytes)); }
 
 }  // extern "C"

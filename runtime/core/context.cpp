@@ -1,6 +1,7 @@
 // context.cpp: message posting, the engine thread and the application thread's wait; see context.hpp.
 #include "core/context.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 #include "coherence/protocol.hpp"
@@ -49,6 +50,7 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
   switch (h.type) {
     case msg::read_req: case msg::write_req: case msg::read_fwd: case msg::write_fwd:
     case msg::invalidate: case msg::confirm: case msg::diff_push: case msg::diff_fwd: case msg::diff_req:
+    case msg::ec_acq: case msg::ec_fwd: case msg::ec_done:
       proto->handle(h, payload);
       break;
     case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
@@ -102,7 +104,10 @@ void context::receive_app(app_op& op) {
       payload = op.payload;
     }
     switch (h.type) {
-      case msg::unit_data: case msg::inv_ack: case msg::diff_ack: case msg::diff_reply: proto->handle_reply(op, h, payload); break;
+      case msg::unit_data: case msg::inv_ack: case msg::diff_ack: case msg::diff_reply: case msg::ec_grant:
+      case msg::ec_fail:
+        proto->handle_reply(op, h, payload);
+        break;
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
       case msg::barrier_release: op.done = true; break;
       default: fatal("reply %s is not an application message", msg_name(h.type));
@@ -112,6 +117,11 @@ void context::receive_app(app_op& op) {
 
 void context::start_engine() {
   engine_ = std::thread([this] {
+    if (place.bind && !node->bind_thread(place.engine_cpus)) {
+      const int err = errno;
+      DSM_LOG(warn, "could not bind the engine thread to PU %s: %s", cpu_list_string(place.engine_cpus).c_str(),
+              std::strerror(err));
+    }
     while (goodbyes_ < ranks) {
       net->receive(inbox::engine, [&](const header& h, std::span<const std::byte> payload) { handle_engine(h, payload); });
     }

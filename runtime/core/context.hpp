@@ -23,6 +23,8 @@
 #include "core/stats.hpp"
 #include "memory/global_space.hpp"
 #include "memory/unit_table.hpp"
+#include "sync/bindings.hpp"
+#include "topology/topology.hpp"
 #include "transport/transport.hpp"
 
 namespace dsm::rt {
@@ -71,6 +73,8 @@ class context {
   MPI_Comm comm = MPI_COMM_NULL;  // the runtime's own duplicate of MPI_COMM_WORLD
   bool owns_mpi = false;
   counters stats;
+  std::unique_ptr<machine> node;  // this node's topology (hwloc)
+  placement place;                // DSM_BIND's decision for this rank and its engine thread
   std::unique_ptr<global_space> space;
   std::unique_ptr<unit_table> table;
   std::unique_ptr<transport> net;
@@ -79,6 +83,8 @@ class context {
   std::unique_ptr<barrier_service> barriers;
   std::unique_ptr<allocator> heap;
   limits lim;
+  bindings bound;              // ranges bound to locks (dsm::mutex::bind), the same on every rank
+  std::uint64_t objects = 0;   // objects made so far (dsm::make_object), the same on every rank
 
   std::mutex state_mu;  // protocol state
   std::mutex op_mu;     // one application operation at a time

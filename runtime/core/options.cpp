@@ -24,7 +24,6 @@ bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 
-bool model_implemented(dsm::model m) { return m != dsm::model::entry; }
 
 dsm::model parse_model(const std::string& variable, const std::string& value) {
   const std::string v = lower(value);
@@ -70,14 +69,20 @@ std::string options::describe() const {
   s += " stats=" + std::string(stats_table ? "table" : stats_path.empty() ? "off" : stats_path);
   s += " transport=";
   s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
+  s += " node_shm=";
+  s += node_shm ? "on" : "off";
+  s += " bind=";
+  s += bind == bind_mode::core ? "core" : bind == bind_mode::automatic ? "auto" : "none";
   s += " log=" + std::to_string(static_cast<int>(log));
   s += " gc=" + std::to_string(gc_bytes);
+  s += check ? " check=1" : " check=0";
   return s;
 }
 
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
-  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES"};
+  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
+                                       "NODE_SHM", "BIND"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -96,7 +101,8 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
-            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=");
+            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
+            "--dsm-check=, --dsm-node-shm=, --dsm-bind=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -119,10 +125,6 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   options o;
   if (auto v = lookup("DSM_MODEL")) {
     o.model = parse_model(v->first, v->second);
-    if (!model_implemented(o.model)) {
-      bad(v->first, v->second, "names a model this build does not implement yet",
-          "sequential (sc), eager-release (erc), lazy-release (lrc)");
-    }
   }
   if (auto v = lookup("DSM_UNIT")) {
     o.unit = parse_size(v->first, v->second);
@@ -157,9 +159,32 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
     else if (s == "mpi") o.transport = transport_kind::mpi;
     else bad(v->first, v->second, "is not a transport", "auto, shm, mpi");
   }
+  if (auto v = lookup("DSM_NODE_SHM")) {
+    const std::string s = lower(v->second);
+    if (s == "on" || s == "1") o.node_shm = true;
+    else if (s == "off" || s == "0") o.node_shm = false;
+    else bad(v->first, v->second, "is not a node-local shared memory setting", "on, off");
+    if (!o.node_shm && o.transport == transport_kind::shm) {
+      bad(v->first, v->second, "contradicts DSM_TRANSPORT=shm (shared-memory queues need node-local shared memory)",
+          "DSM_NODE_SHM=on with DSM_TRANSPORT=shm, or DSM_NODE_SHM=off with DSM_TRANSPORT=auto or mpi");
+    }
+  }
+  if (auto v = lookup("DSM_BIND")) {
+    const std::string s = lower(v->second);
+    if (s == "none") o.bind = bind_mode::none;
+    else if (s == "core") o.bind = bind_mode::core;
+    else if (s == "auto") o.bind = bind_mode::automatic;
+    else bad(v->first, v->second, "is not a binding policy", "none, core, auto");
+  }
   if (auto v = lookup("DSM_GC_BYTES")) {
     o.gc_bytes = parse_size(v->first, v->second);
     if (o.gc_bytes == 0) bad(v->first, v->second, "is not a garbage-collection threshold", "a size of at least 1, e.g. 64M");
+  }
+  if (auto v = lookup("DSM_CHECK")) {
+    const std::string s = lower(v->second);
+    if (s == "1" || s == "on") o.check = true;
+    else if (s == "0" || s == "off" || s.empty()) o.check = false;
+    else bad(v->first, v->second, "is not a check setting", "1 (report writes to bound data without its lock), 0");
   }
   if (auto v = lookup("DSM_LOG")) {
     const std::string s = lower(v->second);

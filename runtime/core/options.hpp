@@ -24,6 +24,10 @@ struct peer_error : dsm::error {
 };
 
 enum class transport_kind { automatic, shm, mpi };
+// DSM_BIND: none leaves the affinity the launcher gave; core binds each rank (and its engine thread)
+// to one core, round-robin over the node's cores; automatic binds like core only when every rank of
+// the node gets a core (or a hardware thread) of its own and the launcher has not bound it already.
+enum class bind_mode { none, core, automatic };
 enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
 
 struct options {
@@ -33,8 +37,14 @@ struct options {
   bool stats_table = false;                      // DSM_STATS=1
   std::string stats_path;                        // DSM_STATS=<path>.json
   transport_kind transport = transport_kind::automatic;
+  // DSM_NODE_SHM: whether ranks of one node use what they share (today the shared-memory message
+  // queues). off: every rank acts as a node of its own, so node-mates talk through MPI as ranks of
+  // different nodes do (a cluster emulated on one machine).
+  bool node_shm = true;
+  bind_mode bind = bind_mode::none;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
+  bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively
 
   // A canonical one-line form, the same on every rank iff the configuration is.
   std::string describe() const;
@@ -43,11 +53,8 @@ struct options {
 // Looks a variable up: returns its value or nothing. Production uses getenv.
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
 
-// The models this build implements; any other valid model name is refused as not implemented.
-bool model_implemented(dsm::model m);
-
 // Reads the configuration. argc/argv may be null; --dsm-<name>=<value> flags are removed from them.
-// Throws dsm::error on an unknown flag, an unknown or malformed value, or a model not implemented.
+// Throws dsm::error on an unknown flag or an unknown or malformed value.
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page);
 
 // Single-value parsers, exposed for the unit tests.

@@ -15,7 +15,39 @@ namespace dsm::rt {
 namespace {
 
 struct sigaction g_previous;
+struct sigaction g_previous_trap;
 bool g_installed = false;
+bool g_trap_installed = false;
+
+// DSM_CHECK=1: a write let through to a unit that also holds data bound to a lock this rank does
+// not hold exclusively runs one instruction at a time (the trap flag), and the unit loses write
+// access again after it, so that every write to that unit is checked.
+constexpr unsigned long long kTrapFlag = 0x100;
+thread_local std::uint64_t t_watched = ~std::uint64_t{0};
+
+void watch(context* ctx, std::uint64_t u, void* uctx) {
+  if (!ctx->opt.check || !ctx->proto->watch_writes(u)) return;
+  t_watched = u;
+  static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_EFL] |= kTrapFlag;
+}
+
+void on_trap(int sig, siginfo_t* info, void* uctx) {
+  context* ctx = g_ctx;
+  if (t_watched == ~std::uint64_t{0} || ctx == nullptr) {
+    if ((g_previous_trap.sa_flags & SA_SIGINFO) && g_previous_trap.sa_sigaction != nullptr) {
+      g_previous_trap.sa_sigaction(sig, info, uctx);
+    } else if (g_previous_trap.sa_handler != SIG_DFL && g_previous_trap.sa_handler != SIG_IGN) {
+      g_previous_trap.sa_handler(sig);
+    } else {
+      signal(SIGTRAP, SIG_DFL);
+    }
+    return;
+  }
+  static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_EFL] &= ~kTrapFlag;
+  std::lock_guard<std::mutex> g(ctx->state_mu);
+  ctx->table->drop_write(t_watched);
+  t_watched = ~std::uint64_t{0};
+}
 
 void give_up(int sig, siginfo_t* info, void* uctx) {
   // Not ours: put back what was there before and let the access fault again under it.
@@ -44,17 +76,16 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
 #error "dsm needs the page-fault error code to tell reads from writes on this architecture"
 #endif
   const std::uint64_t u = ctx->space->unit_of(info->si_addr);
+  if (write && ctx->opt.check) ctx->proto->check_write(static_cast<const std::byte*>(info->si_addr));
+  bool remapped;
   {
     std::lock_guard<std::mutex> g(ctx->state_mu);
-    if (ctx->table->map_if_allowed(u, write)) {
-      // Valid here; only the mapping was dropped (see unit_table.hpp).
-      bump(ctx->stats.remaps);
-      errno = saved_errno;
-      return;
-    }
+    remapped = ctx->table->map_if_allowed(u, write);  // valid here, only the mapping was dropped
   }
-  if (write) ctx->proto->write_miss(u);
+  if (remapped) bump(ctx->stats.remaps);
+  else if (write) ctx->proto->write_miss(u);
   else ctx->proto->read_miss(u);
+  if (write) watch(ctx, u, uctx);
   errno = saved_errno;
 }
 
@@ -68,12 +99,19 @@ void install_fault_handler() {
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGSEGV, &sa, &g_previous) != 0) fatal("cannot install the SIGSEGV handler: %s", std::strerror(errno));
   g_installed = true;
+  if (g_ctx != nullptr && g_ctx->opt.check) {
+    sa.sa_sigaction = on_trap;
+    if (sigaction(SIGTRAP, &sa, &g_previous_trap) != 0) fatal("cannot install the SIGTRAP handler: %s", std::strerror(errno));
+    g_trap_installed = true;
+  }
 }
 
 void remove_fault_handler() {
   if (!g_installed) return;
   sigaction(SIGSEGV, &g_previous, nullptr);
   g_installed = false;
+  if (g_trap_installed) sigaction(SIGTRAP, &g_previous_trap, nullptr);
+  g_trap_installed = false;
 }
 
 }  // namespace dsm::rt

@@ -67,6 +67,11 @@ class unit_table {
     return true;
   }
   bool mapped(std::uint64_t u) const { return effective(u) != access::none; }
+  // Takes write access away from a mapped unit without changing its state, so that the next write
+  // faults again (DSM_CHECK=1 checks it).
+  void drop_write(std::uint64_t u) {
+    if (effective(u) == access::write) apply(u, access::read);
+  }
 
   // Home side: the owner and copyset of a unit this rank is home of.
   int owner(std::uint64_t u) const;
@@ -80,6 +85,14 @@ class unit_table {
     const std::uint64_t* w = copyset(u);
     for (int i = 0; i < words_; ++i)
       for (std::uint64_t b = w[i]; b != 0; b &= b - 1) fn(i * 64 + __builtin_ctzll(b));
+  }
+  // The bytes of u that hold data: the whole unit, or less for the last unit of an object (object
+  // granularity), whose coherence unit is the object: only those bytes are ever sent or diffed.
+  std::uint64_t extent(std::uint64_t u) const {
+    return entries_[u].extent != 0 ? entries_[u].extent : space_.unit();
+  }
+  void set_extent(std::uint64_t u, std::uint64_t bytes) {
+    entries_[u].extent = bytes >= space_.unit() ? 0 : static_cast<std::uint32_t>(bytes);
   }
   bool busy(std::uint64_t u) const { return entries_[u].busy != 0; }
   void set_busy(std::uint64_t u, bool b) { entries_[u].busy = b ? 1 : 0; }
@@ -100,7 +113,7 @@ class unit_table {
     std::uint8_t pad;
     std::uint32_t map_gen;
     std::int32_t owner;     // home: owner rank + 1, 0 = as allocated (the home)
-    std::uint32_t pad2;
+    std::uint32_t extent;   // data bytes, 0 = the whole unit
   };
   static_assert(sizeof(entry) == 16);
 

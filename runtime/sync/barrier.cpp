@@ -1,6 +1,7 @@
 // barrier.cpp: see barrier.hpp.
 #include "sync/barrier.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -18,6 +19,11 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
       return arg == kForeignPointer ? "dsm::free(a pointer dsm::alloc did not return)"
                                     : "dsm::free(offset " + std::to_string(arg) + " of the global space)";
     case collective::finalize: return "dsm::finalize()";
+    case collective::bind: {
+      char sum[32];
+      std::snprintf(sum, sizeof sum, "%016llx", static_cast<unsigned long long>(arg));
+      return std::string("dsm::mutex::bind (lock, address and size hash to ") + sum + ")";
+    }
   }
   return "an unknown collective call";
 }

@@ -16,7 +16,7 @@
 
 namespace dsm::rt {
 
-enum class collective : std::uint64_t { barrier = 1, alloc = 2, free = 3, finalize = 4 };
+enum class collective : std::uint64_t { barrier = 1, alloc = 2, free = 3, finalize = 4, bind = 5 };
 // The argument of a dsm::free whose pointer dsm::alloc did not return.
 constexpr std::uint64_t kForeignPointer = ~std::uint64_t{0};
 

@@ -29,13 +29,19 @@ const char* msg_name(msg m) noexcept {
     case msg::barrier_arrive: return "barrier_arrive";
     case msg::barrier_release: return "barrier_release";
     case msg::goodbye: return "goodbye";
+    case msg::ec_acq: return "ec_acq";
+    case msg::ec_fwd: return "ec_fwd";
+    case msg::ec_done: return "ec_done";
+    case msg::ec_grant: return "ec_grant";
+    case msg::ec_fail: return "ec_fail";
     case msg::kLast: break;
   }
   return "unknown";
 }
 
 bool is_bulk(msg m) noexcept {
-  return m == msg::lock_token || m == msg::barrier_release || m == msg::barrier_data || m == msg::diff_reply;
+  return m == msg::lock_token || m == msg::barrier_release || m == msg::barrier_data || m == msg::diff_reply ||
+         m == msg::ec_done || m == msg::ec_grant;
 }
 
 namespace {
@@ -67,6 +73,8 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::lock_try_done: r = {inbox::engine, false, true, false}; return true;
     case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;
     case msg::barrier_arrive: case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
+    case msg::ec_acq: case msg::ec_fwd: case msg::ec_done: r = {inbox::engine, false, true, false}; return true;
+    case msg::ec_grant: case msg::ec_fail: r = {inbox::app, false, false, false}; return true;
     case msg::kLast: break;
   }
   return false;

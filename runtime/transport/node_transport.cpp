@@ -51,7 +51,9 @@ class node_transport final : public transport {
     MPI_Comm_size(node, &node_size);
     std::vector<int> mates(static_cast<size_t>(node_size));
     MPI_Allgather(&rank_, 1, MPI_INT, mates.data(), 1, MPI_INT, node);
-    const bool use_shm = opt.transport != transport_kind::mpi;
+    // DSM_TRANSPORT=mpi and DSM_NODE_SHM=off both send every message between ranks through MPI;
+    // only a rank's messages to itself still go through its own queue.
+    const bool use_shm = opt.transport != transport_kind::mpi && opt.node_shm;
     int all_local = node_size == ranks_;
     int min_local = 0;
     MPI_Allreduce(&all_local, &min_local, 1, MPI_INT, MPI_MIN, world_);

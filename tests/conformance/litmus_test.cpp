@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -118,7 +119,7 @@ constexpr int kPLRounds = 2000;
 // `count` longs, each at the start of its own unit, inside one collective allocation.
 class unit_vars {
  public:
-  explicit unit_vars(int count) : count_(count) {
+  explicit unit_vars(int count) : count_(count), guards_(static_cast<std::size_t>(count), nullptr) {
     const std::size_t unit = dsm::unit_size();
     block_ = dsm::alloc<char>(static_cast<std::size_t>(count + 1) * unit);
     const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(block_);
@@ -133,8 +134,17 @@ class unit_vars {
   }
   int count() const { return count_; }
 
+  // Collective: variable i is guarded by lock m. It is bound to m (entry consistency moves it only
+  // with m; the other models ignore the binding), and the harness resets and warms it under m.
+  void guard(int i, dsm::mutex& m) {
+    m.bind(&(*this)[i], sizeof(long));
+    guards_[static_cast<std::size_t>(i)] = &m;
+  }
+  dsm::mutex* guard_of(int i) const { return guards_[static_cast<std::size_t>(i)]; }
+
  private:
   int count_;
+  std::vector<dsm::mutex*> guards_;
   char* block_;
   char* base_;
 };
@@ -225,10 +235,24 @@ void run_rounds(const litmus_spec& spec, int default_rounds, unit_vars& vars, Bo
   long stale_warmups = 0;
   for (int round = 0; round < rounds; ++round) {
     if (dsm::rank() == 0) {
-      for (int i = 0; i < vars.count(); ++i) store(vars[i], 0);
+      for (int i = 0; i < vars.count(); ++i) {
+        if (dsm::mutex* m = vars.guard_of(i)) {
+          std::lock_guard g(*m);
+          store(vars[i], 0);
+        } else {
+          store(vars[i], 0);
+        }
+      }
     }
     dsm::barrier();
-    for (int i = 0; i < vars.count(); ++i) stale_warmups += load(vars[i]) != 0;
+    for (int i = 0; i < vars.count(); ++i) {
+      if (dsm::mutex* m = vars.guard_of(i)) {
+        std::shared_lock g(*m);
+        stale_warmups += load(vars[i]) != 0;
+      } else {
+        stale_warmups += load(vars[i]) != 0;
+      }
+    }
     dsm::barrier();
     const registers got = body(round);
     mine.push_back(got.r0);
@@ -311,6 +335,8 @@ TEST_F(collective, MP_lock) {
   long& data = vars[0];
   long& flag = vars[1];
   dsm::mutex lock{500};
+  vars.guard(0, lock);
+  vars.guard(1, lock);
   jitter delay(dsm::rank());
   run_rounds(
       kMPLock, classic_rounds(), vars,
@@ -339,6 +365,8 @@ TEST_F(collective, SB_locks) {
   long& y = vars[1];
   dsm::mutex lx{501};
   dsm::mutex ly{502};
+  vars.guard(0, lx);
+  vars.guard(1, ly);
   jitter delay(dsm::rank());
   run_rounds(
       kSBLocks, classic_rounds(), vars,
@@ -402,6 +430,8 @@ TEST_F(collective, MP_locks_2) {
   long& flag = vars[1];
   dsm::mutex ld{503};
   dsm::mutex lf{504};
+  vars.guard(0, ld);
+  vars.guard(1, lf);
   jitter delay(dsm::rank());
   run_rounds(
       kMPLocks2, kPLRounds, vars,
@@ -441,6 +471,8 @@ TEST_F(collective, LB_locks) {
   long& y = vars[1];
   dsm::mutex lx{505};
   dsm::mutex ly{506};
+  vars.guard(0, lx);
+  vars.guard(1, ly);
   jitter delay(dsm::rank());
   run_rounds(
       kLBLocks, kPLRounds, vars,
@@ -484,6 +516,8 @@ TEST_F(collective, IRIW_locks) {
   long& y = vars[1];
   dsm::mutex lx{507};
   dsm::mutex ly{508};
+  vars.guard(0, lx);
+  vars.guard(1, ly);
   jitter delay(dsm::rank());
   run_rounds(
       kIRIWLocks, kPLRounds, vars,
@@ -533,6 +567,8 @@ TEST_F(collective, WRC_locks) {
   long& y = vars[1];
   dsm::mutex lx{509};
   dsm::mutex ly{510};
+  vars.guard(0, lx);
+  vars.guard(1, ly);
   jitter delay(dsm::rank());
   run_rounds(
       kWRCLocks, kPLRounds, vars,
@@ -576,6 +612,8 @@ TEST_F(collective, W2p2_lock) {
   long& x = vars[0];
   long& y = vars[1];
   dsm::mutex lock{511};
+  vars.guard(0, lock);
+  vars.guard(1, lock);
   jitter delay(dsm::rank());
   run_rounds(
       k2p2WLock, kPLRounds, vars,
@@ -595,6 +633,7 @@ TEST_F(collective, W2p2_lock) {
         }
         dsm::barrier();
         if (dsm::rank() == 0) {
+          std::lock_guard g(lock);  // the final values, read under the lock that guards them
           got.r0 = load(x);
           got.r1 = load(y);
         }
@@ -613,6 +652,9 @@ TEST_F(collective, ISA2_locks) {
   long& y = vars[1];
   long& z = vars[2];
   dsm::mutex lock{512};
+  vars.guard(0, lock);
+  vars.guard(1, lock);
+  vars.guard(2, lock);
   jitter delay(dsm::rank());
   run_rounds(
       kISA2Locks, kPLRounds, vars,

@@ -36,13 +36,16 @@ int main(int argc, char** argv) {
   check(*counter == 0, "dsm_alloc memory is zero-filled");
   dsm_barrier(); /* everyone has read the zero before anyone increments */
 
+  dsm_bind(21, counter, sizeof *counter); /* entry consistency: the counter travels with lock 21 */
   for (int i = 0; i < kIterations; ++i) {
     dsm_lock_acquire(21);
     ++*counter;
     dsm_lock_release(21);
   }
   dsm_barrier();
+  dsm_lock_acquire_shared(21);
   check(*counter == (long)ranks * kIterations, "counter == ranks * iterations after the barrier");
+  dsm_lock_release_shared(21);
   dsm_barrier();
 
   if (rank == 0) {

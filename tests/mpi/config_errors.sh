@@ -61,10 +61,9 @@ case $case_name in
   model_flag_bogus)
     run -- --dsm-model=bogus keep
     expect_refused "--dsm-model.*bogus" "sequential" ;;
-  model_not_implemented)
-    # entry is a valid name but not implemented in this build: refused, naming what is.
-    run DSM_MODEL=entry -- keep
-    expect_refused "DSM_MODEL.*entry" "sequential" ;;
+  check_bogus)
+    run DSM_CHECK=maybe -- keep
+    expect_refused "DSM_CHECK.*maybe" "1" ;;
   unit_not_power_of_two)
     run DSM_UNIT=3000 -- keep
     expect_refused "DSM_UNIT.*3000" "[0-9]" ;;
@@ -74,6 +73,16 @@ case $case_name in
   stats_bogus)
     run DSM_STATS=sometimes -- keep
     expect_refused "DSM_STATS.*sometimes" "json" ;;
+  bind_bogus)
+    run DSM_BIND=socket -- keep
+    expect_refused "DSM_BIND.*socket" "none, core, auto" ;;
+  node_shm_bogus)
+    run DSM_NODE_SHM=maybe -- keep
+    expect_refused "DSM_NODE_SHM.*maybe" "on, off" ;;
+  node_shm_off_with_shm_transport)
+    # Shared-memory queues only, but node-local shared memory off: a contradiction, refused.
+    run DSM_NODE_SHM=off DSM_TRANSPORT=shm -- keep
+    expect_refused "DSM_NODE_SHM.*off.*DSM_TRANSPORT=shm" "DSM_NODE_SHM=on" ;;
   override)
     run DSM_MODEL=bogus -- first --dsm-model=sequential keep
     [[ $rc -ne 124 ]] || fail "mpirun did not finish within ${limit}s"

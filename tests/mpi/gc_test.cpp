@@ -21,6 +21,8 @@ TEST_F(collective, protocol_memory_stays_bounded_over_a_long_run) {
   std::uint64_t* data = dsm::alloc<std::uint64_t>(words);  // one unit, rewritten whole each time
   std::uint64_t* count = dsm::alloc<std::uint64_t>(1);
   dsm::mutex m{5};
+  m.bind(data, words * sizeof *data);
+  m.bind(count, sizeof *count);
   std::uint64_t peak = 0;
   for (int round = 0; round < kRounds; ++round) {
     {
@@ -35,9 +37,14 @@ TEST_F(collective, protocol_memory_stays_bounded_over_a_long_run) {
   }
   dsm::barrier();
   const std::uint64_t expected = static_cast<std::uint64_t>(kRounds) * static_cast<std::uint64_t>(dsm::ranks());
-  DSM_EXPECT_ALL(*count == expected) << "counter " << *count << ", expected " << expected;
+  std::uint64_t seen = 0;
   bool data_ok = true;
-  for (std::size_t i = 0; i < words; ++i) data_ok = data_ok && data[i] == expected * 1000 + i;
+  {
+    std::lock_guard<dsm::mutex> g(m);  // bound data is read under its lock (entry consistency)
+    seen = *count;
+    for (std::size_t i = 0; i < words; ++i) data_ok = data_ok && data[i] == expected * 1000 + i;
+  }
+  DSM_EXPECT_ALL(seen == expected) << "counter " << seen << ", expected " << expected;
   DSM_EXPECT_ALL(data_ok) << "the last critical section's writes are not what every rank reads";
   DSM_EXPECT_ALL(peak < kBound) << "protocol memory reached " << peak << " bytes (bound " << kBound << ")";
   dsm::barrier();

@@ -23,15 +23,23 @@ constexpr int kIterations = 60;
 // The expected value of a counter that every rank bumped `per_rank` times.
 long expected(int per_rank) { return static_cast<long>(dsm::ranks()) * per_rank; }
 
+// Data guarded by a lock is bound to it (entry consistency needs that, the other models ignore it)
+// and read back under that lock: under entry consistency a barrier does not carry bound data.
+long read_under(dsm::mutex& m, const long* p) {
+  std::shared_lock reader(m);
+  return *p;
+}
+
 TEST_F(collective, lock_guard_counter_is_exact) {
   long* counter = dsm::alloc<long>(1);
   dsm::mutex m{1};
+  m.bind(counter, sizeof *counter);
   for (int i = 0; i < kIterations; ++i) {
     std::lock_guard guard(m);
     ++*counter;
   }
   dsm::barrier();
-  const long seen = *counter;
+  const long seen = read_under(m, counter);
   DSM_EXPECT_ALL(seen == expected(kIterations))
       << "counter=" << seen << " expected " << expected(kIterations);
   dsm::barrier();
@@ -48,6 +56,8 @@ TEST_F(collective, scoped_lock_over_two_locks_is_exact) {
   long* b = counters + stride;
   dsm::mutex ma{2};
   dsm::mutex mb{3};
+  ma.bind(a, sizeof *a);
+  mb.bind(b, sizeof *b);
   for (int i = 0; i < kIterations; ++i) {
     if (dsm::rank() % 2 == 0) {
       std::scoped_lock both(ma, mb);
@@ -60,8 +70,8 @@ TEST_F(collective, scoped_lock_over_two_locks_is_exact) {
     }
   }
   dsm::barrier();
-  const long seen_a = *a;
-  const long seen_b = *b;
+  const long seen_a = read_under(ma, a);
+  const long seen_b = read_under(mb, b);
   DSM_EXPECT_ALL(seen_a == expected(kIterations) && seen_b == 2 * expected(kIterations))
       << "a=" << seen_a << " b=" << seen_b << " expected " << expected(kIterations) << " and "
       << 2 * expected(kIterations);
@@ -74,6 +84,7 @@ TEST_F(collective, scoped_lock_over_two_locks_is_exact) {
 TEST_F(collective, unique_lock_counter_is_exact) {
   long* counter = dsm::alloc<long>(1);
   dsm::mutex m{4};
+  m.bind(counter, sizeof *counter);
   std::unique_lock lock(m, std::defer_lock);
   for (int i = 0; i < kIterations; ++i) {
     lock.lock();
@@ -85,7 +96,7 @@ TEST_F(collective, unique_lock_counter_is_exact) {
   }
   EXPECT_FALSE(lock.owns_lock());
   dsm::barrier();
-  const long seen = *counter;
+  const long seen = read_under(m, counter);
   DSM_EXPECT_ALL(seen == 11 * expected(kIterations)) << "counter=" << seen;
   dsm::barrier();
   dsm::free(counter);
@@ -93,13 +104,16 @@ TEST_F(collective, unique_lock_counter_is_exact) {
 
 TEST_F(collective, c_api_counter_is_exact) {
   long* counter = static_cast<long*>(dsm_alloc(sizeof(long)));
+  dsm_bind(5, counter, sizeof *counter);
   for (int i = 0; i < kIterations; ++i) {
     dsm_lock_acquire(5);
     ++*counter;
     dsm_lock_release(5);
   }
   dsm_barrier();
+  dsm_lock_acquire_shared(5);
   const long seen = *counter;
+  dsm_lock_release_shared(5);
   DSM_EXPECT_ALL(seen == expected(kIterations)) << "counter=" << seen;
   DSM_EXPECT_ALL(dsm_rank() == dsm::rank() && dsm_ranks() == dsm::ranks());
   dsm_barrier();
@@ -112,6 +126,10 @@ TEST_F(collective, counters_under_many_locks_are_exact) {
   constexpr int kLocks = 8;
   const std::size_t stride = dsm::unit_size() / sizeof(long);
   long* slots = dsm::alloc<long>(kLocks * stride);
+  for (int k = 0; k < kLocks; ++k) {
+    dsm::mutex m{static_cast<std::uint64_t>(100 + k)};
+    m.bind(slots + static_cast<std::size_t>(k) * stride, sizeof(long));
+  }
   for (int i = 0; i < kIterations / 2; ++i) {
     for (int k = 0; k < kLocks; ++k) {
       const int slot = (k + dsm::rank()) % kLocks;  // ranks start on different locks
@@ -123,7 +141,8 @@ TEST_F(collective, counters_under_many_locks_are_exact) {
   dsm::barrier();
   bool exact = true;
   for (int k = 0; k < kLocks; ++k) {
-    const long seen = slots[static_cast<std::size_t>(k) * stride];
+    dsm::mutex m{static_cast<std::uint64_t>(100 + k)};
+    const long seen = read_under(m, slots + static_cast<std::size_t>(k) * stride);
     const long want = (k + 1) * expected(kIterations / 2);
     EXPECT_EQ(seen, want) << "slot " << k << " on rank " << dsm::rank();
     exact = exact && seen == want;
@@ -166,6 +185,7 @@ TEST_F(collective, try_lock_fails_while_held_and_succeeds_when_free) {
 TEST_F(collective, shared_lock_reads_the_exclusive_writers_value) {
   long* value = dsm::alloc<long>(1);
   dsm::mutex m{7};
+  m.bind(value, sizeof *value);
   if (dsm::rank() == 0) {
     std::lock_guard guard(m);
     *value = 4242;

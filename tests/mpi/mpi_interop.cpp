@@ -85,13 +85,17 @@ int main(int argc, char** argv) {
   long* counter = dsm::alloc<long>(1);
   std::thread other([side] { ring(side, 200, 11); });
   dsm::mutex m{3};
+  m.bind(counter, sizeof *counter);
   for (int i = 0; i < 50; ++i) {
     std::lock_guard guard(m);
     ++*counter;
   }
   other.join();
   dsm::barrier();
-  check(*counter == 50L * world_size, "lock-protected counter while another thread used MPI");
+  m.lock_shared();  // bound data is read under its lock (entry consistency)
+  const long total = *counter;
+  m.unlock_shared();
+  check(total == 50L * world_size, "lock-protected counter while another thread used MPI");
   dsm::barrier();
   dsm::free(counter);
   dsm::free(slots);

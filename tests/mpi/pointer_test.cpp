@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <new>
 #include <numeric>
 #include <vector>
@@ -164,6 +165,7 @@ TEST_F(collective, list_pushed_to_by_every_rank_under_a_lock) {
   list_node* arena = dsm::alloc<list_node>(kPerRank * ranks);
   list_node** head = dsm::alloc<list_node*>(1);
   dsm::mutex m{40};
+  m.bind(head, sizeof *head);  // the head travels with its lock (entry consistency); nodes are unbound
   const auto me = static_cast<std::size_t>(dsm::rank());
   for (std::size_t i = 0; i < kPerRank; ++i) {
     list_node* n = &arena[me * kPerRank + i];
@@ -176,7 +178,12 @@ TEST_F(collective, list_pushed_to_by_every_rank_under_a_lock) {
   std::int64_t sum = 0;
   std::vector<std::size_t> per_rank(ranks, 0);
   bool valid = true;
-  for (const list_node* n = *head; n != nullptr && count <= kPerRank * ranks; n = n->next) {
+  const list_node* first = nullptr;
+  {
+    std::shared_lock reader(m);
+    first = *head;
+  }
+  for (const list_node* n = first; n != nullptr && count <= kPerRank * ranks; n = n->next) {
     if (n < arena || n >= arena + kPerRank * ranks) {
       valid = false;
       break;

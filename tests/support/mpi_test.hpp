@@ -20,7 +20,9 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dsm/dsm.hpp"
@@ -73,6 +75,21 @@ inline std::uint64_t sum_over_ranks(std::uint64_t v) {
   std::uint64_t out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
   return out;
+}
+
+// Collective: every rank's protocol bytes and messages sent so far, summed. An operation that has
+// returned on one rank may still have an engine finishing its last answer on another, so the ranks
+// let the engines settle first.
+struct traffic {
+  std::uint64_t bytes;
+  std::uint64_t messages;
+};
+inline traffic traffic_now() {
+  MPI_Barrier(MPI_COMM_WORLD);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  MPI_Barrier(MPI_COMM_WORLD);
+  const dsm::statistics s = dsm::stats();
+  return {sum_over_ranks(s.bytes_sent), sum_over_ranks(s.messages_sent)};
 }
 
 inline std::string describe(const combined& c, const char* expression) {

@@ -61,10 +61,13 @@ TEST(Options, UnknownModelNamesVariableValueAndChoices) {
   EXPECT_NE(e.find("lazy-release"), std::string::npos) << e;
 }
 
-TEST(Options, ModelNotImplementedIsRefusedNotReplaced) {
-  const std::string e = error_of({{"DSM_MODEL", "entry"}});
-  EXPECT_NE(e.find("does not implement"), std::string::npos) << e;
-  EXPECT_NE(e.find("DSM_MODEL"), std::string::npos) << e;
+TEST(Options, CheckIsOffByDefaultAndParsed) {
+  EXPECT_FALSE(parse({}).check);
+  EXPECT_TRUE(parse({{"DSM_CHECK", "1"}}).check);
+  EXPECT_FALSE(parse({{"DSM_CHECK", "0"}}).check);
+  const std::string e = error_of({{"DSM_CHECK", "maybe"}});
+  EXPECT_NE(e.find("DSM_CHECK"), std::string::npos) << e;
+  EXPECT_NE(e.find("'maybe'"), std::string::npos) << e;
 }
 
 TEST(Options, FlagOverridesVariableAndIsRemovedFromArgv) {
@@ -134,10 +137,34 @@ TEST(Options, StatsTransportLog) {
   EXPECT_NE(error_of({{"DSM_LOG", "loud"}}).find("error, warn, info, debug"), std::string::npos);
 }
 
+TEST(Options, NodeShmAndBind) {
+  EXPECT_TRUE(parse({}).node_shm);
+  EXPECT_FALSE(parse({{"DSM_NODE_SHM", "off"}}).node_shm);
+  EXPECT_TRUE(parse({{"DSM_NODE_SHM", "ON"}}).node_shm);
+  EXPECT_FALSE(parse({{"DSM_NODE_SHM", "on"}}, {"--dsm-node-shm=off"}).node_shm);
+  EXPECT_NE(error_of({{"DSM_NODE_SHM", "maybe"}}).find("DSM_NODE_SHM='maybe'"), std::string::npos);
+  EXPECT_NE(error_of({{"DSM_NODE_SHM", "maybe"}}).find("valid: on, off"), std::string::npos);
+  // Shared-memory queues only, but no node-local shared memory: refused, naming both settings.
+  const std::string clash = error_of({{"DSM_NODE_SHM", "off"}, {"DSM_TRANSPORT", "shm"}});
+  EXPECT_NE(clash.find("DSM_NODE_SHM='off'"), std::string::npos) << clash;
+  EXPECT_NE(clash.find("DSM_TRANSPORT=shm"), std::string::npos) << clash;
+  EXPECT_EQ(parse({{"DSM_NODE_SHM", "off"}, {"DSM_TRANSPORT", "mpi"}}).transport, dsm::rt::transport_kind::mpi);
+
+  EXPECT_EQ(parse({}).bind, dsm::rt::bind_mode::none);
+  EXPECT_EQ(parse({{"DSM_BIND", "core"}}).bind, dsm::rt::bind_mode::core);
+  EXPECT_EQ(parse({{"DSM_BIND", "Auto"}}).bind, dsm::rt::bind_mode::automatic);
+  EXPECT_EQ(parse({{"DSM_BIND", "core"}}, {"--dsm-bind=none"}).bind, dsm::rt::bind_mode::none);
+  const std::string bad = error_of({{"DSM_BIND", "socket"}});
+  EXPECT_NE(bad.find("DSM_BIND='socket'"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("valid: none, core, auto"), std::string::npos) << bad;
+}
+
 TEST(Options, DescribeDiffersWhenAnythingDiffers) {
   EXPECT_EQ(parse({}).describe(), parse({}).describe());
   EXPECT_NE(parse({}).describe(), parse({{"DSM_UNIT", "8K"}}).describe());
   EXPECT_NE(parse({}).describe(), parse({{"DSM_TRANSPORT", "mpi"}}).describe());
+  EXPECT_NE(parse({}).describe(), parse({{"DSM_NODE_SHM", "off"}}).describe());
+  EXPECT_NE(parse({}).describe(), parse({{"DSM_BIND", "core"}}).describe());
 }
 
 }  // namespace

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# node_shm_check.sh: DSM_NODE_SHM decides how node-mates reach each other, and DSM_LOG=info says so.
+# Usage: node_shm_check.sh on|off <ranks> <program> <mpirun> [mpirun options...]
+# Runs the program (which must print a line ending in OK) on one node with DSM_NODE_SHM set and
+# requires exit 0 and, from every rank, the transport line of DSM_LOG=info:
+#   on   "<ranks> rank(s) through shared-memory queues, 0 through MPI"
+#   off  "1 rank(s) through shared-memory queues, <ranks-1> through MPI" (only itself locally)
+set -u
+mode=$1
+np=$2
+program=$3
+shift 3
+mpirun=("$@")
+for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fail() {
+  echo "FAIL [DSM_NODE_SHM=$mode np=$np]: $*"
+  echo "----- combined output -----"
+  cat "$out"
+  exit 1
+}
+case $mode in
+  on) want="$np rank(s) through shared-memory queues, 0 through MPI" ;;
+  off) want="1 rank(s) through shared-memory queues, $((np - 1)) through MPI" ;;
+  *) echo "usage: $0 on|off <ranks> <program> <mpirun...>"; exit 2 ;;
+esac
+DSM_NODE_SHM=$mode DSM_LOG=info timeout 90 "${mpirun[@]}" -np "$np" -x DSM_NODE_SHM -x DSM_LOG "$program" >"$out" 2>&1
+rc=$?
+[[ $rc -eq 0 ]] || fail "exit status $rc"
+grep -q "OK$" "$out" || fail "the program did not report OK"
+for ((r = 0; r < np; r++)); do
+  grep -Fq "dsm: rank $r: info: global space at" "$out" || fail "no transport line from rank $r"
+  grep -F "dsm: rank $r: info: global space at" "$out" | grep -Fq "transport: $want" ||
+    fail "rank $r: transport line does not say '$want'"
+done
+echo "ok [DSM_NODE_SHM=$mode np=$np]: every rank: $want"
+exit 0

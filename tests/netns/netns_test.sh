@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# netns_test.sh: dsm across two "hosts" made of two network namespaces joined by a veth pair.
+# Usage: netns_test.sh <build-dir>        (ctest -L netns runs it; as root only)
+#
+# The two hosts come from scripts/two-hosts.sh: namespaces dsm<id>a and dsm<id>b (unique per run)
+# joined by a veth pair, addresses 10.77.<k>.1/24 and 10.77.<k>.2/24 that exist only inside them, and
+# a launch agent that Open MPI uses instead of ssh: it gets `<host> <command...>` and runs the command
+# inside that host's namespace, with its own hostname (unshare --uts: dsm-a, dsm-b), as a remote
+# shell would. mpirun starts inside the first namespace; the hostfile names the two addresses. MPI is
+# limited to TCP on the veth subnet (btl tcp,self; btl_tcp_if_include and oob_tcp_if_include), and
+# yields when idle.
+#
+# What it runs, under every model in <build-dir>/models.txt: the lock, barrier and pointer suites
+# (tests/mpi), three litmus tests (tests/conformance) and the counter and jacobi examples, at 2 ranks
+# (one per host); counter also at 4 ranks (two per host: queues inside a host, TCP between them).
+# Every run must pass, and every rank must report (DSM_LOG=info) that it is alone on its node (or
+# with its one node-mate at 4 ranks) and reaches the other host through MPI. For counter at 2 ranks
+# the bytes that crossed the veth pair (its kernel counters) must be at least the bytes dsm sent
+# (DSM_STATS), and dsm must have sent over 100 KB (init, a barrier and finalize alone put about 15 KB
+# on the wire: the "probe" row): the runtime's messages really went over TCP between the namespaces.
+#
+# Skips (exit 77, with the reason) when it cannot run here: not root, no `ip`/`unshare`, or the
+# kernel refuses network namespaces or veth pairs. The namespaces, the veth pair (deleted with its
+# namespace) and the temporary files are removed on every exit (trap), and processes left in the
+# namespaces after a failure are killed by pid.
+set -uo pipefail
+
+build=$(cd "${1:?usage: netns_test.sh <build-dir>}" && pwd)
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+IFS='; ' read -r -a models <"$build/models.txt" || skip "no $build/models.txt (configure the build first)"
+
+tmp=$(mktemp -d /tmp/dsm-netns.XXXXXX)
+cleanup() {
+  two_hosts_down
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/two-hosts.sh"
+two_hosts_up "$tmp" >"$tmp/why" || skip "$(cat "$tmp/why")"
+for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
+failures=0
+runs=0
+# run <model> <ranks> <name> <program> [args...]: one mpirun across the two hosts, judged.
+run() {
+  local model=$1 np=$2 name=$3
+  shift 3
+  local out="$tmp/out" stats="$tmp/stats.json" start end before after
+  rm -f "$stats"
+  before=$(two_hosts_veth_bytes)
+  start=$(date +%s%N)
+  DSM_MODEL=$model DSM_LOG=info DSM_STATS=$stats DSM_LITMUS_ROUNDS=300 TWO_HOSTS_TIMEOUT=60 \
+    two_hosts_mpirun -np "$np" -x DSM_MODEL -x DSM_LOG -x DSM_STATS -x DSM_LITMUS_ROUNDS "$@" >"$out" 2>&1
+  local rc=$?
+  end=$(date +%s%N)
+  after=$(two_hosts_veth_bytes)
+  runs=$((runs + 1))
+  local why=""
+  if [[ $rc -eq 124 ]]; then
+    why="did not finish within 60 s"
+  elif [[ $rc -ne 0 ]]; then
+    why="exit status $rc"
+  fi
+  # Every rank: alone on its node (or with one node-mate at 4 ranks), the other host through MPI.
+  local per_host=$((np / 2))
+  for ((r = 0; r < np; r++)); do
+    [[ -z $why ]] || break
+    grep -Eq "^dsm: rank $r: info: placement on dsm-[ab]: node-local rank [0-9]+ of $per_host:" "$out" ||
+      why="rank $r does not report being one of $per_host rank(s) on host dsm-a or dsm-b"
+    grep -Fq "dsm: rank $r: info: global space at" "$out" &&
+      grep -F "dsm: rank $r: info: global space at" "$out" |
+      grep -Fq "transport: $per_host rank(s) through shared-memory queues, $per_host through MPI" ||
+      why="rank $r does not report reaching $per_host rank(s) through MPI"
+  done
+  local crossed=$((after - before)) sent=""
+  if [[ -z $why && ($name == counter || $name == probe) && $np -eq 2 ]]; then
+    sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["bytes_sent"])' "$stats" 2>/dev/null)
+    if [[ -z $sent ]]; then
+      why="no DSM_STATS total"
+    elif [[ $name == counter && $sent -lt 100000 ]]; then
+      why="dsm sent only $sent bytes, too few to tell its traffic from MPI's own"
+    elif [[ $crossed -lt $sent ]]; then
+      why="only $crossed bytes crossed the veth pair, but dsm sent $sent: its messages did not go over TCP"
+    fi
+  fi
+  printf '%-8s %-14s np%d %6d ms %10d bytes over the veth%s  %s\n' "$name" "$model" "$np" \
+    $(((end - start) / 1000000)) "$crossed" "${sent:+ (dsm sent $sent)}" "${why:-ok}"
+  if [[ -n $why ]]; then
+    failures=$((failures + 1))
+    echo "----- output of: mpirun -np $np $* -----"
+    tail -40 "$out"
+    echo "-----"
+  fi
+}
+
+echo "hosts: dsm-a $TWO_HOSTS_A (namespace $TWO_HOSTS_NS_A), dsm-b $TWO_HOSTS_B (namespace $TWO_HOSTS_NS_B); models: ${models[*]}"
+t0=$(date +%s)
+# The baseline: what init, one barrier and finalize put on the wire.
+run sequential 2 probe "$build/tests/mpi/mpi_config_probe"
+for model in "${models[@]}"; do
+  run "$model" 2 lock "$build/tests/mpi/mpi_lock_test"
+  run "$model" 2 barrier "$build/tests/mpi/mpi_barrier_test"
+  run "$model" 2 pointer "$build/tests/mpi/mpi_pointer_test"
+  run "$model" 2 litmus "$build/tests/conformance/conformance_litmus" \
+    "--gtest_filter=collective.SB:collective.MP_lock:collective.SB_locks"
+  run "$model" 2 counter "$build/examples/counter" 1000
+  run "$model" 2 jacobi "$build/examples/jacobi" 128 20
+  run "$model" 4 counter "$build/examples/counter" 100
+done
+echo "$runs runs across two namespaces in $(($(date +%s) - t0)) s, $failures failed"
+[[ $failures -eq 0 ]]
