@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   const std::size_t chunk = align;  // bodies per force lock
   const std::size_t chunks = (n + chunk - 1) / chunk;
   constexpr std::uint64_t energy_lock = 1, first_force_lock = 2;
-  // Collective: each chunk of forces is the data of its lock and the energy sums of theirs (what
-  // the entry model moves with a lock; the other models check the binding and ignore it).
+  // Collective: each chunk of forces is bound to its own lock and the energy sums to energy_lock
+  // (the entry model moves bound data with its lock; the other models check the binding and ignore
+  // it).
   for (std::size_t c = 0; c < chunks; ++c) {
     const std::size_t b = c * chunk, e = std::min(n, b + chunk);
     dsm::mutex{first_force_lock + c}.bind(s.force + 3 * b, 3 * (e - b) * sizeof(double));
