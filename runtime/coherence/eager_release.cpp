@@ -3,8 +3,9 @@
 //
 // Every unit has a home (unit % ranks) that keeps the master copy and the copyset. A miss on a unit
 // this rank has no copy of fetches it from the home, which adds the rank to the copyset; copies stay
-// valid from then on, because every change is pushed to them. The first write to a valid unit in an
-// interval makes a twin and maps the unit writable, without a message. At a release (lock release,
+// valid from then on, because every change is pushed to them (a home that is writing the unit sends
+// its twin, not its unreleased bytes). The first write to a valid unit in an interval makes a twin
+// and maps the unit writable, without a message. At a release (lock release,
 // barrier arrival) the rank diffs each dirty unit against its twin, sends each diff to the unit's
 // home, which applies it to the master and forwards it to every other copy holder, and waits for an
 // acknowledgement from each: when release returns, every copy in the job has the writes. A diff that
@@ -176,7 +177,14 @@ class eager_release final : public protocol {
   void send_unit(int r, std::uint64_t u) {
     const std::uint64_t total = ctx_.table->extent(u);
     const std::uint32_t chunk = static_cast<std::uint32_t>(span_);
-    const std::byte* data = ctx_.space->runtime_unit(u);
+    // A unit this home is writing holds its unreleased writes: intermediate values. Its diff at the
+    // release carries only the bytes whose final value differs from the twin, so a copy sent an
+    // intermediate byte that ends equal to the twin (an unchanged high byte of a double, a value
+    // written and written back) would keep it for ever. Send the twin instead: the unit as released
+    // so far, with every diff that arrived since applied to it; the diff then brings the copy up.
+    auto t = twins_.find(u);
+    const bool dirty = t != twins_.end() && ctx_.table->state(u) == holding::dirty;
+    const std::byte* data = dirty ? t->second.get() : ctx_.space->runtime_unit(u);
     for (std::uint64_t off = 0; off < total; off += chunk) {
       const std::uint64_t n = std::min<std::uint64_t>(chunk, total - off);
       header h{.type = msg::unit_data, .to = inbox::app, .flags = 1, .id = u, .arg2 = total,
