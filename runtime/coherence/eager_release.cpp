@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "memory/diff.hpp"
 
@@ -196,10 +197,14 @@ class eager_release final : public protocol {
         // Read-only first, so that the bytes cannot change while they are compared.
         ctx_.table->set_state(u, holding::copy);
         auto t = twins_.find(u);
+        DSM_CHECK(t != twins_.end(), "eager release: dirty unit %llu has no twin", static_cast<unsigned long long>(u));
         const std::byte* now = ctx_.space->runtime_unit(u);
         for (std::uint64_t off = 0; off < ctx_.space->unit(); off += span_) {
           std::vector<std::byte> diff;
           if (diff_encode(t->second.get() + off, now + off, span_, diff) == 0) continue;
+          DSM_INVARIANT(diff_reproduces(diff, t->second.get() + off, now + off, span_),
+                        "the diff of unit %llu at %llu does not turn its twin into the unit",
+                        static_cast<unsigned long long>(u), static_cast<unsigned long long>(off));
           bump(ctx_.stats.diffs_created);
           if (diff.size() <= ctx_.net->max_payload()) {
             diffs.push_back({u, static_cast<std::uint32_t>(off), std::move(diff)});
