@@ -9,7 +9,8 @@ function(dsm_add_unit_test target)
     set(A_TIMEOUT 60)
   endif()
   add_test(NAME ${target} COMMAND ${target})
-  set_tests_properties(${target} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "unit;${A_LABELS}")
+  set_tests_properties(${target} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "unit;${A_LABELS}"
+    ENVIRONMENT "${DSM_SANITIZER_ENV}")
 endfunction()
 
 # The mpirun prefix every MPI test uses.
@@ -41,7 +42,7 @@ function(dsm_add_mpi_test name)
       add_test(NAME ${test} COMMAND ${DSM_MPIRUN} -np ${n} ${exe} ${A_COMMAND})
       set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT}
         LABELS "mpi;np${n};${model};${A_LABELS}"
-        ENVIRONMENT "DSM_MODEL=${model};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;${A_ENV}")
+        ENVIRONMENT "DSM_MODEL=${model};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;${DSM_SANITIZER_ENV};${A_ENV}")
     endforeach()
   endforeach()
 endfunction()

@@ -3,6 +3,8 @@
 # and does nothing else. It asks dpkg first, so it is quick and silent-ish when everything is present.
 # As root it runs apt-get update + install for the missing packages; as any other user it prints the
 # exact command to run and exits 1. Called by scripts/test.sh and scripts/run.sh; safe to run again.
+# OPTIONAL packages (clang's libFuzzer, for the fuzz test) are installed along as root; without them
+# the build works and the fuzz test reports itself skipped, so a non-root user is only told about them.
 set -euo pipefail
 
 PACKAGES=(
@@ -16,12 +18,26 @@ PACKAGES=(
   python3-matplotlib           # scripts/compare-models.sh and benchmarks/run-suite.sh draw their plots with it
 )
 
+OPTIONAL=(
+  clang libclang-rt-14-dev     # tests/fuzz: libFuzzer targets (test fuzz.short; skipped without them)
+)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  installed "$p" || missing+=("$p")
 done
+optional_missing=()
+for p in "${OPTIONAL[@]}"; do
+  installed "$p" || optional_missing+=("$p")
+done
+if [[ ${#optional_missing[@]} -gt 0 ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    missing+=("${optional_missing[@]}")
+  else
+    echo "setup: optional, for the fuzz test: apt-get install ${optional_missing[*]}" >&2
+  fi
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#PACKAGES[@]} packages present"

@@ -1,28 +1,61 @@
 #!/usr/bin/env bash
 # test.sh: the README's test command and what CI runs (.ci/run). Sets up the machine (scripts/setup.sh),
-# configures and builds dsm in build/, then runs every ctest test (unit, mpi, conformance, example,
-# netns (as root; skipped otherwise), install) and exits with ctest's status. Run it from anywhere:
-# `bash scripts/test.sh`.
-# Extra arguments go to ctest, e.g. `bash scripts/test.sh -L unit`.
+# then builds and tests dsm in two configurations:
+#   build/         RelWithDebInfo: every ctest test (unit, mpi, conformance, example, apps, stress,
+#                  chaos, death, trace, bench, fuzz, netns as root, install);
+#   build-checks/  Debug with DSM_CHECKS=ON (the runtime's expensive invariant checks): the semantics
+#                  and litmus tests again at 2, 3 and 4 ranks. Left out there: what does not depend on
+#                  the configuration or exercises no more protocol code than the first run under the
+#                  checks would (fuzz, install, the mpi-transport variants, np1 where no protocol
+#                  message is exchanged, the application benchmarks, stress and chaos runs, death,
+#                  trace, the suite runner and the two-host test, large_memory). (docs/reliability.md)
+# Both ctest runs use two jobs (-j2): the MPI tests sleep while they wait, and the whole run stays
+# well under 20 minutes on a 2-core machine.
+# Exits non-zero if either ctest failed. Run it from anywhere: `bash scripts/test.sh`.
+# Extra arguments go to both ctest runs, e.g. `bash scripts/test.sh -L unit`.
+# Environment: DSM_BUILD_DIR / DSM_CHECKS_BUILD_DIR name the build directories; DSM_TEST_CHECKS=0
+# skips the second configuration (a quicker local run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
+CHECKS_DIR=${DSM_CHECKS_BUILD_DIR:-build-checks}
+WITH_CHECKS=${DSM_TEST_CHECKS:-1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+all_start=$(date +%s)
 
 echo "== test.sh: [1/4] setup"
 bash scripts/setup.sh
 
-echo "== test.sh: [2/4] configure ($BUILD_DIR/)"
-mkdir -p "$BUILD_DIR"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSM_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1 \
-  || { cat "$BUILD_DIR/configure.log"; echo "== test.sh: configure failed"; exit 1; }
+configure() {  # <dir> <cmake options...>
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  cmake -S . -B "$dir" -DDSM_BUILD_TESTS=ON "$@" >"$dir/configure.log" 2>&1 \
+    || { cat "$dir/configure.log"; echo "== test.sh: configure of $dir/ failed"; exit 1; }
+}
+echo "== test.sh: [2/4] configure ($BUILD_DIR/: RelWithDebInfo$([[ $WITH_CHECKS == 1 ]] && echo "; $CHECKS_DIR/: Debug + DSM_CHECKS"))"
+configure "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+[[ $WITH_CHECKS == 1 ]] && configure "$CHECKS_DIR" -DCMAKE_BUILD_TYPE=Debug -DDSM_CHECKS=ON -DDSM_BUILD_BENCHMARKS=OFF
 
 echo "== test.sh: [3/4] build (-j2)"
 cmake --build "$BUILD_DIR" -j2
+[[ $WITH_CHECKS == 1 ]] && cmake --build "$CHECKS_DIR" -j2
 
-echo "== test.sh: [4/4] ctest"
-start=$(date +%s)
 status=0
-(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 300 "$@") || status=$?
-echo "== test.sh: ctest exit $status after $(( $(date +%s) - start )) s"
+run_ctest() {  # <dir> <ctest args...>
+  local dir=$1 start rc=0
+  shift
+  start=$(date +%s)
+  (cd "$dir" && ctest -j2 --output-on-failure --timeout 300 "$@") || rc=$?
+  echo "== test.sh: ctest in $dir/ exit $rc after $(( $(date +%s) - start )) s"
+  [[ $rc -eq 0 ]] || status=$rc
+}
+echo "== test.sh: [4/4] ctest"
+run_ctest "$BUILD_DIR" "$@"
+if [[ $WITH_CHECKS == 1 ]]; then
+  echo "== test.sh: ctest again with the invariant checks ($CHECKS_DIR/)"
+  run_ctest "$CHECKS_DIR" -LE 'fuzz|install|mpi-transport|np1|apps|bench|netns|stress|chaos|death|trace|tools' \
+    -E 'large_memory|litmus_runner' "$@"
+fi
+echo "== test.sh: exit $status after $(( $(date +%s) - all_start )) s in all"
 exit $status

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
 #include "memory/diff.hpp"
@@ -208,11 +209,15 @@ class eager_release final : public protocol {
         // Read-only first, so that the bytes cannot change while they are compared.
         ctx_.table->set_state(u, holding::copy);
         auto t = twins_.find(u);
+        DSM_CHECK(t != twins_.end(), "eager release: dirty unit %llu has no twin", static_cast<unsigned long long>(u));
         const std::byte* now = ctx_.space->runtime_unit(u);
         const std::uint64_t extent = ctx_.table->extent(u);
         for (std::uint64_t off = 0; off < extent; off += span_) {
           std::vector<std::byte> diff;
           if (diff_encode(t->second.get() + off, now + off, std::min(span_, extent - off), diff) == 0) continue;
+          DSM_INVARIANT(diff_reproduces(diff, t->second.get() + off, now + off, std::min(span_, extent - off)),
+                        "the diff of unit %llu at %llu does not turn its twin into the unit",
+                        static_cast<unsigned long long>(u), static_cast<unsigned long long>(off));
           bump(ctx_.stats.diffs_created);
           DSM_TRACE_NOTE(diff_created, u, -1, diff.size());
           if (diff.size() <= ctx_.net->max_payload()) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
 #include "memory/diff.hpp"
@@ -305,6 +306,12 @@ class lazy_release final : public protocol {
         return true;
       });
     }
+    for (std::uint64_t u : dirty_) {
+      DSM_INVARIANT(twins_.count(u) == 1 && ctx_.table->state(u) == holding::dirty,
+                    "lazy release: unit %llu written in this interval has no twin or is not dirty",
+                    static_cast<unsigned long long>(u));
+    }
+    DSM_INVARIANT(clock_matches_log(), "lazy release: the vector time does not match the interval log");
     if (dirty_.empty()) return;
     const std::uint32_t index = ++vc_[static_cast<size_t>(me_)];
     interval iv{me_, index, vc_, dirty_};
@@ -327,6 +334,9 @@ class lazy_release final : public protocol {
     std::vector<std::byte> d;
     if (bound_ != nullptr) bound_->mask(u, t->second.get());
     diff_encode(t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u), d);
+    DSM_INVARIANT(diff_reproduces(d, t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u)),
+                  "the diff of unit %llu, interval %u, does not turn its twin into the unit",
+                  static_cast<unsigned long long>(u), l->second);
     diff_bytes_ += kept_bytes(d);
     DSM_TRACE_NOTE(diff_created, u, -1, d.size());
     diffs_[{u, l->second}] = std::move(d);
@@ -396,7 +406,20 @@ class lazy_release final : public protocol {
       log_bytes_ += kept_bytes(iv);
       rl.push_back(std::move(iv));
     }
+    DSM_INVARIANT(clock_matches_log(), "lazy release: the vector time does not match the interval log");
     account();
+  }
+
+  // vc_[r] is the last interval of rank r this rank knows, and the log holds exactly the intervals
+  // after the last collection, base_[r] + 1 .. vc_[r]: as many as that, the last one vc_[r] (intervals
+  // are appended one by one in order, which incorporate() checks as they come). O(ranks).
+  bool clock_matches_log() const {
+    for (int r = 0; r < n_; ++r) {
+      const auto i = static_cast<size_t>(r);
+      if (vc_[i] != base_[i] + log_[i].size()) return false;
+      if (!log_[i].empty() && (log_[i].back().rank != r || log_[i].back().index != vc_[i])) return false;
+    }
+    return true;
   }
 
   // Application thread, op_mu held: fetch and apply every diff unit u lacks.

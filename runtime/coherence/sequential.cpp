@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
 
@@ -116,6 +117,8 @@ class sequential final : public protocol {
     const int owner = ctx_.table->owner(u);
     DSM_CHECK(owner != r, "rank %d asked for a read copy of unit %llu which it owns", r, static_cast<unsigned long long>(u));
     ctx_.table->add_copy(u, r);
+    DSM_INVARIANT(ctx_.table->in_copyset(u, owner), "home of unit %llu: owner %d not in the copyset",
+                  static_cast<unsigned long long>(u), owner);
     header fwd{.type = msg::read_fwd, .to = inbox::engine, .origin = r, .id = u};
     ctx_.post(owner, fwd);
   }
@@ -134,6 +137,8 @@ class sequential final : public protocol {
     ctx_.table->clear_copyset(u);
     ctx_.table->add_copy(u, r);
     ctx_.table->set_owner(u, r);
+    DSM_INVARIANT(acks < static_cast<std::uint64_t>(ctx_.ranks), "unit %llu: %llu invalidations for %d ranks",
+                  static_cast<unsigned long long>(u), static_cast<unsigned long long>(acks), ctx_.ranks);
     if (owner == r) {  // an upgrade: the writer's read copy is current
       header grant{.type = msg::unit_data, .to = inbox::app, .flags = 2, .id = u, .arg = acks, .arg2 = 0};
       ctx_.post(r, grant);

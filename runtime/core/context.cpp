@@ -3,8 +3,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "sync/barrier.hpp"
 #include "sync/locks.hpp"
@@ -13,7 +15,23 @@ namespace dsm::rt {
 
 context* g_ctx = nullptr;
 
+void context::check_outgoing(int dest, header h, std::size_t payload_bytes) const {
+  if constexpr (kInvariantChecks) {
+    // What the receiver will check, checked here too, so that a bad message is reported by the rank
+    // that made it, with its destination.
+    h.src = rank;
+    h.length = static_cast<std::uint32_t>(payload_bytes);
+    DSM_INVARIANT(dest >= 0 && dest < ranks, "%s to rank %d of %d", msg_name(h.type), dest, ranks);
+    const char* why = validate(h, payload_bytes, lim);
+    DSM_INVARIANT(why == nullptr, "sending an invalid %s (unit/lock %llu) to rank %d: %s", msg_name(h.type),
+                  static_cast<unsigned long long>(h.id), dest, why);
+  } else {
+    (void)dest, (void)h, (void)payload_bytes;
+  }
+}
+
 void context::post(int dest, header h, std::span<const std::byte> payload, bool wake) {
+  check_outgoing(dest, h, payload.size());
   if (dest == rank && h.to == inbox::engine) {
     h.src = rank;
     h.length = static_cast<std::uint32_t>(payload.size());
@@ -31,6 +49,7 @@ void context::post_bulk(int dest, header h, std::span<const std::byte> payload) 
   do {
     const std::size_t n = std::min(chunk, payload.size() - off);
     h.offset = static_cast<std::uint32_t>(off);
+    check_outgoing(dest, h, n);
     net->send(dest, h, payload.subspan(off, n));
     off += n;
   } while (off < payload.size());
@@ -91,7 +110,14 @@ void context::receive_app(app_op& op) {
     if (is_bulk(h.type)) {
       app_op::partial& b = op.bulk[h.src];
       if (h.offset == 0) {
-        b.bytes.assign(h.arg2, std::byte{0});
+        // validate() allows bulk totals up to 4 GiB: running out of memory is a fatal error naming
+        // the sender, never an exception through the fault handler.
+        try {
+          b.bytes.assign(h.arg2, std::byte{0});
+        } catch (const std::bad_alloc&) {
+          fatal("no memory for a %s of %llu bytes from rank %d", msg_name(h.type),
+                static_cast<unsigned long long>(h.arg2), h.src);
+        }
         b.received = 0;
       }
       DSM_CHECK(b.bytes.size() == h.arg2, "bulk fragment from rank %d does not continue the one before", h.src);

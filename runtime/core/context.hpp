@@ -96,6 +96,9 @@ class context {
   // Sends a bulk message (see is_bulk) of any size, in fragments, always through the destination's
   // inbox (to this rank's own engine too), never handled inline.
   void post_bulk(int dest, header h, std::span<const std::byte> payload);
+  // With DSM_CHECKS: ends the job if h, with a payload of that many bytes, would fail the receiver's
+  // validation. post() and post_bulk() call it; so does anything that calls net->send directly.
+  void check_outgoing(int dest, header h, std::size_t payload_bytes) const;
   // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
   void handle_engine(const header& h, std::span<const std::byte> payload);
   // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.

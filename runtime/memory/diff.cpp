@@ -126,4 +126,9 @@ std::size_t diff_payload_bytes(std::span<const std::byte> diff) {
   return total;
 }
 
+bool diff_reproduces(std::span<const std::byte> diff, const std::byte* twin, const std::byte* now, std::size_t bytes) {
+  std::vector<std::byte> copy(twin, twin + bytes);
+  return diff_apply(diff, copy.data(), bytes) && std::memcmp(copy.data(), now, bytes) == 0;
+}
+
 }  // namespace dsm::rt

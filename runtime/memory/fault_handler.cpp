@@ -103,6 +103,14 @@ void install_fault_handler() {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGSEGV, &sa, &g_previous) != 0) fatal("cannot install the SIGSEGV handler: %s", std::strerror(errno));
+  // A sanitizer may keep SIGSEGV for itself and ignore the call above (AddressSanitizer with
+  // handle_segv=2 or allow_user_segv_handler=0): then every first touch of a unit would be reported
+  // as a crash. Say so now, once, instead.
+  struct sigaction now;
+  if (sigaction(SIGSEGV, nullptr, &now) != 0 || !(now.sa_flags & SA_SIGINFO) || now.sa_sigaction != on_segv) {
+    fatal("the SIGSEGV handler could not be installed: another handler keeps the signal (under AddressSanitizer "
+          "run with ASAN_OPTIONS=handle_segv=1:allow_user_segv_handler=1)");
+  }
   g_installed = true;
   if (g_ctx != nullptr && g_ctx->opt.check) {
     sa.sa_sigaction = on_trap;

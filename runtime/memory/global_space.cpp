@@ -15,10 +15,27 @@
 
 namespace dsm::rt {
 namespace {
+#if defined(__SANITIZE_THREAD__)
+#define DSM_TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DSM_TSAN_BUILD 1
+#endif
+#endif
 // Candidate addresses for the application view: high in the 47-bit user space, far from the heap,
-// the stacks and the libraries' usual places. Rank 0 also proposes where the kernel would put it.
+// the stacks and the libraries' usual places. From 32 TiB the space is also clear of
+// AddressSanitizer's shadow memory (x86-64: 0x7fff8000 .. 0x10007fff8000, below 16 TiB).
+// ThreadSanitizer (x86-64, GCC 12 / LLVM 14 layout) instead keeps 0x0100'0000'0000 .. 0x5500'0000'0000
+// and 0x5680'0000'0000 .. 0x7b00'0000'0000 for itself and kills a process that maps there; its one
+// large application range is 0x7e80'0000'0000 .. 0x8000'0000'0000, where the libraries and stacks
+// sit at the top: in a TSan build the candidates start at the bottom of that range.
+#if defined(DSM_TSAN_BUILD)
+constexpr std::uintptr_t kFirstCandidate = std::uintptr_t{0x7e80} << 32;  // 126.5 TiB
+constexpr std::uintptr_t kStep = std::uintptr_t{0x10} << 32;              // 64 GiB apart
+#else
 constexpr std::uintptr_t kFirstCandidate = std::uintptr_t{0x2000} << 32;  // 32 TiB
 constexpr std::uintptr_t kStep = std::uintptr_t{0x400} << 32;            // 4 TiB apart
+#endif
 constexpr int kCandidates = 24;
 }  // namespace
 

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "dsm/dsm.hpp"
 
@@ -50,12 +52,17 @@ unit_table::~unit_table() {
 }
 
 holding unit_table::state(std::uint64_t u) const {
+  DSM_INVARIANT(u < units_, "state of unit %llu of %llu", static_cast<unsigned long long>(u),
+                static_cast<unsigned long long>(units_));
   const std::uint8_t s = entries_[u].state;
+  DSM_INVARIANT(s <= static_cast<std::uint8_t>(holding::dirty), "unit %llu in state %u", static_cast<unsigned long long>(u), s);
   if (s == 0) return home(u) == rank_ ? at_home_ : elsewhere_;
   return static_cast<holding>(s);
 }
 
 void unit_table::set_state(std::uint64_t u, holding h) {
+  DSM_INVARIANT(u < units_ && h >= holding::invalid && h <= holding::dirty, "unit %llu of %llu set to state %d",
+                static_cast<unsigned long long>(u), static_cast<unsigned long long>(units_), static_cast<int>(h));
   entries_[u].state = static_cast<std::uint8_t>(h);
   if (mapped(u)) apply(u, access_of(h));
 }
@@ -92,7 +99,22 @@ void unit_table::apply(std::uint64_t u, access want) {
   }
   entries_[u].map_gen = generation_;
   entries_[u].prot = static_cast<std::uint8_t>(want);
+  DSM_INVARIANT(static_cast<std::int64_t>(runs_) + delta >= 0, "protection runs would go negative at unit %llu",
+                static_cast<unsigned long long>(u));
   runs_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(runs_) + delta);
+  DSM_INVARIANT(runs_ <= budget_ && effective(u) == want && runs_consistent(u), "%llu protection runs counted (budget %llu) at unit %llu",
+                static_cast<unsigned long long>(runs_), static_cast<unsigned long long>(budget_),
+                static_cast<unsigned long long>(u));
+}
+
+bool unit_table::runs_consistent(std::uint64_t u) const {
+  // Recount the boundaries between units of different protection within kWindow units of u. Where
+  // the window covers the whole space the count must equal the running one, else not exceed it.
+  constexpr std::uint64_t kWindow = 512;
+  const std::uint64_t lo = u > kWindow ? u - kWindow : 0, hi = std::min(units_, u + kWindow);
+  std::uint64_t near = 0;
+  for (std::uint64_t i = lo + 1; i < hi; ++i) near += effective(i - 1) != effective(i) ? 1 : 0;
+  return (lo == 0 && hi == units_) ? near == runs_ : near <= runs_;
 }
 
 void unit_table::reset_mappings() {
@@ -105,6 +127,7 @@ void unit_table::reset_mappings() {
 
 int unit_table::owner(std::uint64_t u) const {
   const std::int32_t o = entries_[u].owner;
+  DSM_INVARIANT(o >= 0 && o <= ranks_, "unit %llu owned by rank %d of %d", static_cast<unsigned long long>(u), o - 1, ranks_);
   return o == 0 ? home(u) : o - 1;
 }
 
@@ -129,6 +152,8 @@ bool unit_table::in_copyset(std::uint64_t u, int r) const {
 }
 
 void unit_table::add_copy(std::uint64_t u, int r) {
+  DSM_INVARIANT(r >= 0 && r < ranks_, "rank %d of %d added to the copyset of unit %llu", r, ranks_,
+                static_cast<unsigned long long>(u));
   materialized(u);
   copyset(u)[r / 64] |= std::uint64_t{1} << (r % 64);
 }

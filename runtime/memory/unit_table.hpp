@@ -122,6 +122,7 @@ class unit_table {
     return entries_[u].map_gen == generation_ ? static_cast<access>(entries_[u].prot) : access::none;
   }
   std::int64_t runs_delta(std::uint64_t u, access before, access after) const;
+  bool runs_consistent(std::uint64_t u) const;  // for DSM_INVARIANT
   void apply(std::uint64_t u, access want);
   void reset_mappings();
   std::uint64_t* copyset(std::uint64_t u) const { return copysets_ + (u / static_cast<std::uint64_t>(ranks_)) * words_; }

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "coherence/protocol.hpp"
@@ -41,6 +42,7 @@ std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t ar
     ctx_.post_bulk(0, d, payload);
   }
   header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = static_cast<std::uint64_t>(kind), .arg2 = arg};
+  ctx_.check_outgoing(0, h, 0);
   ctx_.net->send(0, h);
   app_op op;
   op.expect_a = msg::barrier_release;
@@ -53,7 +55,13 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
   DSM_CHECK(ctx_.rank == 0, "barrier message at rank %d", ctx_.rank);
   if (h.type == msg::barrier_data) {
     std::vector<std::byte>& a = arrivals_[static_cast<size_t>(h.src)];
-    if (h.offset == 0) a.assign(h.arg2, std::byte{0});
+    if (h.offset == 0) {
+      try {  // up to 4 GiB (validate()): out of memory is a fatal error, not an exception in the engine
+        a.assign(h.arg2, std::byte{0});
+      } catch (const std::bad_alloc&) {
+        fatal("no memory for barrier data of %llu bytes from rank %d", static_cast<unsigned long long>(h.arg2), h.src);
+      }
+    }
     DSM_CHECK(a.size() == h.arg2 && h.offset + payload.size() <= a.size(), "barrier data from rank %d out of order", h.src);
     if (!payload.empty()) std::memcpy(a.data() + h.offset, payload.data(), payload.size());
     return;

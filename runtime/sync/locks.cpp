@@ -2,6 +2,7 @@
 #include "sync/locks.hpp"
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
 #include "dsm/dsm.hpp"
@@ -18,6 +19,9 @@ lock_service::lock_state& lock_service::state(std::uint64_t id) {
 }
 
 void lock_service::pass_token(std::uint64_t id, lock_state& s, int to, std::span<const std::byte> request) {
+  DSM_INVARIANT(s.have_token && !s.held && to >= 0 && to < ctx_.ranks,
+                "lock %llu: rank %d passes the token to rank %d (has it: %d, holds the lock: %d)",
+                static_cast<unsigned long long>(id), ctx_.rank, to, s.have_token, s.held);
   s.have_token = false;
   header t{.type = msg::lock_token, .to = inbox::app, .id = id};
   ctx_.post_bulk(to, t, ctx_.proto->token_for(request));
@@ -48,6 +52,8 @@ void lock_service::acquire(std::uint64_t id) {
   {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
+    DSM_INVARIANT(!s.have_token && !s.held, "lock %llu: a token arrived at rank %d, which already had one",
+                  static_cast<unsigned long long>(id), ctx_.rank);
     s.have_token = true;
     s.held = true;
     // A request forwarded to us while we waited is passed on at our release.
@@ -81,6 +87,8 @@ bool lock_service::try_acquire(std::uint64_t id) {
   {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
+    DSM_INVARIANT(!s.have_token && !s.held, "lock %llu: a token arrived at rank %d, which already had one",
+                  static_cast<unsigned long long>(id), ctx_.rank);
     s.have_token = true;
     s.held = true;
   }
@@ -127,6 +135,8 @@ void lock_service::manager_request(const header& h, std::span<const std::byte> r
     s.held_back.emplace_back(h, std::vector<std::byte>(request.begin(), request.end()));
     return;
   }
+  DSM_INVARIANT(s.last >= 0 && s.last < ctx_.ranks, "lock %llu: manager's last requester is rank %d",
+                static_cast<unsigned long long>(h.id), s.last);
   if (h.type == msg::lock_acq) {
     const int prev = s.last;
     DSM_CHECK(prev != h.origin, "lock %llu: rank %d asked again before passing the token on",

@@ -9,7 +9,8 @@
 # 3. the outside project <consumer-src> is configured with -DCMAKE_PREFIX_PATH=<prefix> and built;
 #    its C program is also built with plain mpicc -I -L -ldsm;
 # 4. each program runs under mpirun -np 2 and must print its ": OK" line; so must the installed
-#    bin/dsm-litmus with its installed litmus.json.
+#    bin/dsm-litmus with its installed litmus.json. In a sanitizer build, DSM_INSTALL_PRELOAD names
+#    the sanitizer runtime, preloaded into these programs only (-x LD_PRELOAD).
 set -euo pipefail
 build=$1 consumer=$2 work=$3 cmake=$4 mpiexec=$5 mpicc=$6
 prefix=$work/prefix
@@ -50,10 +51,12 @@ if ! ls "$libdir_path"/libdsm.so >/dev/null 2>&1; then extra=(-lstdc++ -lhwloc -
   -Wl,-rpath,"$libdir_path" -ldsm "${extra[@]}" >"$work/mpicc.log" 2>&1 || { cat "$work/mpicc.log"; fail "mpicc build of main.c"; }
 
 echo "-- [4/4] run with $mpiexec -np 2"
+preload=()
+[[ -n ${DSM_INSTALL_PRELOAD:-} ]] && preload=(-x "LD_PRELOAD=$DSM_INSTALL_PRELOAD")
 for exe in "$work/consumer-build/consumer" "$work/consumer-build/consumer_c" "$work/consumer_c_mpicc"; do
   status=0
   out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
-        -np 2 "$exe" 2>&1) || status=$?
+        "${preload[@]}" -np 2 "$exe" 2>&1) || status=$?
   echo "$out" | sed 's/^/   /'
   [[ $status -eq 0 ]] || fail "$(basename "$exe") exited with $status"
   grep -q ": OK$" <<<"$out" || fail "$(basename "$exe") did not print its OK line"

@@ -1,0 +1,49 @@
+// invariant_test: the expensive invariant checks (DSM_INVARIANT, DSM_CHECKS builds) end the process
+// with "invariant violated" and the message when the condition is false, and in other builds never
+// evaluate the condition; diff_reproduces, the check behind the diff invariants, tells a diff that
+// turns its twin into the unit from one that does not.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "core/invariant.hpp"
+#include "core/log.hpp"
+#include "memory/diff.hpp"
+
+namespace {
+using namespace dsm::rt;
+
+TEST(Invariant, FalseConditionEndsTheProcessOnlyWithChecks) {
+  int evaluated = 0;
+  auto fails = [&] {
+    ++evaluated;
+    return false;
+  };
+  if constexpr (kInvariantChecks) {
+    EXPECT_DEATH(DSM_INVARIANT(fails(), "unit %d broken", 7), "fatal: invariant violated: unit 7 broken");
+  } else {
+    DSM_INVARIANT(fails(), "unit %d broken", 7);
+    EXPECT_EQ(evaluated, 0) << "DSM_INVARIANT evaluated its condition without DSM_CHECKS";
+  }
+}
+
+TEST(Invariant, TrueConditionGoesOn) {
+  int evaluated = 0;
+  DSM_INVARIANT(++evaluated == 1, "never");
+  EXPECT_EQ(evaluated, kInvariantChecks ? 1 : 0);
+}
+
+TEST(Invariant, DiffReproduces) {
+  std::vector<std::byte> twin(4096, std::byte{1}), now = twin;
+  now[10] = std::byte{2};
+  now[4000] = std::byte{3};
+  std::vector<std::byte> d;
+  diff_encode(twin.data(), now.data(), 4096, d);
+  EXPECT_TRUE(diff_reproduces(d, twin.data(), now.data(), 4096));
+  now[2000] = std::byte{9};  // a change the diff does not carry
+  EXPECT_FALSE(diff_reproduces(d, twin.data(), now.data(), 4096));
+  d.pop_back();  // truncated: not valid
+  EXPECT_FALSE(diff_reproduces(d, twin.data(), twin.data(), 4096));
+}
+
+}  // namespace
