@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <thread>
+#include <chrono>
 
 #include "coherence/protocol.hpp"
 #include "core/invariant.hpp"
@@ -150,15 +152,20 @@ void context::start_engine() {
     while (goodbyes_ < ranks) {
       net->receive(inbox::engine, [&](const header& h, std::span<const std::byte> payload) { handle_engine(h, payload); });
     }
+    // What this rank sent may still wait for ring space; the other engines receive until they have
+    // our goodbye, which is among it or behind it.
+    while (!net->send_waiting()) std::this_thread::sleep_for(std::chrono::microseconds(200));
   });
 }
 
 void context::stop_engine() {
   // Every rank tells every engine it is done; an engine ends when it has heard from all. Messages
   // between two ranks arrive in order, so nothing sent before a goodbye is left unhandled.
-  for (int r = 0; r < ranks; ++r) {
+  // Our own goodbye goes last, through the inbox, so that the engine wakes up, and only after every
+  // other goodbye has been sent (or waits for ring space, which keeps the engine going).
+  for (int i = 1; i <= ranks; ++i) {
     header bye{.type = msg::goodbye, .to = inbox::engine};
-    net->send(r, bye);  // our own too goes through the inbox, so that the engine wakes up
+    net->send((rank + i) % ranks, bye);
   }
   if (engine_.joinable()) engine_.join();
 }

@@ -41,6 +41,9 @@ struct options {
   // queues). off: every rank acts as a node of its own, so node-mates talk through MPI as ranks of
   // different nodes do (a cluster emulated on one machine).
   bool node_shm = true;
+  // DSM_QUEUE_SLOTS: slots in each shared-memory ring; 0 means 64 + 16 x ranks. A few slots keep the
+  // rings full and test that nothing waits on a full ring (transport.hpp).
+  std::uint64_t queue_slots = 0;
   bind_mode bind = bind_mode::none;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this

@@ -27,6 +27,7 @@ namespace dsm::rt {
   X(remote_lock_acquires)  \
   X(barriers)              \
   X(remaps)                \
+  X(ring_full_waits)       \
   X(protocol_bytes)
 
 struct counters {

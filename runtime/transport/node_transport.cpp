@@ -5,7 +5,9 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <chrono>
+#include <atomic>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <string>
@@ -42,6 +44,7 @@ class node_transport final : public transport {
     MPI_Comm_size(world_, &ranks_);
     peers_.resize(static_cast<size_t>(ranks_));
     sent_ = std::make_unique<channel[]>(2 * static_cast<size_t>(ranks_));
+    waiting_ = std::make_unique<waiting_line[]>(2 * static_cast<size_t>(ranks_));
     received_.assign(2 * static_cast<size_t>(ranks_), 0);
     local_.assign(static_cast<size_t>(ranks_), false);
 
@@ -70,10 +73,11 @@ class node_transport final : public transport {
       throw dsm::error("DSM_TRANSPORT='shm' but the ranks span several nodes; valid: auto, mpi");
     }
 
-    // Slots: a header plus the largest payload; enough of them that the protocol's bounded
-    // number of outstanding messages never fills a ring.
+    // Slots: a header plus the largest payload; enough of them that a ring is seldom full (and
+    // nothing waits on a full one: see waiting_line).
     const std::uint32_t slot = static_cast<std::uint32_t>(sizeof(header)) + max_payload_ + 8;
-    const std::uint32_t capacity = static_cast<std::uint32_t>(64 + 16 * ranks_);
+    const std::uint32_t capacity =
+        static_cast<std::uint32_t>(opt.queue_slots != 0 ? opt.queue_slots : 64 + 16 * static_cast<std::uint64_t>(ranks_));
     const std::size_t qbytes = (shm_queue::footprint(capacity, slot) + 4095) & ~std::size_t{4095};
     auto name_of = [&](int r) { return std::string(job) + "-" + std::to_string(r); };
 
@@ -158,11 +162,40 @@ class node_transport final : public transport {
   }
 
   void deliver(int dest, const header& h, std::span<const std::byte> head, std::span<const std::byte> payload, bool wake) {
-    if (local_[static_cast<size_t>(dest)]) {
-      peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)]->push(head, payload, wake);
-    } else {
-      bridge_->send(dest, head, payload);
+    if (!local_[static_cast<size_t>(dest)]) return bridge_->send(dest, head, payload);
+    const std::size_t c = 2 * static_cast<size_t>(dest) + static_cast<size_t>(h.to);
+    shm_queue* q = peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)];
+    waiting_line& line = waiting_[c];
+    if (line.count.load() == 0 && q->try_push(head, payload, wake)) return;
+    {
+      std::lock_guard<std::mutex> g(line.mu);
+      if (line.messages.empty() && q->try_push(head, payload, wake)) return;  // the engine sent the line meanwhile
+      std::vector<std::byte> m(head.size() + payload.size());
+      std::memcpy(m.data(), head.data(), head.size());
+      if (!payload.empty()) std::memcpy(m.data() + head.size(), payload.data(), payload.size());
+      line.messages.push_back(std::move(m));
+      line.count.fetch_add(1);
+      waiting_total_.fetch_add(1);
     }
+    bump(stats_.ring_full_waits);
+    peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();  // our engine sends it on
+  }
+
+  // In the order they were sent.
+  bool send_waiting() override {
+    if (waiting_total_.load() == 0) return true;
+    for (std::size_t c = 0; c < 2 * static_cast<size_t>(ranks_); ++c) {
+      waiting_line& line = waiting_[c];
+      if (line.count.load() == 0) continue;
+      shm_queue* q = peers_[c / 2].queue[c % 2];
+      std::lock_guard<std::mutex> g(line.mu);
+      while (!line.messages.empty() && q->try_push(line.messages.front())) {
+        line.messages.pop_front();
+        line.count.fetch_sub(1);
+        waiting_total_.fetch_sub(1);
+      }
+    }
+    return waiting_total_.load() == 0;
   }
 
   void set_attentive(inbox box, bool on) override {
@@ -186,8 +219,12 @@ class node_transport final : public transport {
       trace::message(trace::ev::handle, start, trace::now(), h.src, static_cast<std::uint16_t>(h.type),
                      static_cast<std::uint8_t>(box), seq, h.id, h.length);
     };
+    // The engine first sends on what waits for room in a ring; while something still waits, it
+    // sleeps at most kRetryNs for a message before it tries again (and returns without one). A
+    // thread that adds to the waiting messages nudges the engine out of its sleep.
+    const bool all_sent = box != inbox::engine || send_waiting();
     if (!chaos_in_[0]) {
-      q->pop(deliver);
+      q->pop_within(all_sent ? -1 : kRetryNs, deliver);
       return;
     }
     // DSM_CHAOS: deliver a held message whose time has come, else sleep until a new message arrives
@@ -200,7 +237,9 @@ class node_transport final : public transport {
         return;
       }
       bool delivered = false;
-      q->pop_within(c.wait_ns(chaos_inbox::clock::now()), [&](std::span<const std::byte> bytes) {
+      std::int64_t wait = c.wait_ns(chaos_inbox::clock::now());
+      if (!all_sent && (wait < 0 || wait > kRetryNs)) wait = kRetryNs;
+      const bool got = q->pop_within(wait, [&](std::span<const std::byte> bytes) {
         header h;
         if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
         if (c.admit(h.src, h.type, bytes, chaos_inbox::clock::now())) {
@@ -208,9 +247,10 @@ class node_transport final : public transport {
           delivered = true;
         }
       });
-      if (delivered) return;
+      if (delivered || !got || !all_sent) return;  // (a held message may be due: the caller comes back)
     }
   }
+
 
   void shutdown() override {
     if (bridge_) bridge_->stop();
@@ -245,6 +285,17 @@ class node_transport final : public transport {
     std::uint64_t count = 0;
   };
   std::unique_ptr<channel[]> sent_;        // by destination and inbox, while tracing
+  // Messages for a node-mate's (or our own) full ring, by destination and inbox: a sender never
+  // waits for ring space, since the thread that would free it may be waiting for this sender (two
+  // engines sending to each other, or an engine to itself). The engine sends them on.
+  struct waiting_line {
+    std::mutex mu;
+    std::deque<std::vector<std::byte>> messages;
+    std::atomic<std::size_t> count{0};  // messages.size(), read without the lock
+  };
+  std::unique_ptr<waiting_line[]> waiting_;
+  std::atomic<std::size_t> waiting_total_{0};
+  static constexpr std::int64_t kRetryNs = 200'000;
   std::vector<std::uint64_t> received_;   // by sender and inbox; each inbox has one reader
   std::unique_ptr<chaos_inbox> chaos_in_[2];  // DSM_CHAOS, indexed by inbox
   std::vector<std::byte> chaos_buffer_[2];

@@ -47,6 +47,7 @@ shm_queue* shm_queue::create(void* memory, std::uint32_t capacity, std::uint32_t
   q->space_ = 0;
   q->consumer_asleep_ = 0;
   q->attentive_ = 0;
+  q->nudged_ = 0;
   q->producers_asleep_ = 0;
   std::atomic_thread_fence(std::memory_order_release);
   q->magic_ = kMagic;
@@ -63,7 +64,7 @@ std::byte* shm_queue::slot(std::uint64_t index) {
   return reinterpret_cast<std::byte*>(this) + kHeaderBytes + (index % capacity_) * slot_bytes_;
 }
 
-void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b, bool wake) {
+bool shm_queue::put(std::span<const std::byte> a, std::span<const std::byte> b, bool wake, bool wait_for_space) {
   const std::uint32_t n = static_cast<std::uint32_t>(a.size() + b.size());
   DSM_CHECK(n <= max_message(), "message of %u bytes exceeds the queue slot (%u)", n, max_message());
   {
@@ -71,6 +72,9 @@ void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b,
     for (;;) {
       const std::uint32_t seen = space_.load();
       if (tail_.load(std::memory_order_relaxed) - head_.load() < capacity_) break;
+      // Full: the consumer must look now, even if every queued message was sent with wake=false.
+      ring();
+      if (!wait_for_space) return false;
       producers_asleep_.fetch_add(1);
       lock.unlock();
       futex_wait(&space_, seen);
@@ -89,6 +93,7 @@ void shm_queue::push(std::span<const std::byte> a, std::span<const std::byte> b,
   // before it sleeps, or we see that it wants to be woken.
   doorbell_.fetch_add(1);
   if ((wake || attentive_.load() != 0) && consumer_asleep_.load() != 0) futex_wake(&doorbell_, 1);
+  return true;
 }
 
 void shm_queue::ring() {
@@ -96,11 +101,17 @@ void shm_queue::ring() {
   if (consumer_asleep_.load() != 0) futex_wake(&doorbell_, 1);
 }
 
+void shm_queue::nudge() {
+  nudged_.store(1);
+  ring();
+}
+
 bool shm_queue::wait_nonempty(std::int64_t timeout_ns) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
   for (;;) {
     const std::uint32_t seen = doorbell_.load();
     if (tail_.load(std::memory_order_acquire) != head_.load(std::memory_order_relaxed)) return true;
+    if (nudged_.exchange(0) != 0) return false;
     timespec left{};
     if (timeout_ns >= 0) {
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now()).count();

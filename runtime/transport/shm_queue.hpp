@@ -30,19 +30,30 @@ class shm_queue {
   // Copies the concatenation of the parts into one slot; sleeps while the ring is full. With
   // wake=false the doorbell is not rung: the message waits for the next one that is (for messages
   // nobody waits for, such as a confirmation; it saves the sender a system call).
-  void push(std::span<const std::byte> a, std::span<const std::byte> b = {}, bool wake = true);
+  void push(std::span<const std::byte> a, std::span<const std::byte> b = {}, bool wake = true) {
+    put(a, b, wake, true);
+  }
+  // As push, but returns false at once, leaving the ring as it was, if the ring is full.
+  bool try_push(std::span<const std::byte> a, std::span<const std::byte> b = {}, bool wake = true) {
+    return put(a, b, wake, false);
+  }
   // Rings the doorbell without a message: the consumer looks at what is queued.
   void ring();
+  // Rings the doorbell and makes the consumer's current or next pop_within return false at once,
+  // message or not (it has other work: messages of its own to send on).
+  void nudge();
   // Consumer: while attentive, every push rings the doorbell, wake=false or not (the consumer
   // has work that such a message may unblock).
   void set_attentive(bool on) { attentive_.store(on ? 1 : 0); }
   // Sleeps until a message is there, then calls fn(bytes) on it in place and frees the slot.
   template <class Fn>
   void pop(Fn&& fn) {
-    wait_nonempty(-1);
+    while (!wait_nonempty(-1)) {
+    }
     take(fn);
   }
-  // As pop, but sleeps at most timeout_ns; false if no message arrived in that time.
+  // As pop, but sleeps at most timeout_ns (no limit if negative); false if no message arrived in
+  // that time, or if nudged.
   template <class Fn>
   bool pop_within(std::int64_t timeout_ns, Fn&& fn) {
     if (!wait_nonempty(timeout_ns)) return false;
@@ -63,8 +74,10 @@ class shm_queue {
     release_head(h);
   }
   shm_queue() = default;
+  bool put(std::span<const std::byte> a, std::span<const std::byte> b, bool wake, bool wait_for_space);
   std::byte* slot(std::uint64_t index);
-  // Sleeps until a message is queued (true) or, if timeout_ns >= 0, that much time has passed (false).
+  // Sleeps until a message is queued (true) or, if timeout_ns >= 0, that much time has passed, or
+  // until nudged (false).
   bool wait_nonempty(std::int64_t timeout_ns);
   void release_head(std::uint64_t h);
 
@@ -76,6 +89,7 @@ class shm_queue {
   std::atomic<std::uint32_t> doorbell_;        // bumped by every push
   std::atomic<std::uint32_t> consumer_asleep_;
   std::atomic<std::uint32_t> attentive_;
+  std::atomic<std::uint32_t> nudged_;
   alignas(64) std::atomic<std::uint64_t> head_;
   std::atomic<std::uint32_t> space_;           // bumped by every pop
   std::atomic<std::uint32_t> producers_asleep_;

@@ -9,8 +9,10 @@
 // So a waiting thread always sleeps on a futex in its own inbox. With DSM_CHAOS the receiving side
 // holds back and reorders messages and the application thread's sends are delayed (chaos.hpp).
 //
-// send() is thread safe and never waits for the receiver to act (it may wait for queue space).
-// receive() is called by one thread per inbox. Construction and shutdown are collective.
+// send() is thread safe and never waits, not even for queue space: a message for a full ring waits
+// in this rank's memory until its engine thread, in receive(), has moved it into the ring (a sender
+// that waited for space could wait for itself, or two engines for each other). receive() is called
+// by one thread per inbox. Construction and shutdown are collective.
 #ifndef DSM_RUNTIME_TRANSPORT_TRANSPORT_HPP_
 #define DSM_RUNTIME_TRANSPORT_TRANSPORT_HPP_
 
@@ -43,8 +45,13 @@ class transport {
   virtual void ring(inbox box) = 0;
   // While on, messages sent to this rank's own inbox `box` with wake=false wake it all the same.
   virtual void set_attentive(inbox box, bool on) = 0;
-  // Sleeps until a message arrives in this rank's inbox `box`, then calls fn on it in place.
+  // Sleeps until a message arrives in this rank's inbox `box`, then calls fn on it in place. For
+  // the engine inbox it first sends on the messages waiting for ring space; while some still wait,
+  // it sleeps briefly and may return without a message.
   virtual void receive(inbox box, handler_fn fn, void* ctx) = 0;
+  // Moves messages that wait for ring space into their rings, as far as there is room; true if none
+  // is left waiting. Called by the engine thread (receive() does it too).
+  virtual bool send_waiting() = 0;
   // Collective: stops the MPI bridge after it has delivered everything sent so far.
   virtual void shutdown() = 0;
   // A line for DSM_LOG=info: which ranks are reached how.

@@ -5,10 +5,15 @@
 // - Lock ids: any id below 2^62 names a lock (0, 2^32 + 3, 2^62 - 1), ids from 2^62 up (the locks
 //   of objects) are refused with dsm::error, and thousands of distinct ids work, each counter guarded
 //   by (and bound to) its own lock exact.
+// - Full rings: registered once more as mpi.limits.small_rings with DSM_QUEUE_SLOTS=2, where the
+//   shared-memory rings are full again and again; every test above passes all the same (a sender
+//   never waits on a full ring), and the last test checks that rings were in fact found full.
 // The limits of DSM_SIZE at init (over 64T, no address range, ulimit -v) are config_errors.sh cases.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -133,6 +138,38 @@ TEST_F(collective, thousands_of_distinct_locks) {
     wrong += counts[k] != dsm::ranks();
   }
   DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << dsm::ranks();
+  dsm::barrier();
+  dsm::free(counts);
+}
+
+TEST_F(collective, small_rings_are_full_and_nothing_is_lost) {
+  const char* slots = std::getenv("DSM_QUEUE_SLOTS");
+  if (slots == nullptr || std::string(slots) != "2") GTEST_SKIP() << "runs as mpi.limits.small_rings (DSM_QUEUE_SLOTS=2)";
+  // Every rank takes locks managed by every rank, and barriers, as fast as it can: many messages
+  // in flight towards each engine, rings of two slots.
+  constexpr std::size_t kLocks = 64, kRounds = 20;
+  long* counts = dsm::alloc<long>(kLocks);
+  const std::uint64_t base = 77;
+  for (std::size_t k = 0; k < kLocks; ++k) dsm::mutex{base + k}.bind(&counts[k], sizeof(long));
+  for (std::size_t round = 0; round < kRounds; ++round) {
+    for (std::size_t i = 0; i < kLocks; ++i) {
+      const std::size_t k = (i + static_cast<std::size_t>(dsm::rank()) * 17) % kLocks;
+      dsm::mutex m{base + k};
+      std::lock_guard g(m);
+      counts[k] += 1;
+    }
+    dsm::barrier();
+  }
+  std::size_t wrong = 0;
+  for (std::size_t k = 0; k < kLocks; ++k) {
+    dsm::mutex m{base + k};
+    std::lock_guard g(m);
+    wrong += counts[k] != static_cast<long>(kRounds) * dsm::ranks();
+  }
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are wrong";
+  const std::uint64_t waited = dsm_test::sum_over_ranks(dsm::stats().ring_full_waits);
+  if (dsm::rank() == 0) std::printf("messages that found a ring full: %llu\n", static_cast<unsigned long long>(waited));
+  DSM_EXPECT_ALL(waited > 0) << "no message found a two-slot ring full: this test exercised nothing";
   dsm::barrier();
   dsm::free(counts);
 }

@@ -150,6 +150,15 @@ TEST(Options, NodeShmAndBind) {
   EXPECT_NE(clash.find("DSM_TRANSPORT=shm"), std::string::npos) << clash;
   EXPECT_EQ(parse({{"DSM_NODE_SHM", "off"}, {"DSM_TRANSPORT", "mpi"}}).transport, dsm::rt::transport_kind::mpi);
 
+  EXPECT_EQ(parse({}).queue_slots, 0u);
+  EXPECT_EQ(parse({{"DSM_QUEUE_SLOTS", "2"}}).queue_slots, 2u);
+  EXPECT_EQ(parse({{"DSM_QUEUE_SLOTS", ""}}).queue_slots, 0u);
+  EXPECT_EQ(parse({}, {"--dsm-queue-slots=65536"}).queue_slots, 65536u);
+  for (const char* v : {"1", "65537", "lots", "-4", "4K"}) {
+    const std::string e = error_of({{"DSM_QUEUE_SLOTS", v}});
+    EXPECT_NE(e.find("valid: a number from 2 to 65536"), std::string::npos) << v << ": " << e;
+  }
+
   EXPECT_EQ(parse({}).bind, dsm::rt::bind_mode::none);
   EXPECT_EQ(parse({{"DSM_BIND", "core"}}).bind, dsm::rt::bind_mode::core);
   EXPECT_EQ(parse({{"DSM_BIND", "Auto"}}).bind, dsm::rt::bind_mode::automatic);

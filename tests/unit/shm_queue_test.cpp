@@ -1,6 +1,7 @@
 // shm_queue_test: the shared-memory queue delivers every message once, in order per producer, from
 // several producer threads and from another process, and a full ring makes producers wait rather
-// than lose or overwrite anything; the timed pop of DSM_CHAOS times out or takes a message.
+// than lose or overwrite anything (or, with try_push, refuses the message and wakes the consumer);
+// the timed pop times out, takes a message, or ends when nudged.
 #include "transport/shm_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -115,3 +117,50 @@ TEST(ShmQueue, PopWithinTimesOutOrTakesAMessage) {
 }
 
 }  // namespace
+
+// try_push on a full ring returns false and changes nothing; it rings the doorbell, so a consumer
+// asleep on messages sent with wake=false looks at them; a nudge ends a pop_within without a message.
+TEST(ShmQueue, TryPushOnAFullRingFailsAndWakesTheConsumer) {
+  const std::size_t n = shm_queue::footprint(2, 64);
+  shm_queue* q = shm_queue::create(shared(n), 2, 64);
+  ASSERT_TRUE(q->try_push(bytes_of(record{0, 0}), {}, false));
+  ASSERT_TRUE(q->try_push(bytes_of(record{0, 1}), {}, false));
+  std::vector<std::uint32_t> seen;
+  auto take = [&](std::span<const std::byte> b) {
+    record r;
+    std::memcpy(&r, b.data(), sizeof r);
+    seen.push_back(r.seq);
+  };
+  EXPECT_FALSE(q->try_push(bytes_of(record{0, 2})));
+  ASSERT_TRUE(q->pop_within(0, take));
+  EXPECT_TRUE(q->try_push(bytes_of(record{0, 3})));
+  ASSERT_TRUE(q->pop_within(0, take));
+  ASSERT_TRUE(q->pop_within(0, take));
+  EXPECT_EQ(seen, (std::vector<std::uint32_t>{0, 1, 3})) << "the refused message must not be in the ring";
+
+  // A consumer asleep while messages sent with wake=false fill the ring: the refused push wakes it
+  // (else it would sleep out its 5 s, and with no limit forever, as the sender waits for room).
+  std::thread consumer([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(q->pop_within(5'000'000'000, take));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4)) << "a full ring did not wake its consumer";
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(q->try_push(bytes_of(record{0, 4}), {}, false));
+  ASSERT_TRUE(q->try_push(bytes_of(record{0, 5}), {}, false));
+  EXPECT_FALSE(q->try_push(bytes_of(record{0, 6})));
+  consumer.join();
+  ASSERT_TRUE(q->pop_within(0, take));
+  EXPECT_EQ(seen, (std::vector<std::uint32_t>{0, 1, 3, 4, 5}));
+
+  // A consumer asleep without a time limit: a nudge from another thread ends its wait, message-less.
+  std::thread nudger([q] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    q->nudge();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(q->pop_within(-1, take));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(40));
+  nudger.join();
+  EXPECT_EQ(seen.size(), 5u);
+}
