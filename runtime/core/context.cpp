@@ -2,10 +2,10 @@
 #include "core/context.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <thread>
-#include <chrono>
 
 #include "coherence/protocol.hpp"
 #include "core/invariant.hpp"

@@ -4,8 +4,8 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -250,7 +250,6 @@ class node_transport final : public transport {
       if (delivered || !got || !all_sent) return;  // (a held message may be due: the caller comes back)
     }
   }
-
 
   void shutdown() override {
     if (bridge_) bridge_->stop();
