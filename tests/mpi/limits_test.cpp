@@ -119,27 +119,38 @@ TEST_F(collective, any_lock_id_below_2_62_is_a_lock_and_the_rest_are_refused) {
   dsm::free(counts);
 }
 
-TEST_F(collective, thousands_of_distinct_locks) {
-  constexpr std::size_t kLocks = 2000;
-  long* counts = dsm::alloc<long>(kLocks);
-  const std::uint64_t base = 1000003;
-  for (std::size_t k = 0; k < kLocks; ++k) dsm::mutex{base + k}.bind(&counts[k], sizeof(long));
-  for (std::size_t i = 0; i < kLocks; ++i) {
-    const std::size_t k = (i * 7 + static_cast<std::size_t>(dsm::rank()) * 1013) % kLocks;  // ranks start apart
-    dsm::mutex m{base + k};
-    std::lock_guard g(m);
-    counts[k] += 1;
+// Counters, one per lock (ids base, base + 1, ...), each bound to its lock. Every rank adds one to
+// every counter `rounds` times, under the counter's lock, starting `stride` x rank counters apart
+// so that the ranks contend; a barrier ends each round. Returns how many counters are not
+// rounds x ranks, read under their locks.
+std::size_t count_under_locks(std::size_t locks, std::uint64_t base, std::size_t rounds, std::size_t step,
+                              std::size_t stride) {
+  long* counts = dsm::alloc<long>(locks);
+  for (std::size_t k = 0; k < locks; ++k) dsm::mutex{base + k}.bind(&counts[k], sizeof(long));
+  for (std::size_t round = 0; round < rounds; ++round) {
+    for (std::size_t i = 0; i < locks; ++i) {
+      const std::size_t k = (i * step + static_cast<std::size_t>(dsm::rank()) * stride) % locks;
+      dsm::mutex m{base + k};
+      std::lock_guard g(m);
+      counts[k] += 1;
+    }
+    dsm::barrier();
   }
-  dsm::barrier();
   std::size_t wrong = 0;
-  for (std::size_t k = 0; k < kLocks; ++k) {
+  for (std::size_t k = 0; k < locks; ++k) {
     dsm::mutex m{base + k};
     std::lock_guard g(m);
-    wrong += counts[k] != dsm::ranks();
+    wrong += counts[k] != static_cast<long>(rounds) * dsm::ranks();
   }
-  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << dsm::ranks();
   dsm::barrier();
   dsm::free(counts);
+  return wrong;
+}
+
+TEST_F(collective, thousands_of_distinct_locks) {
+  constexpr std::size_t kLocks = 2000;
+  const std::size_t wrong = count_under_locks(kLocks, 1000003, 1, 7, 1013);
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << dsm::ranks();
 }
 
 TEST_F(collective, small_rings_are_full_and_nothing_is_lost) {
@@ -148,30 +159,11 @@ TEST_F(collective, small_rings_are_full_and_nothing_is_lost) {
   // Every rank takes locks managed by every rank, and barriers, as fast as it can: many messages
   // in flight towards each engine, rings of two slots.
   constexpr std::size_t kLocks = 64, kRounds = 20;
-  long* counts = dsm::alloc<long>(kLocks);
-  const std::uint64_t base = 77;
-  for (std::size_t k = 0; k < kLocks; ++k) dsm::mutex{base + k}.bind(&counts[k], sizeof(long));
-  for (std::size_t round = 0; round < kRounds; ++round) {
-    for (std::size_t i = 0; i < kLocks; ++i) {
-      const std::size_t k = (i + static_cast<std::size_t>(dsm::rank()) * 17) % kLocks;
-      dsm::mutex m{base + k};
-      std::lock_guard g(m);
-      counts[k] += 1;
-    }
-    dsm::barrier();
-  }
-  std::size_t wrong = 0;
-  for (std::size_t k = 0; k < kLocks; ++k) {
-    dsm::mutex m{base + k};
-    std::lock_guard g(m);
-    wrong += counts[k] != static_cast<long>(kRounds) * dsm::ranks();
-  }
-  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are wrong";
+  const std::size_t wrong = count_under_locks(kLocks, 77, kRounds, 1, 17);
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << kRounds * dsm::ranks();
   const std::uint64_t waited = dsm_test::sum_over_ranks(dsm::stats().ring_full_waits);
   if (dsm::rank() == 0) std::printf("messages that found a ring full: %llu\n", static_cast<unsigned long long>(waited));
   DSM_EXPECT_ALL(waited > 0) << "no message found a two-slot ring full: this test exercised nothing";
-  dsm::barrier();
-  dsm::free(counts);
 }
 
 }  // namespace
