@@ -73,14 +73,14 @@ class eager_release final : public protocol {
     const std::uint64_t u = h.id;
     switch (h.type) {
       case msg::read_req: {
-        DSM_CHECK(ctx_.table->home(u) == ctx_.rank, "read request for unit %llu at rank %d, not its home",
+        DSM_REQUIRE(ctx_.table->home(u) == ctx_.rank, "read request for unit %llu at rank %d, not its home",
                   static_cast<unsigned long long>(u), ctx_.rank);
         ctx_.table->add_copy(u, h.src);
         send_unit(h.src, u);
         break;
       }
       case msg::diff_push: {
-        DSM_CHECK(ctx_.table->home(u) == ctx_.rank, "diff for unit %llu at rank %d, not its home",
+        DSM_REQUIRE(ctx_.table->home(u) == ctx_.rank, "diff for unit %llu at rank %d, not its home",
                   static_cast<unsigned long long>(u), ctx_.rank);
         apply(u, h.offset, h.arg2, payload, h.src);
         std::uint64_t forwarded = 0;
@@ -114,7 +114,7 @@ class eager_release final : public protocol {
       }
       return;
     }
-    DSM_CHECK(h.type == msg::unit_data, "eager release: unexpected reply %s", msg_name(h.type));
+    DSM_REQUIRE(h.type == msg::unit_data, "eager release: unexpected reply %s", msg_name(h.type));
     if (!payload.empty()) {
       std::memcpy(ctx_.space->runtime_unit(h.id) + h.offset, payload.data(), payload.size());
       op.data_received += payload.size();
@@ -133,7 +133,7 @@ class eager_release final : public protocol {
   // A copy from the home. op_mu held.
   void fetch(std::uint64_t u) {
     const int home = ctx_.table->home(u);
-    DSM_CHECK(home != ctx_.rank, "unit %llu invalid at its own home", static_cast<unsigned long long>(u));
+    DSM_REQUIRE(home != ctx_.rank, "unit %llu invalid at its own home", static_cast<unsigned long long>(u));
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       bump(ctx_.stats.read_misses);
@@ -209,7 +209,7 @@ class eager_release final : public protocol {
         // Read-only first, so that the bytes cannot change while they are compared.
         ctx_.table->set_state(u, holding::copy);
         auto t = twins_.find(u);
-        DSM_CHECK(t != twins_.end(), "eager release: dirty unit %llu has no twin", static_cast<unsigned long long>(u));
+        DSM_REQUIRE(t != twins_.end(), "eager release: dirty unit %llu has no twin", static_cast<unsigned long long>(u));
         const std::byte* now = ctx_.space->runtime_unit(u);
         const std::uint64_t extent = ctx_.table->extent(u);
         for (std::uint64_t off = 0; off < extent; off += span_) {

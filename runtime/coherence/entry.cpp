@@ -189,7 +189,7 @@ class entry final : public protocol, private bound_filter {
       case msg::ec_fwd: {
         const forward f{h.origin, static_cast<mode>(h.arg & 3), (h.arg & 4) != 0, static_cast<send>((h.arg >> 8) & 3), h.arg2};
         holder& s = state(h.id);
-        DSM_CHECK(!s.kept, "entry: lock %llu: a second forward kept at rank %d", static_cast<unsigned long long>(h.id),
+        DSM_REQUIRE(!s.kept, "entry: lock %llu: a second forward kept at rank %d", static_cast<unsigned long long>(h.id),
                   ctx_.rank);
         s.kept = true;
         s.kept_fwd = f;
@@ -199,7 +199,7 @@ class entry final : public protocol, private bound_filter {
       case msg::ec_done: {
         auto& part = partial_[h.src];
         if (h.offset == 0) part.assign(h.arg2, std::byte{0});
-        DSM_CHECK(part.size() == h.arg2 && h.offset + payload.size() <= part.size(), "entry: data from rank %d out of order",
+        DSM_REQUIRE(part.size() == h.arg2 && h.offset + payload.size() <= part.size(), "entry: data from rank %d out of order",
                   h.src);
         if (!payload.empty()) std::memcpy(part.data() + h.offset, payload.data(), payload.size());
         received_[h.src] += payload.size();
@@ -286,15 +286,15 @@ class entry final : public protocol, private bound_filter {
       ctx_.post(to, f);
     };
     if (d.owner >= 0) {
-      DSM_CHECK(d.owner != r, "entry: lock %llu: its owner %d asked for it", static_cast<unsigned long long>(id), r);
+      DSM_REQUIRE(d.owner != r, "entry: lock %llu: its owner %d asked for it", static_cast<unsigned long long>(id), r);
       d.answers = 1;
       fwd(d.owner, send::grant);
       return;
     }
-    DSM_CHECK(!d.sharers.empty(), "entry: lock %llu has neither owner nor copies", static_cast<unsigned long long>(id));
+    DSM_REQUIRE(!d.sharers.empty(), "entry: lock %llu has neither owner nor copies", static_cast<unsigned long long>(id));
     const bool has_copy = std::find(d.sharers.begin(), d.sharers.end(), r) != d.sharers.end();
     if (q.want == mode::shared) {
-      DSM_CHECK(!has_copy, "entry: lock %llu: rank %d asked for a copy it has", static_cast<unsigned long long>(id), r);
+      DSM_REQUIRE(!has_copy, "entry: lock %llu: rank %d asked for a copy it has", static_cast<unsigned long long>(id), r);
       const bool here = std::find(d.sharers.begin(), d.sharers.end(), ctx_.rank) != d.sharers.end();
       d.answers = 1;
       fwd(here ? ctx_.rank : d.sharers.front(), send::grant);
@@ -319,7 +319,7 @@ class entry final : public protocol, private bound_filter {
 
   void answered(std::uint64_t id, int from, bool ok, std::vector<std::byte> data) {
     directory& d = dir(id);
-    DSM_CHECK(d.busy && d.answers > 0, "entry: lock %llu: an answer from rank %d nobody awaited",
+    DSM_REQUIRE(d.busy && d.answers > 0, "entry: lock %llu: an answer from rank %d nobody awaited",
               static_cast<unsigned long long>(id), from);
     if (!ok) {
       d.refused = true;
@@ -360,7 +360,7 @@ class entry final : public protocol, private bound_filter {
 
   // ---- holder (state_mu held)
   void serve(std::uint64_t id, holder& s, const forward& f) {
-    DSM_CHECK(s.copy != mode::none, "entry: lock %llu: rank %d asked to serve data it does not have",
+    DSM_REQUIRE(s.copy != mode::none, "entry: lock %llu: rank %d asked to serve data it does not have",
               static_cast<unsigned long long>(id), ctx_.rank);
     std::vector<std::byte> data;
     if (f.what != send::nothing) data = gather(id);

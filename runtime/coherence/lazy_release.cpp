@@ -205,7 +205,7 @@ class lazy_release final : public protocol {
 
   void collect_discard() override {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
-    DSM_CHECK(pending_.empty() && dirty_.empty(), "garbage collection with units still invalid or dirty");
+    DSM_REQUIRE(pending_.empty() && dirty_.empty(), "garbage collection with units still invalid or dirty");
     diffs_.clear();
     diff_bytes_ = 0;
     log_bytes_ = 0;
@@ -258,7 +258,7 @@ class lazy_release final : public protocol {
 
   // ---- engine: a rank asks for the diffs of unit `id` in some of this rank's intervals
   void handle(const header& h, std::span<const std::byte> payload) override {
-    DSM_CHECK(h.type == msg::diff_req, "lazy release: unexpected %s from rank %d", msg_name(h.type), h.src);
+    DSM_REQUIRE(h.type == msg::diff_req, "lazy release: unexpected %s from rank %d", msg_name(h.type), h.src);
     const std::uint64_t u = h.id;
     reader r{payload, 0, "diff request"};
     writer w;
@@ -283,7 +283,7 @@ class lazy_release final : public protocol {
   }
 
   void handle_reply(app_op&, const header& h, std::span<const std::byte> payload) override {
-    DSM_CHECK(h.type == msg::diff_reply, "lazy release: unexpected reply %s", msg_name(h.type));
+    DSM_REQUIRE(h.type == msg::diff_reply, "lazy release: unexpected reply %s", msg_name(h.type));
     replies_.emplace_back(h.src, std::vector<std::byte>(payload.begin(), payload.end()));
   }
 
@@ -330,7 +330,7 @@ class lazy_release final : public protocol {
     auto l = lazy_.find(u);
     if (l == lazy_.end()) return;
     auto t = twins_.find(u);
-    DSM_CHECK(t != twins_.end(), "unit %llu has a pending diff but no twin", static_cast<unsigned long long>(u));
+    DSM_REQUIRE(t != twins_.end(), "unit %llu has a pending diff but no twin", static_cast<unsigned long long>(u));
     std::vector<std::byte> d;
     if (bound_ != nullptr) bound_->mask(u, t->second.get());
     diff_encode(t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u), d);
@@ -391,7 +391,7 @@ class lazy_release final : public protocol {
       auto& rl = log_[static_cast<size_t>(iv.rank)];
       const std::uint32_t known = base_[static_cast<size_t>(iv.rank)] + static_cast<std::uint32_t>(rl.size());
       if (iv.index <= known) continue;
-      DSM_CHECK(iv.index == known + 1, "lazy release: interval %u of rank %d arrived before interval %u", iv.index,
+      DSM_REQUIRE(iv.index == known + 1, "lazy release: interval %u of rank %d arrived before interval %u", iv.index,
                 iv.rank, known + 1);
       for (std::uint64_t u : iv.units) {
         encode_lazy(u);  // this rank's own changes are diffed before anyone else's are applied
@@ -429,7 +429,7 @@ class lazy_release final : public protocol {
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       auto it = pending_.find(u);
-      DSM_CHECK(it != pending_.end(), "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
+      DSM_REQUIRE(it != pending_.end(), "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
       for (auto [r, index] : it->second) by_writer[r].push_back(index);
       // One request per writer, or several if its list does not fit in one message.
       const std::size_t per_request = ctx_.net->max_payload() / sizeof(std::uint32_t);

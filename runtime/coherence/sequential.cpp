@@ -115,7 +115,7 @@ class sequential final : public protocol {
   void serve_read(std::uint64_t u, int r) {
     if (queue_if_busy(u, want::read, r)) return;
     const int owner = ctx_.table->owner(u);
-    DSM_CHECK(owner != r, "rank %d asked for a read copy of unit %llu which it owns", r, static_cast<unsigned long long>(u));
+    DSM_REQUIRE(owner != r, "rank %d asked for a read copy of unit %llu which it owns", r, static_cast<unsigned long long>(u));
     ctx_.table->add_copy(u, r);
     DSM_INVARIANT(ctx_.table->in_copyset(u, owner), "home of unit %llu: owner %d not in the copyset",
                   static_cast<unsigned long long>(u), owner);
@@ -149,7 +149,7 @@ class sequential final : public protocol {
   }
 
   void confirmed(std::uint64_t u, int r) {
-    DSM_CHECK(ctx_.table->busy(u), "confirmation of unit %llu from rank %d, which has no request in progress",
+    DSM_REQUIRE(ctx_.table->busy(u), "confirmation of unit %llu from rank %d, which has no request in progress",
               static_cast<unsigned long long>(u), r);
     ctx_.table->set_busy(u, false);
     auto it = waiting_.find(u);
@@ -165,7 +165,7 @@ class sequential final : public protocol {
   // Owner side.
   void give_copy(std::uint64_t u, int r) {
     const holding s = ctx_.table->state(u);
-    DSM_CHECK(s == holding::owner_sole || s == holding::owner_shared, "read forward for unit %llu, which this rank does not own",
+    DSM_REQUIRE(s == holding::owner_sole || s == holding::owner_shared, "read forward for unit %llu, which this rank does not own",
               static_cast<unsigned long long>(u));
     if (s == holding::owner_sole) ctx_.table->set_state(u, holding::owner_shared);  // no more writes from here
     send_unit(r, u, access::read, 0, true);
@@ -173,7 +173,7 @@ class sequential final : public protocol {
 
   void give_ownership(std::uint64_t u, int r, std::uint64_t acks, bool has_copy) {
     const holding s = ctx_.table->state(u);
-    DSM_CHECK(s == holding::owner_sole || s == holding::owner_shared, "write forward for unit %llu, which this rank does not own",
+    DSM_REQUIRE(s == holding::owner_sole || s == holding::owner_shared, "write forward for unit %llu, which this rank does not own",
               static_cast<unsigned long long>(u));
     ctx_.table->set_state(u, holding::invalid);  // protected before its bytes are read
     DSM_TRACE_NOTE(invalidate, u, r);

@@ -122,7 +122,7 @@ void context::receive_app(app_op& op) {
         }
         b.received = 0;
       }
-      DSM_CHECK(b.bytes.size() == h.arg2, "bulk fragment from rank %d does not continue the one before", h.src);
+      DSM_REQUIRE(b.bytes.size() == h.arg2, "bulk fragment from rank %d does not continue the one before", h.src);
       if (!payload.empty()) std::memcpy(b.bytes.data() + h.offset, payload.data(), payload.size());
       b.received += payload.size();
       if (b.received < h.arg2) return;

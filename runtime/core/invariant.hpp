@@ -5,7 +5,7 @@
 // a vector time that disagrees with the interval log). It is compiled in only with DSM_CHECKS
 // (cmake -DDSM_CHECKS=ON, the default for Debug builds; scripts/test.sh runs the whole suite once
 // that way, in build-checks/); otherwise the condition is type-checked but never evaluated. The
-// message must start with a string literal. A failure ends the job like DSM_CHECK: one
+// message must start with a string literal. A failure ends the job like DSM_REQUIRE (core/log.hpp): one
 // allocation-free fatal() naming the rank, safe in the fault handler. kInvariantChecks tells code
 // that needs more than one expression whether the checks are on.
 #ifndef DSM_RUNTIME_CORE_INVARIANT_HPP_
@@ -22,7 +22,7 @@ inline constexpr bool kInvariantChecks = DSM_CHECKS != 0;
 }  // namespace dsm::rt
 
 #if DSM_CHECKS
-#define DSM_INVARIANT(cond, ...) DSM_CHECK(cond, "invariant violated: " __VA_ARGS__)
+#define DSM_INVARIANT(cond, ...) DSM_REQUIRE(cond, "invariant violated: " __VA_ARGS__)
 #else
 #define DSM_INVARIANT(cond, ...) \
   do {                           \

@@ -52,7 +52,7 @@ std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t ar
 }
 
 void barrier_service::handle(const header& h, std::span<const std::byte> payload) {
-  DSM_CHECK(ctx_.rank == 0, "barrier message at rank %d", ctx_.rank);
+  DSM_REQUIRE(ctx_.rank == 0, "barrier message at rank %d", ctx_.rank);
   if (h.type == msg::barrier_data) {
     std::vector<std::byte>& a = arrivals_[static_cast<size_t>(h.src)];
     if (h.offset == 0) {
@@ -62,12 +62,12 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
         fatal("no memory for barrier data of %llu bytes from rank %d", static_cast<unsigned long long>(h.arg2), h.src);
       }
     }
-    DSM_CHECK(a.size() == h.arg2 && h.offset + payload.size() <= a.size(), "barrier data from rank %d out of order", h.src);
+    DSM_REQUIRE(a.size() == h.arg2 && h.offset + payload.size() <= a.size(), "barrier data from rank %d out of order", h.src);
     if (!payload.empty()) std::memcpy(a.data() + h.offset, payload.data(), payload.size());
     return;
   }
   if (arrived_ == 0) root_epoch_ = h.id;
-  DSM_CHECK(h.id == root_epoch_, "rank %d arrived at collective call %llu while the others are at %llu", h.src,
+  DSM_REQUIRE(h.id == root_epoch_, "rank %d arrived at collective call %llu while the others are at %llu", h.src,
             static_cast<unsigned long long>(h.id), static_cast<unsigned long long>(root_epoch_));
   calls_[static_cast<size_t>(h.src)] = {h.arg, h.arg2};
   if (++arrived_ < ctx_.ranks) return;

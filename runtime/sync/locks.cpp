@@ -139,7 +139,7 @@ void lock_service::manager_request(const header& h, std::span<const std::byte> r
                 static_cast<unsigned long long>(h.id), s.last);
   if (h.type == msg::lock_acq) {
     const int prev = s.last;
-    DSM_CHECK(prev != h.origin, "lock %llu: rank %d asked again before passing the token on",
+    DSM_REQUIRE(prev != h.origin, "lock %llu: rank %d asked again before passing the token on",
               static_cast<unsigned long long>(h.id), h.origin);
     s.last = h.origin;
     header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
@@ -155,7 +155,7 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
   switch (h.type) {
     case msg::lock_acq:
     case msg::lock_try:
-      DSM_CHECK(manager(h.id) == ctx_.rank, "lock request for lock %llu at rank %d, not its manager",
+      DSM_REQUIRE(manager(h.id) == ctx_.rank, "lock request for lock %llu at rank %d, not its manager",
                 static_cast<unsigned long long>(h.id), ctx_.rank);
       manager_request(h, payload);
       break;
@@ -164,7 +164,7 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
       if (s.have_token && !s.held) {
         pass_token(h.id, s, h.origin, payload);
       } else {
-        DSM_CHECK(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(h.id), ctx_.rank);
+        DSM_REQUIRE(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(h.id), ctx_.rank);
         s.next = h.origin;
         s.next_request.assign(payload.begin(), payload.end());
       }
@@ -180,7 +180,7 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
     }
     case msg::lock_try_done: {
       lock_state& s = state(h.id);
-      DSM_CHECK(s.probing, "lock %llu: a probe result without a probe", static_cast<unsigned long long>(h.id));
+      DSM_REQUIRE(s.probing, "lock %llu: a probe result without a probe", static_cast<unsigned long long>(h.id));
       s.probing = false;
       if (h.arg != 0) {
         s.last = h.origin;

@@ -135,8 +135,8 @@ class node_transport final : public transport {
   const char* describe() const override { return describe_; }
 
   void send(int dest, header h, std::span<const std::byte> payload, bool wake) override {
-    DSM_CHECK(dest >= 0 && dest < ranks_, "send to rank %d of %d", dest, ranks_);
-    DSM_CHECK(payload.size() <= max_payload_, "payload of %zu bytes over the limit", payload.size());
+    DSM_REQUIRE(dest >= 0 && dest < ranks_, "send to rank %d of %d", dest, ranks_);
+    DSM_REQUIRE(payload.size() <= max_payload_, "payload of %zu bytes over the limit", payload.size());
     if (chaos_out_ && !t_engine_thread) chaos_out_->maybe_delay();
     h.src = rank_;
     h.length = static_cast<std::uint32_t>(payload.size());

@@ -66,7 +66,7 @@ std::byte* shm_queue::slot(std::uint64_t index) {
 
 bool shm_queue::put(std::span<const std::byte> a, std::span<const std::byte> b, bool wake, bool wait_for_space) {
   const std::uint32_t n = static_cast<std::uint32_t>(a.size() + b.size());
-  DSM_CHECK(n <= max_message(), "message of %u bytes exceeds the queue slot (%u)", n, max_message());
+  DSM_REQUIRE(n <= max_message(), "message of %u bytes exceeds the queue slot (%u)", n, max_message());
   {
     boost::interprocess::scoped_lock<boost::interprocess::interprocess_mutex> lock(producers_);
     for (;;) {
