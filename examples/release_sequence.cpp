@@ -22,12 +22,6 @@
 
 namespace {
 int read(const int* p) { return *static_cast<const volatile int*>(p); }
-
-// Binds [p, p + bytes) to m if the API has mutex::bind (it comes with the entry model).
-template <class M>
-void bind_if_possible(M& m, void* p, std::size_t bytes) {
-  if constexpr (requires { m.bind(p, bytes); }) m.bind(p, bytes);
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,7 +31,7 @@ int main(int argc, char** argv) {
 
   int* x = dsm::alloc<int>(1);
   dsm::mutex lock{1};
-  if (dsm::current_model() == dsm::model::entry) bind_if_possible(lock, x, sizeof(int));
+  if (dsm::current_model() == dsm::model::entry) lock.bind(x, sizeof(int));
   volatile int warm = read(x);  // every rank holds a copy of x
   (void)warm;
   dsm::barrier();

@@ -11,19 +11,11 @@
 
 #include "dsm/dsm.hpp"
 
-namespace {
-// Binds [p, p + bytes) to m if the API has mutex::bind (it comes with the entry model).
-template <class M>
-void bind_if_possible(M& m, void* p, std::size_t bytes) {
-  if constexpr (requires { m.bind(p, bytes); }) m.bind(p, bytes);
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   dsm::runtime rt(argc, argv);
   int* x = dsm::alloc<int>(1);
   dsm::mutex lock{1};
-  if (dsm::current_model() == dsm::model::entry) bind_if_possible(lock, x, sizeof(int));
+  if (dsm::current_model() == dsm::model::entry) lock.bind(x, sizeof(int));
   int seen = -1;
   if (dsm::rank() == 1) {
     std::lock_guard g(lock);
