@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "dsm/dsm.hpp"
+#include "jitter.hpp"
 #include "mpi_test.hpp"
 
 namespace {
@@ -151,21 +152,7 @@ class unit_vars {
 
 // A per-rank random busy wait of up to ~tens of microseconds, so the two litmus threads start
 // their accesses at varying offsets.
-class jitter {
- public:
-  explicit jitter(int rank) : state_(0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(rank + 1)) {}
-  void operator()() {
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 7;
-    state_ ^= state_ << 17;
-    const std::uint64_t spins = state_ % 20000;
-    for (std::uint64_t i = 0; i < spins; ++i) sink_ = sink_ + 1;
-  }
-
- private:
-  std::uint64_t state_;
-  volatile std::uint64_t sink_ = 0;
-};
+litmus::jitter make_jitter(int rank) { return litmus::jitter(0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(rank + 1)); }
 
 long load(long& v) { return std::atomic_ref<long>(v).load(std::memory_order_seq_cst); }
 void store(long& v, long value) { std::atomic_ref<long>(v).store(value, std::memory_order_seq_cst); }
@@ -306,7 +293,7 @@ TEST_F(collective, SB) {
   unit_vars vars(2);
   long& x = vars[0];
   long& y = vars[1];
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kSB, classic_rounds(), vars,
       [&](int) {
@@ -337,7 +324,7 @@ TEST_F(collective, MP_lock) {
   dsm::mutex lock{500};
   vars.guard(0, lock);
   vars.guard(1, lock);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kMPLock, classic_rounds(), vars,
       [&](int) {
@@ -367,7 +354,7 @@ TEST_F(collective, SB_locks) {
   dsm::mutex ly{502};
   vars.guard(0, lx);
   vars.guard(1, ly);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kSBLocks, classic_rounds(), vars,
       [&](int) {
@@ -432,7 +419,7 @@ TEST_F(collective, MP_locks_2) {
   dsm::mutex lf{504};
   vars.guard(0, ld);
   vars.guard(1, lf);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kMPLocks2, kPLRounds, vars,
       [&](int) {
@@ -473,7 +460,7 @@ TEST_F(collective, LB_locks) {
   dsm::mutex ly{506};
   vars.guard(0, lx);
   vars.guard(1, ly);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kLBLocks, kPLRounds, vars,
       [&](int) {
@@ -518,7 +505,7 @@ TEST_F(collective, IRIW_locks) {
   dsm::mutex ly{508};
   vars.guard(0, lx);
   vars.guard(1, ly);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kIRIWLocks, kPLRounds, vars,
       [&](int) {
@@ -569,7 +556,7 @@ TEST_F(collective, WRC_locks) {
   dsm::mutex ly{510};
   vars.guard(0, lx);
   vars.guard(1, ly);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kWRCLocks, kPLRounds, vars,
       [&](int) {
@@ -614,7 +601,7 @@ TEST_F(collective, W2p2_lock) {
   dsm::mutex lock{511};
   vars.guard(0, lock);
   vars.guard(1, lock);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       k2p2WLock, kPLRounds, vars,
       [&](int) {
@@ -655,7 +642,7 @@ TEST_F(collective, ISA2_locks) {
   vars.guard(0, lock);
   vars.guard(1, lock);
   vars.guard(2, lock);
-  jitter delay(dsm::rank());
+  litmus::jitter delay = make_jitter(dsm::rank());
   run_rounds(
       kISA2Locks, kPLRounds, vars,
       [&](int) {

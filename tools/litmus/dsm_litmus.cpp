@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "dsm/dsm.hpp"
+#include "jitter.hpp"
 #include "json.hpp"
 
 namespace {
@@ -233,28 +234,9 @@ std::string show(const outcome& o) {
 long load(long* v) { return std::atomic_ref<long>(*v).load(std::memory_order_seq_cst); }
 void store(long* v, long x) { std::atomic_ref<long>(*v).store(x, std::memory_order_seq_cst); }
 
-// A few microseconds of random delay (a bounded loop; nothing waits on anything).
-class jitter {
- public:
-  explicit jitter(std::uint64_t seed) : state_(seed * 0x9e3779b97f4a7c15ull + 1) {}
-  void operator()() {
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 7;
-    state_ ^= state_ << 17;
-    const std::uint64_t spins = state_ % 20000;
-    for (std::uint64_t i = 0; i < spins; ++i) sink_ = sink_ + 1;
-  }
+// The delay before each thread's accesses, its generator seeded from the run's seed.
+litmus::jitter make_jitter(std::uint64_t seed) { return litmus::jitter(seed * 0x9e3779b97f4a7c15ull + 1); }
 
- private:
-  std::uint64_t state_;
-  volatile std::uint64_t sink_ = 0;
-};
-
-// Binds [p, p + bytes) to m if the API has mutex::bind (the entry model).
-template <class M>
-void bind_if_possible(M& m, void* p, std::size_t bytes) {
-  if constexpr (requires { m.bind(p, bytes); }) m.bind(p, bytes);
-}
 
 // Runs p for `rounds` rounds; collective. Returns rank 0's histogram (empty elsewhere).
 std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, std::uint64_t lock_base) {
@@ -268,7 +250,7 @@ std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, st
   for (std::size_t l = 0; l < p.locks.size(); ++l) locks.emplace_back(lock_base + l);
   if (entry)
     for (std::size_t i = 0; i < p.locs.size(); ++i)
-      if (p.bound_lock[i] >= 0) bind_if_possible(locks[static_cast<size_t>(p.bound_lock[i])], loc(static_cast<int>(i)), sizeof(long));
+      if (p.bound_lock[i] >= 0) locks[static_cast<size_t>(p.bound_lock[i])].bind(loc(static_cast<int>(i)), sizeof(long));
   // Under entry, the runner's own accesses to a bound location go through its lock.
   auto guarded = [&](int i, auto&& fn) {
     const int l = entry ? p.bound_lock[static_cast<size_t>(i)] : -1;
@@ -281,7 +263,7 @@ std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, st
   std::vector<long> mine(static_cast<size_t>(rounds) * nobs, LONG_MIN);
   const bool runs_a_process = me < static_cast<int>(p.procs.size());
   std::vector<long> regs(runs_a_process ? p.regs[static_cast<size_t>(me)].size() : 0);
-  jitter delay(seed + static_cast<std::uint64_t>(me));
+  litmus::jitter delay = make_jitter(seed + static_cast<std::uint64_t>(me));
   volatile long sink = 0;
 
   for (int round = 0; round < rounds; ++round) {

@@ -1,0 +1,30 @@
+// jitter.hpp: a few microseconds of random delay, so that the threads of a litmus program start
+// their accesses at varying offsets. A bounded loop on an xorshift generator: nothing waits on
+// anything. Used by dsm-litmus and by tests/conformance/litmus_test.cpp.
+#ifndef DSM_TOOLS_LITMUS_JITTER_HPP_
+#define DSM_TOOLS_LITMUS_JITTER_HPP_
+
+#include <cstdint>
+
+namespace litmus {
+
+class jitter {
+ public:
+  // state: the generator's starting state; any value but 0.
+  explicit jitter(std::uint64_t state) : state_(state) {}
+  void operator()() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    const std::uint64_t spins = state_ % 20000;
+    for (std::uint64_t i = 0; i < spins; ++i) sink_ = sink_ + 1;
+  }
+
+ private:
+  std::uint64_t state_;
+  volatile std::uint64_t sink_ = 0;
+};
+
+}  // namespace litmus
+
+#endif  // DSM_TOOLS_LITMUS_JITTER_HPP_
