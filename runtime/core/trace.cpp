@@ -117,34 +117,32 @@ std::int64_t now() noexcept {
 
 void set_engine_thread() noexcept { t_tid = 2; }
 
+namespace {
+// The fields every event has; message() adds the message's own.
+event make_event(ev e, std::int64_t start, std::int64_t end, std::uint64_t id, int peer, std::uint64_t bytes) noexcept {
+  event x{};
+  x.start = start;
+  x.end = end;
+  x.id = id;
+  x.bytes = bytes;
+  x.peer = peer;
+  x.kind = static_cast<std::uint16_t>(e);
+  x.tid = t_tid;
+  return x;
+}
+}  // namespace
+
 void record(ev e, std::int64_t start, std::int64_t end, std::uint64_t id, int peer, std::uint64_t bytes) noexcept {
-  if (g_watch & kTrace) {
-    event x{};
-    x.start = start;
-    x.end = end;
-    x.id = id;
-    x.bytes = bytes;
-    x.peer = peer;
-    x.kind = static_cast<std::uint16_t>(e);
-    x.tid = t_tid;
-    store(x);
-  }
+  if (g_watch & kTrace) store(make_event(e, start, end, id, peer, bytes));
   if (g_watch & kDebugLog) debug_line(e, id, peer, false, is_duration(e) ? end - start : -1);
 }
 
 void message(ev e, std::int64_t start, std::int64_t end, int peer, std::uint16_t type, std::uint8_t box,
              std::uint64_t seq, std::uint64_t id, std::uint64_t bytes) noexcept {
   if (g_watch & kTrace) {
-    event x{};
-    x.start = start;
-    x.end = end;
-    x.id = id;
-    x.bytes = bytes;
+    event x = make_event(e, start, end, id, peer, bytes);
     x.seq = seq;
-    x.peer = peer;
-    x.kind = static_cast<std::uint16_t>(e);
     x.type = type;
-    x.tid = t_tid;
     x.box = box;
     store(x);
   }
