@@ -28,15 +28,14 @@
 #include <mutex>
 
 #include "micro_common.hpp"
+#include "../common/traffic.hpp"
 
 namespace {
 
 using micro::clock_type;
 using micro::micros_since;
 
-struct counts {
-  double msgs = 0, bytes = 0, acquires = 0, remote_acquires = 0;
-};
+using counts = bench::traffic;
 
 // The traffic and acquires of all ranks while `body` runs on every rank. Collective over comm.
 template <class Body>
@@ -44,14 +43,7 @@ counts counted(MPI_Comm comm, Body&& body) {
   const dsm::statistics s0 = dsm::stats();
   body();
   micro::sleepy_barrier(comm);
-  const dsm::statistics s1 = dsm::stats();
-  double local[4] = {static_cast<double>(s1.messages_sent - s0.messages_sent),
-                     static_cast<double>(s1.bytes_sent - s0.bytes_sent),
-                     static_cast<double>(s1.lock_acquires - s0.lock_acquires),
-                     static_cast<double>(s1.remote_lock_acquires - s0.remote_lock_acquires)};
-  double sum[4] = {0, 0, 0, 0};
-  MPI_Allreduce(local, sum, 4, MPI_DOUBLE, MPI_SUM, comm);
-  return {sum[0], sum[1], sum[2], sum[3]};
+  return bench::summed_traffic(s0, dsm::stats(), comm);
 }
 
 std::string acquire_check(double got, double expected) {

@@ -16,6 +16,8 @@
 #include <dsm/dsm.hpp>
 #include <vector>
 
+#include "../common/traffic.hpp"
+
 namespace bench {
 
 // `count` unit-aligned slots of `units_each` units, inside one collective allocation.
@@ -56,19 +58,13 @@ sample timed_rep(Body&& body) {
   const auto t0 = std::chrono::steady_clock::now();
   body();
   const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-  const dsm::statistics s1 = dsm::stats();
-  double local[4] = {static_cast<double>(s1.messages_sent - s0.messages_sent),
-                     static_cast<double>(s1.bytes_sent - s0.bytes_sent),
-                     static_cast<double>(s1.lock_acquires - s0.lock_acquires),
-                     static_cast<double>(s1.remote_lock_acquires - s0.remote_lock_acquires)};
-  double sum[4] = {0, 0, 0, 0};
-  MPI_Allreduce(local, sum, 4, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  const bench::traffic t = bench::summed_traffic(s0, dsm::stats(), MPI_COMM_WORLD);
   sample out;
   MPI_Allreduce(&us, &out.us, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  out.msgs = sum[0];
-  out.bytes = sum[1];
-  out.acquires = sum[2];
-  out.remote_acquires = sum[3];
+  out.msgs = t.msgs;
+  out.bytes = t.bytes;
+  out.acquires = t.acquires;
+  out.remote_acquires = t.remote_acquires;
   dsm::barrier();
   return out;
 }
