@@ -18,8 +18,8 @@ shift 3
 mpirun=("$@")
 limit=60
 
-for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_clean_env
 
 # The hardware threads this process may run on, and their cores, as the kernel says (the probe's
 # oracle too): the CPUs of Cpus_allowed_list, and their distinct core_cpus_list.
@@ -57,14 +57,7 @@ case $bind in
     exit 2 ;;
 esac
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-fail() {
-  echo "FAIL [DSM_BIND=$bind np=$np expect=$expect]: $*"
-  echo "----- combined output -----"
-  cat "$out"
-  exit 1
-}
+dsm_output "DSM_BIND=$bind np=$np expect=$expect"
 
 DSM_BIND=$bind DSM_LOG=info timeout "$limit" "${mpirun[@]}" -np "$np" -x DSM_BIND -x DSM_LOG "$probe" "$expect" >"$out" 2>&1
 rc=$?

@@ -11,21 +11,13 @@ probe=$3
 shift 3
 mpirun=("$@")
 
-for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_clean_env
 export DSM_MODEL=entry DSM_CHECK=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+dsm_output "check $how np$np"
 
 timeout 50 "${mpirun[@]}" -np "$np" "$probe" "$how" >"$out" 2>&1
 rc=$?
-
-fail() {
-  echo "FAIL [check $how np$np]: $*"
-  echo "----- combined output -----"
-  cat "$out"
-  exit 1
-}
 
 [[ $rc -ne 124 ]] || fail "mpirun did not finish within 50 s"
 addr=$(sed -n 's/^rank [0-9]* writes \(0x[0-9a-f]*\).*/\1/p' "$out" | head -1)

@@ -13,19 +13,10 @@ shift 2
 mpirun=("$@")
 limit=45
 
-# The caller's DSM_* settings must not leak into the cases.
-for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_clean_env
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-
-fail() {
-  echo "FAIL [$case_name]: $*"
-  echo "----- combined output -----"
-  cat "$out"
-  exit 1
-}
+dsm_output "$case_name"
 
 # run VAR=value... -- probe-args...: runs the probe at -np 2 with the variables set; sets $rc.
 run() {

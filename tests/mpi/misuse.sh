@@ -11,18 +11,11 @@ shift 2
 mpirun=("$@")
 limit=45
 
-for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_clean_env
 ulimit -c 0
 
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-fail() {
-  echo "FAIL [misuse $case_name]: $*"
-  echo "----- combined output -----"
-  cat "$out"
-  exit 1
-}
+dsm_output "misuse $case_name"
 
 case $case_name in
   barrier_vs_alloc)

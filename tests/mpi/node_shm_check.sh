@@ -11,16 +11,9 @@ np=$2
 program=$3
 shift 3
 mpirun=("$@")
-for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-fail() {
-  echo "FAIL [DSM_NODE_SHM=$mode np=$np]: $*"
-  echo "----- combined output -----"
-  cat "$out"
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_clean_env
+dsm_output "DSM_NODE_SHM=$mode np=$np"
 case $mode in
   on) want="$np rank(s) through shared-memory queues, 0 through MPI" ;;
   off) want="1 rank(s) through shared-memory queues, $((np - 1)) through MPI" ;;
