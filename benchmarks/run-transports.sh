@@ -2,15 +2,18 @@
 # run-transports.sh: what the node-local path saves and what a network hop costs. Runs the
 # remote-miss micro benchmark (ranks 0 and 1 measured) and the Jacobi example at 2 and 4 ranks in
 # these placements, and prints each figure with its ratio to the node-local one at the same ranks:
-#   node, shm         one node, DSM_TRANSPORT=shm: node-mates through shared-memory queues
+#   node, shm         one node, DSM_TRANSPORT=shm: node-mates through shared-memory queues, and
+#                     under eager release a miss on a node-mate's unit copies its home copy directly
+#   node, queues      the same with DSM_NODE_SHM=queues: the queues, no direct copies
 #   node, mpi         one node, DSM_TRANSPORT=mpi: node-mates through the runtime's MPI path (vader)
 #   node, mpi+eager   the same with btl_vader_eager_limit=8192 (a 4 KiB unit fits one eager send)
 #   two hosts         two network namespaces joined by a veth pair (scripts/two-hosts.sh), MPI over
 #                     TCP only, ranks alternating between the hosts (at 4 ranks two per host, so a
 #                     rank has one node-mate through the queues and two ranks through TCP); as root
 #                     only, else the rows are left out with the reason
-# Remote miss runs under DSM_MODEL=sequential (each miss is one request and one unit coming back);
-# Jacobi under every model in build/models.txt. Each figure is the median of $DSM_BENCH_REPS runs
+# Remote miss runs under DSM_MODEL=sequential (each miss is one request and one unit coming back)
+# and eager-release (the model with the node-local fast path); Jacobi under every model in
+# build/models.txt. Each figure is the median of $DSM_BENCH_REPS runs
 # (default 3). Usage: run-transports.sh [n=512] [sweeps=50]
 # Builds micro_remote_miss and jacobi in build/ (or $DSM_BUILD_DIR) if needed. These VMs are shared and
 # noisy: compare the ratios of one run, and run it twice before believing a difference under 1.5x.
@@ -35,7 +38,7 @@ jacobi=$(realpath "$BUILD_DIR/examples/jacobi")
 tmp=$(mktemp -d /tmp/dsm-transports.XXXXXX)
 source scripts/two-hosts.sh
 trap 'two_hosts_down; rm -rf "$tmp"' EXIT
-placements=("node, shm" "node, mpi" "node, mpi+eager")
+placements=("node, shm" "node, queues" "node, mpi" "node, mpi+eager")
 if two_hosts_up "$tmp" >"$tmp/why"; then
   placements+=("two hosts")
 else
@@ -48,6 +51,7 @@ launch() {
   shift 2
   case $where in
     "node, shm") DSM_TRANSPORT=shm timeout 300 "${LOCAL[@]}" -np "$np" -x DSM_TRANSPORT -x DSM_MODEL "$@" ;;
+    "node, queues") DSM_TRANSPORT=shm DSM_NODE_SHM=queues timeout 300 "${LOCAL[@]}" -np "$np" -x DSM_TRANSPORT -x DSM_NODE_SHM -x DSM_MODEL "$@" ;;
     "node, mpi") DSM_TRANSPORT=mpi timeout 300 "${LOCAL[@]}" -np "$np" -x DSM_TRANSPORT -x DSM_MODEL "$@" ;;
     "node, mpi+eager")
       DSM_TRANSPORT=mpi timeout 300 "${LOCAL[@]}" --mca btl_vader_eager_limit 8192 --mca btl_vader_max_send_size 65536 \
@@ -59,14 +63,15 @@ launch() {
 median() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
-echo "== remote miss of one 4 KiB unit, median us (ranks 0 and 1 measured), DSM_MODEL=sequential"
+for miss_model in sequential eager-release; do
+echo "== remote miss of one 4 KiB unit, median us (ranks 0 and 1 measured), DSM_MODEL=$miss_model"
 printf '%-16s %5s %10s %7s %10s %7s\n' placement ranks "read us" ratio "write us" ratio
 for np in 2 4; do
   base_r="" base_w=""
   for where in "${placements[@]}"; do
     rs=() ws=()
     for ((i = 0; i < reps; i++)); do
-      DSM_MODEL=sequential launch "$where" "$np" "$miss" >"$tmp/out" 2>&1
+      DSM_MODEL=$miss_model launch "$where" "$np" "$miss" >"$tmp/out" 2>&1
       rs+=("$(awk '$1 == "read_miss" {print $4}' "$tmp/out")")
       ws+=("$(awk '$1 == "write_miss" {print $4}' "$tmp/out")")
       [[ -n ${rs[-1]} ]] || { echo "remote_miss failed ($where, np $np):"; tail -5 "$tmp/out"; }
@@ -76,6 +81,7 @@ for np in 2 4; do
     [[ -n $base_r ]] || { base_r=$r; base_w=$w; }
     printf '%-16s %5d %10s %7s %10s %7s\n' "$where" "$np" "${r:--}" "$(ratio "$r" "$base_r")" "${w:--}" "$(ratio "$w" "$base_w")"
   done
+done
 done
 
 echo

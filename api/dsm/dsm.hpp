@@ -240,7 +240,8 @@ struct statistics {
   std::uint64_t bytes_sent = 0;
   std::uint64_t read_misses = 0;
   std::uint64_t write_misses = 0;
-  std::uint64_t units_fetched = 0;
+  std::uint64_t units_fetched = 0;  // units (or their diffs) brought here, by message or by node_copies
+  std::uint64_t node_copies = 0;  // of those, copied from a node-mate's home copy without a message
   std::uint64_t diffs_created = 0;
   std::uint64_t diffs_applied = 0;
   std::uint64_t invalidations = 0;

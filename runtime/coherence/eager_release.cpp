@@ -12,6 +12,12 @@
 // arrives while this rank writes the same unit is applied to the unit and to its twin, so that this
 // rank's own diff carries only its own bytes; one that arrives while the unit is being fetched is
 // held until the fetched data is installed.
+//
+// Node-local fast path (topology/node_homes): a rank whose home is a node-mate first tries to copy
+// the home copy itself, with no message. The home marks each of its units as changing while it
+// writes the unit (from its write miss to its release) and while its engine applies a diff to it;
+// a copy is taken only between changes, and the node-mate enters itself in the home's node-local
+// copyset in the same step, so every later diff is forwarded to it as to any copy holder.
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -47,6 +53,7 @@ class eager_release final : public protocol {
     if (!valid) fetch(u);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     bump(ctx_.stats.write_misses);
+    if (node_home(u) && ctx_.table->state(u) != holding::dirty) ctx_.homes->begin_change(u);
     auto& twin = twins_[u];
     if (!twin) twin = std::make_unique<std::byte[]>(ctx_.space->unit());
     std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u));
@@ -64,6 +71,7 @@ class eager_release final : public protocol {
       if (u < first || u >= end) return false;
       twins_.erase(u);
       ctx_.table->set_state(u, holding::copy);
+      if (node_home(u)) ctx_.homes->end_change(u);
       return true;
     });
   }
@@ -84,7 +92,7 @@ class eager_release final : public protocol {
                   static_cast<unsigned long long>(u), ctx_.rank);
         apply(u, h.offset, h.arg2, payload, h.src);
         std::uint64_t forwarded = 0;
-        ctx_.table->for_each_copy(u, [&](int c) {
+        for_each_copy(u, [&](int c) {
           if (c == h.src || c == ctx_.rank) return;
           header fwd{.type = msg::diff_fwd, .to = inbox::engine, .origin = h.src, .id = u, .arg2 = h.arg2, .offset = h.offset};
           ctx_.post(c, fwd, payload);
@@ -130,10 +138,38 @@ class eager_release final : public protocol {
     return ctx_.table->map_if_allowed(u, write);
   }
 
+  // True if this rank is u's home and node-mates may read its home copy directly.
+  bool node_home(std::uint64_t u) const { return ctx_.homes && ctx_.table->home(u) == ctx_.rank; }
+
+  // Every rank that holds a copy of u, which this rank is home of: those that asked by message and
+  // the node-mates that copied it directly. state_mu held.
+  template <class Fn>
+  void for_each_copy(std::uint64_t u, Fn&& fn) {
+    ctx_.table->for_each_copy(u, fn);
+    if (ctx_.homes)
+      ctx_.homes->for_each_copy(u, [&](int c) {
+        if (!ctx_.table->in_copyset(u, c)) fn(c);
+      });
+  }
+
   // A copy from the home. op_mu held.
   void fetch(std::uint64_t u) {
     const int home = ctx_.table->home(u);
     DSM_REQUIRE(home != ctx_.rank, "unit %llu invalid at its own home", static_cast<unsigned long long>(u));
+    if (ctx_.homes && ctx_.homes->readable(home)) {
+      // state_mu across the copy: a diff the home forwards once this rank is in its copyset must
+      // find the unit valid here, not be dropped as if there were no copy.
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      if (ctx_.homes->try_copy(u, home, ctx_.space->runtime_unit(u), ctx_.table->extent(u))) {
+        bump(ctx_.stats.read_misses);
+        bump(ctx_.stats.units_fetched);
+        bump(ctx_.stats.node_copies);
+        DSM_TRACE_NOTE(fetch, u, home, ctx_.table->extent(u));
+        ctx_.table->set_state(u, holding::copy);
+        ctx_.table->map(u);
+        return;
+      }
+    }
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       bump(ctx_.stats.read_misses);
@@ -164,7 +200,12 @@ class eager_release final : public protocol {
       return;
     }
     if (ctx_.table->state(u) == holding::invalid) return;  // no copy here: nothing to update
+    // A home copy that node-mates read directly changes under a raised sequence number (while the
+    // home writes the unit it is raised already).
+    const bool bracket = node_home(u) && ctx_.table->state(u) != holding::dirty;
+    if (bracket) ctx_.homes->begin_change(u);
     apply_now(u, offset, span, diff);
+    if (bracket) ctx_.homes->end_change(u);
   }
 
   void apply_now(std::uint64_t u, std::uint32_t offset, std::uint64_t span, std::span<const std::byte> diff) {
@@ -206,8 +247,11 @@ class eager_release final : public protocol {
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
       for (std::uint64_t u : dirty_) {
-        // Read-only first, so that the bytes cannot change while they are compared.
+        // Read-only first, so that the bytes cannot change while they are compared. From here on
+        // node-mates may copy the home copy: it holds this rank's writes, and the diff that follows
+        // (forwarded to them too) sets the same bytes to the same values again.
         ctx_.table->set_state(u, holding::copy);
+        if (node_home(u)) ctx_.homes->end_change(u);
         auto t = twins_.find(u);
         DSM_REQUIRE(t != twins_.end(), "eager release: dirty unit %llu has no twin", static_cast<unsigned long long>(u));
         const std::byte* now = ctx_.space->runtime_unit(u);
@@ -251,7 +295,7 @@ class eager_release final : public protocol {
       const int home = ctx_.table->home(o.u);
       if (home == ctx_.rank) {
         // This rank keeps the master: forward to the copies directly.
-        ctx_.table->for_each_copy(o.u, [&](int c) {
+        for_each_copy(o.u, [&](int c) {
           if (c == ctx_.rank) return;
           header fwd{.type = msg::diff_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = o.u, .arg2 = span_,
                      .offset = o.offset};

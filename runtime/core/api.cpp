@@ -159,6 +159,12 @@ void init(int* argc, char*** argv) {
         static_cast<std::uint32_t>(std::min<std::uint64_t>(c->opt.unit, std::uint64_t{256} << 10)) + 64;
     c->net = rt::make_node_transport(c->comm, c->opt, max_payload, c->stats);
   });
+  // Node-mates read each other's home copies directly where the model keeps a master copy at the
+  // home that stays valid while the home is not writing it (eager release).
+  if (c->opt.model == model::eager_release && c->opt.node_data && c->opt.transport != rt::transport_kind::mpi && ranks > 1) {
+    step(c->comm, rank, ranks, owns, [&] { c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks); });
+    DSM_LOG(info, "%s", c->homes->describe().c_str());
+  }
   // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
   // consistency the home holds a clean copy.
   // Under lazy release every rank holds a valid (zero) copy of every unit from the start.

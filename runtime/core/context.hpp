@@ -24,6 +24,7 @@
 #include "memory/global_space.hpp"
 #include "memory/unit_table.hpp"
 #include "sync/bindings.hpp"
+#include "topology/node_homes.hpp"
 #include "topology/topology.hpp"
 #include "transport/transport.hpp"
 
@@ -76,6 +77,7 @@ class context {
   std::unique_ptr<machine> node;  // this node's topology (hwloc)
   placement place;                // DSM_BIND's decision for this rank and its engine thread
   std::unique_ptr<global_space> space;
+  std::unique_ptr<node_homes> homes;  // the node-local fast path for unit data, if in use
   std::unique_ptr<unit_table> table;
   std::unique_ptr<transport> net;
   std::unique_ptr<protocol> proto;

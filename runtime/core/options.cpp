@@ -71,7 +71,7 @@ std::string options::describe() const {
   s += " transport=";
   s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
   s += " node_shm=";
-  s += node_shm ? "on" : "off";
+  s += node_data ? "on" : node_shm ? "queues" : "off";
   s += " queue_slots=" + std::to_string(queue_slots);
   s += " bind=";
   s += bind == bind_mode::core ? "core" : bind == bind_mode::automatic ? "auto" : "none";
@@ -165,9 +165,10 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   }
   if (auto v = lookup("DSM_NODE_SHM")) {
     const std::string s = lower(v->second);
-    if (s == "on" || s == "1") o.node_shm = true;
-    else if (s == "off" || s == "0") o.node_shm = false;
-    else bad(v->first, v->second, "is not a node-local shared memory setting", "on, off");
+    if (s == "on" || s == "1") o.node_shm = o.node_data = true;
+    else if (s == "queues") o.node_shm = true, o.node_data = false;
+    else if (s == "off" || s == "0") o.node_shm = o.node_data = false;
+    else bad(v->first, v->second, "is not a node-local shared memory setting", "on, queues, off");
     if (!o.node_shm && o.transport == transport_kind::shm) {
       bad(v->first, v->second, "contradicts DSM_TRANSPORT=shm (shared-memory queues need node-local shared memory)",
           "DSM_NODE_SHM=on with DSM_TRANSPORT=shm, or DSM_NODE_SHM=off with DSM_TRANSPORT=auto or mpi");

@@ -37,10 +37,13 @@ struct options {
   bool stats_table = false;                      // DSM_STATS=1
   std::string stats_path;                        // DSM_STATS=<path>.json
   transport_kind transport = transport_kind::automatic;
-  // DSM_NODE_SHM: whether ranks of one node use what they share (today the shared-memory message
-  // queues). off: every rank acts as a node of its own, so node-mates talk through MPI as ranks of
-  // different nodes do (a cluster emulated on one machine).
+  // DSM_NODE_SHM: whether ranks of one node use what they share. on: the shared-memory message
+  // queues (node_shm) and the node-local fast path for unit data (node_data: topology/node_homes).
+  // queues: the queues only, every miss a request and a reply. off: every rank acts as a node of
+  // its own, so node-mates talk through MPI as ranks of different nodes do (a cluster emulated on
+  // one machine).
   bool node_shm = true;
+  bool node_data = true;
   // DSM_QUEUE_SLOTS: slots in each shared-memory ring; 0 means 64 + 16 x ranks. A few slots keep the
   // rings full and test that nothing waits on a full ring (transport.hpp).
   std::uint64_t queue_slots = 0;

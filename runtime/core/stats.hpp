@@ -20,6 +20,7 @@ namespace dsm::rt {
   X(read_misses)           \
   X(write_misses)          \
   X(units_fetched)         \
+  X(node_copies)           \
   X(diffs_created)         \
   X(diffs_applied)         \
   X(invalidations)         \

@@ -83,7 +83,7 @@ case $case_name in
     expect_refused "DSM_BIND.*socket" "none, core, auto" ;;
   node_shm_bogus)
     run DSM_NODE_SHM=maybe -- keep
-    expect_refused "DSM_NODE_SHM.*maybe" "on, off" ;;
+    expect_refused "DSM_NODE_SHM.*maybe" "on, queues, off" ;;
   node_shm_off_with_shm_transport)
     # Shared-memory queues only, but node-local shared memory off: a contradiction, refused.
     run DSM_NODE_SHM=off DSM_TRANSPORT=shm -- keep

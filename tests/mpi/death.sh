@@ -8,7 +8,8 @@
 # dying, or of the kill, to mpirun's exit, and printed); the output names rank 2 (Open MPI's report
 # "process rank 2" / "[[job,1],2]", or dsm's "dsm: rank 2:"), and for an exception also carries its
 # message; no rank got past the blocking operation; no process of the run remains (pgrep on the
-# run's unique directory, which every rank has on its command line).
+# run's unique directory, which every rank has on its command line); nothing of the run is left in
+# /dev/shm (the names of its shared-memory segments start with dsm-<pid of rank 0>-).
 set -u
 way=$1
 where=$2
@@ -20,6 +21,8 @@ limit=10
 for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
 # DEATH_TRANSPORT=mpi: run over the runtime's MPI path, so that the MPI bridge thread is running too.
 [[ -n ${DEATH_TRANSPORT:-} ]] && export DSM_TRANSPORT=$DEATH_TRANSPORT
+# DEATH_MODEL=eager-release: with the node-local fast path's segments mapped too.
+[[ -n ${DEATH_MODEL:-} ]] && export DSM_MODEL=$DEATH_MODEL
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 ulimit -c 0
 
@@ -69,5 +72,9 @@ if [[ -n $left ]]; then
   kill -KILL $left 2>/dev/null  # by pid: only this run's processes
   fail "process(es) of the run remain after mpirun exited: $listing"
 fi
+[[ -s $dir/pid0 ]] || fail "rank 0 did not write its pid"
+stale=$(compgen -G "/dev/shm/dsm-$(cat "$dir/pid0")-*")
+[[ -z $stale ]] && stale=$(compgen -G "/dev/shm/sem.dsm-$(cat "$dir/pid0")-*")
+[[ -z $stale ]] || fail "shared-memory segments of the run left in /dev/shm: $stale"
 echo "ok [death $way $where]: exit $rc, job ended ${ms} ms after rank 2 died; $(grep -Em1 "process rank 2 |\[\[[0-9]+,[0-9]+\],2\]|dsm: rank 2:" "$out")"
 exit 0

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   }
   const std::string way = argv[1], where = argv[2], dir = argv[3];
   const int me = dsm::rank();
+  // The runtime's shared-memory names start with dsm-<pid of rank 0>-: death.sh checks none is left.
+  if (me == 0) write_file(dir + "/pid0", std::to_string(getpid()) + "\n");
   const std::size_t unit = dsm::unit_size();
   // Three units; unit 2 of the block has rank 2 as its home (units are homed cyclically and the
   // block starts at unit 0 of a fresh space).

@@ -139,11 +139,16 @@ TEST(Options, StatsTransportLog) {
 
 TEST(Options, NodeShmAndBind) {
   EXPECT_TRUE(parse({}).node_shm);
+  EXPECT_TRUE(parse({}).node_data);
   EXPECT_FALSE(parse({{"DSM_NODE_SHM", "off"}}).node_shm);
+  EXPECT_FALSE(parse({{"DSM_NODE_SHM", "off"}}).node_data);
+  EXPECT_TRUE(parse({{"DSM_NODE_SHM", "queues"}}).node_shm);
+  EXPECT_FALSE(parse({{"DSM_NODE_SHM", "queues"}}).node_data);
+  EXPECT_NE(parse({{"DSM_NODE_SHM", "queues"}}).describe(), parse({}).describe());
   EXPECT_TRUE(parse({{"DSM_NODE_SHM", "ON"}}).node_shm);
   EXPECT_FALSE(parse({{"DSM_NODE_SHM", "on"}}, {"--dsm-node-shm=off"}).node_shm);
   EXPECT_NE(error_of({{"DSM_NODE_SHM", "maybe"}}).find("DSM_NODE_SHM='maybe'"), std::string::npos);
-  EXPECT_NE(error_of({{"DSM_NODE_SHM", "maybe"}}).find("valid: on, off"), std::string::npos);
+  EXPECT_NE(error_of({{"DSM_NODE_SHM", "maybe"}}).find("valid: on, queues, off"), std::string::npos);
   // Shared-memory queues only, but no node-local shared memory: refused, naming both settings.
   const std::string clash = error_of({{"DSM_NODE_SHM", "off"}, {"DSM_TRANSPORT", "shm"}});
   EXPECT_NE(clash.find("DSM_NODE_SHM='off'"), std::string::npos) << clash;

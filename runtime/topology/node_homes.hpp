@@ -1,0 +1,95 @@
+// node_homes.hpp: the node-local fast path for unit data. Ranks of one node read each other's home
+// copies directly, so that a node-mate's miss is a copy, not a request and a reply.
+//
+// Every rank's global space is backed by a memfd (global_space). Each node-mate maps the runtime
+// view of every other's read-only (opened through /proc/<pid>/fd, so the memory has no name and can
+// never be left behind in /dev/shm). Beside it, each rank keeps a directory word per unit it is home
+// of, in a Boost.Interprocess segment its node-mates map read-write (the name is unlinked as soon
+// as every node-mate has it mapped, before any application code runs):
+//
+//   bits 0..47   the node-mates that copied the unit this way (node-local index): they hold a copy
+//                the home must keep up to date, exactly as if they were in its copyset
+//   bits 48..63  a sequence number, odd while the home copy may change under a reader (the home is
+//                writing the unit, or its engine is applying a diff to it)
+//
+// A reader copies while the number is even and enters itself only if the number has not moved
+// meanwhile (a seqlock whose reader commits with a compare-and-swap): so it either gets the home
+// copy as it was between two changes, and is told of every later one, or gets nothing and asks the
+// home by message, as a rank of another node does. Only the home changes the number, always with
+// its protocol lock held; node-mates only add their bit.
+//
+// Used by eager release consistency, whose homes keep the master copy (coherence/eager_release.cpp).
+#ifndef DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
+#define DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory/global_space.hpp"
+
+namespace dsm::rt {
+
+class node_homes {
+ public:
+  static constexpr int kMaxMates = 48;
+
+  // Collective over `comm` (every rank calls it; each maps only its node-mates). Throws dsm::error,
+  // on every rank, if any rank could not set up its own part.
+  node_homes(MPI_Comm comm, const global_space& space, int rank, int ranks);
+  ~node_homes();
+  node_homes(const node_homes&) = delete;
+  node_homes& operator=(const node_homes&) = delete;
+
+  // True if r is another rank of this node whose home copies this rank can read.
+  bool readable(int r) const { return r != rank_ && mates_[static_cast<size_t>(r)].view != nullptr; }
+  // How many node-mates' home copies this rank reads, and a line for DSM_LOG=info.
+  int mates() const;
+  const std::string& describe() const { return describe_; }
+
+  // Node-mate side (the caller holds its own protocol lock, so that no diff for u is applied here
+  // before its copy is valid). Copies the home copy of u (`bytes` from its start) to `dst` and
+  // enters this rank as a copy holder; false if the home copy was changing: ask the home instead.
+  // `dst` may have been written when false is returned.
+  bool try_copy(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes);
+
+  // Home side, protocol lock held: u's home copy starts / stops changing (mates stay off it).
+  void begin_change(std::uint64_t u) { word(u).fetch_add(kSeqOne, std::memory_order_acq_rel); }
+  void end_change(std::uint64_t u) { word(u).fetch_add(kSeqOne, std::memory_order_release); }
+  // Home side: the global ranks of the node-mates that hold a copy of u by try_copy.
+  template <class Fn>
+  void for_each_copy(std::uint64_t u, Fn&& fn) const {
+    for (std::uint64_t b = word(u).load(std::memory_order_acquire) & kMateBits; b != 0; b &= b - 1)
+      fn(local_to_rank_[static_cast<size_t>(__builtin_ctzll(b))]);
+  }
+
+ private:
+  static constexpr std::uint64_t kSeqOne = std::uint64_t{1} << 48;
+  static constexpr std::uint64_t kMateBits = kSeqOne - 1;
+
+  struct mate {
+    const std::byte* view = nullptr;    // its runtime view, read-only
+    std::atomic<std::uint64_t>* words = nullptr;  // its directory
+    std::size_t dir_bytes = 0;
+  };
+  std::atomic<std::uint64_t>& word(std::uint64_t u) const {
+    return mates_[static_cast<size_t>(rank_)].words[u / static_cast<std::uint64_t>(ranks_)];
+  }
+
+  const global_space& space_;
+  int rank_;
+  int ranks_;
+  int local_ = 0;                    // this rank's node-local index
+  std::vector<mate> mates_;          // by global rank; empty entries for other nodes
+  std::vector<int> local_to_rank_;   // node-local index -> global rank
+  std::string describe_;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_

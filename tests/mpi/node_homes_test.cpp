@@ -1,0 +1,104 @@
+// node_homes_test.cpp: the node-local fast path for unit data (topology/node_homes). Under eager
+// release with DSM_NODE_SHM=on, a rank whose unit is homed at a node-mate copies the home copy
+// itself: a miss with no message anywhere in the job, counted as node_copies. Under every other
+// model, and with DSM_NODE_SHM=queues or off, no miss is a node copy. Under every model the values
+// read are the values written, and a copy taken this way is kept up to date like any other (the
+// home forwards later diffs to it). The races between a node copy and a home that writes the unit
+// or applies a diff to it are exercised by mpi.false_sharing, which fetches units while their
+// homes write them.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "dsm/dsm.hpp"
+#include "mpi_test.hpp"
+
+namespace {
+
+using dsm_test::collective;
+using dsm_test::sum_over_ranks;
+
+// True if this job is meant to take the fast path: eager release, and DSM_NODE_SHM on (its
+// default). Every rank of a test job shares one node.
+bool fast_path_expected() {
+  const char* shm = std::getenv("DSM_NODE_SHM");
+  const char* transport = std::getenv("DSM_TRANSPORT");
+  const bool node_data = shm == nullptr || std::string(shm) == "on" || std::string(shm) == "1";
+  const bool via_mpi = transport != nullptr && std::string(transport) == "mpi";
+  return dsm::current_model() == dsm::model::eager_release && node_data && !via_mpi;
+}
+
+// `units` whole units inside a fresh allocation (a unit-aligned view of it).
+long* whole_units(std::size_t units, long*& raw) {
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  raw = dsm::alloc<long>((units + 1) * per_unit);
+  const std::size_t skew = reinterpret_cast<std::uintptr_t>(raw) % dsm::unit_size();
+  return skew == 0 ? raw : raw + (dsm::unit_size() - skew) / sizeof(long);
+}
+
+TEST_F(collective, a_node_mates_miss_is_a_copy_without_messages_under_eager_release) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a node-mate";
+  constexpr std::size_t kUnits = 32;
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  long* raw = nullptr;
+  long* data = whole_units(kUnits, raw);
+  if (dsm::rank() == 0)
+    for (std::size_t u = 0; u < kUnits; ++u) data[u * per_unit + 1] = static_cast<long>(u) + 100;
+  dsm::barrier();
+
+  MPI_Barrier(MPI_COMM_WORLD);  // every engine has served the barrier before the counters are read
+  const dsm::statistics before = dsm::stats();
+  long wrong = 0;
+  if (dsm::rank() == 1)
+    for (std::size_t u = 0; u < kUnits; ++u) wrong += data[u * per_unit + 1] != static_cast<long>(u) + 100;
+  MPI_Barrier(MPI_COMM_WORLD);
+  const dsm::statistics after = dsm::stats();
+  const std::uint64_t messages = sum_over_ranks(after.messages_sent - before.messages_sent);
+  const std::uint64_t copies = after.node_copies - before.node_copies;
+  const std::uint64_t misses = after.read_misses - before.read_misses;
+  const std::uint64_t all_copies = sum_over_ranks(copies);
+
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " wrong values read";
+  if (fast_path_expected()) {
+    // Rank 1 misses on every unit not homed at itself, and copies each one.
+    DSM_EXPECT_ALL(dsm::rank() != 1 || (misses >= kUnits / 4 && copies == misses))
+        << "rank 1: " << misses << " read misses, " << copies << " node copies";
+    DSM_EXPECT_ALL(messages == 0) << messages << " messages sent while rank 1 read units homed at its node-mates";
+  } else {
+    DSM_EXPECT_ALL(all_copies == 0) << all_copies << " node copies where the fast path is not in use";
+  }
+  dsm::barrier();
+  dsm::free(raw);
+}
+
+TEST_F(collective, a_copy_taken_from_a_node_mate_follows_later_writes) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a node-mate";
+  constexpr std::size_t kUnits = 16;
+  constexpr int kRounds = 5;
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  long* raw = nullptr;
+  long* data = whole_units(kUnits, raw);
+  const int reader = 1;
+  long wrong = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    // A different writer each round (never the reader): its writes reach the reader's copy through
+    // the home, whether the reader took that copy by message or straight from the home's memory.
+    const int writer = dsm::ranks() > 2 ? (round % 2 == 0 ? 0 : 2) : 0;
+    if (dsm::rank() == writer)
+      for (std::size_t u = 0; u < kUnits; ++u) data[u * per_unit + static_cast<std::size_t>(round)] = round * 1000 + static_cast<long>(u);
+    dsm::barrier();
+    if (dsm::rank() == reader)
+      for (std::size_t u = 0; u < kUnits; ++u)
+        for (int r = 1; r <= round; ++r)
+          wrong += data[u * per_unit + static_cast<std::size_t>(r)] != r * 1000 + static_cast<long>(u);
+    dsm::barrier();
+  }
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " stale values on the reader";
+  dsm::barrier();
+  dsm::free(raw);
+}
+
+}  // namespace
