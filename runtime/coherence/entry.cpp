@@ -14,8 +14,11 @@
 //   - shared, from sharers: one sharer sends its copy the same way;
 //   - exclusive, from sharers: every other sharer drops its copy; one of them sends the data back
 //     with its answer if the acquirer has none; the manager grants when all have answered.
-//   A holder that still holds the lock in a conflicting mode answers at its release. A try is
-//   refused instead of waiting, by the manager if it is busy or by the holder.
+//   A holder that still holds the lock in a conflicting mode answers at its release, and tells the
+//   manager at once that it holds it. A try is refused instead of waiting: by the holder, or by the
+//   manager while a holder has said it holds the lock. A try that reaches a busy manager before any
+//   such word waits its turn, which costs only messages in flight: refusing it then would fail a
+//   try of a lock that nobody holds (its last hand-off not yet reported to the manager).
 // - The grant carries exactly the bound bytes (all ranges of the lock, in bind order): acquiring a
 //   lock bound to 64 bytes moves 64 bytes and the headers, never a unit.
 // - A forward can reach a rank before the grant that made it a holder (they travel by different
@@ -182,7 +185,7 @@ class entry final : public protocol, private bound_filter {
         const request q{h.origin, static_cast<mode>(h.arg & 3), (h.arg & 4) != 0};
         if (q.want != mode::shared && q.want != mode::exclusive) fatal("entry: a lock request in no mode from rank %d", h.src);
         if (!d.busy) start(h.id, d, q);
-        else if (q.try_only) refuse(h.id, q.origin);
+        else if (q.try_only && d.held_elsewhere) refuse(h.id, q.origin);
         else d.queue.push_back(q);
         break;
       }
@@ -197,6 +200,17 @@ class entry final : public protocol, private bound_filter {
         break;
       }
       case msg::ec_done: {
+        if (h.arg == 2) {  // a holder keeps the current request until its release: refuse the tries
+          directory& d = dir(h.id);
+          DSM_REQUIRE(d.busy, "entry: lock %llu: rank %d holds it, but no request is in progress",
+                      static_cast<unsigned long long>(h.id), h.src);
+          d.held_elsewhere = true;
+          std::erase_if(d.queue, [&](const request& q) {
+            if (q.try_only) refuse(h.id, q.origin);
+            return q.try_only;
+          });
+          break;
+        }
         auto& part = partial_[h.src];
         if (h.offset == 0) part.assign(h.arg2, std::byte{0});
         DSM_REQUIRE(part.size() == h.arg2 && h.offset + payload.size() <= part.size(), "entry: data from rank %d out of order",
@@ -234,6 +248,7 @@ class entry final : public protocol, private bound_filter {
     mode held = mode::none;   // the lock as the application holds it now
     std::uint64_t grants = 0; // grants received
     bool kept = false;        // a forward waits for this rank's release or grant
+    bool told_held = false;   // the manager knows that the kept forward waits for a release
     forward kept_fwd;
   };
   struct request {
@@ -247,6 +262,7 @@ class entry final : public protocol, private bound_filter {
     std::vector<int> sharers;
     std::unordered_map<int, std::uint64_t> grants;  // grants sent per rank
     bool busy = false;
+    bool held_elsewhere = false;  // a holder keeps the current request until its release
     request current{};
     int answers = 0;          // still awaited
     bool refused = false;
@@ -275,6 +291,7 @@ class entry final : public protocol, private bound_filter {
   // ---- manager (engine, or application thread through the local queue; state_mu held)
   void start(std::uint64_t id, directory& d, const request& q) {
     d.busy = true;
+    d.held_elsewhere = false;
     d.current = q;
     d.refused = false;
     d.manager_grants = false;
@@ -384,8 +401,16 @@ class entry final : public protocol, private bound_filter {
   // conflicting mode, unless it is a try, which is refused instead.
   void serve_kept(std::uint64_t id, holder& s) {
     if (!s.kept || s.grants < s.kept_fwd.grants) return;
-    if (conflicts(s, s.kept_fwd) && !s.kept_fwd.try_only) return;
+    if (conflicts(s, s.kept_fwd) && !s.kept_fwd.try_only) {
+      if (!s.told_held) {
+        s.told_held = true;
+        header held{.type = msg::ec_done, .to = inbox::engine, .origin = s.kept_fwd.origin, .id = id, .arg = 2};
+        ctx_.post_bulk(manager(id), held, {});
+      }
+      return;
+    }
     s.kept = false;
+    s.told_held = false;
     if (conflicts(s, s.kept_fwd)) answer(id, s.kept_fwd, false, {});
     else serve(id, s, s.kept_fwd);
   }

@@ -118,10 +118,11 @@ void init(int* argc, char*** argv) {
 
   // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
   // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
+  int locals = 1;  // ranks on this node
   step(c->comm, rank, ranks, owns, [&] {
     MPI_Comm node_comm;
     MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
-    int local = 0, locals = 1;
+    int local = 0;
     MPI_Comm_rank(node_comm, &local);
     MPI_Comm_size(node_comm, &locals);
     MPI_Comm_free(&node_comm);
@@ -175,8 +176,19 @@ void init(int* argc, char*** argv) {
       m == model::lazy_release || m == model::entry ? rt::holding::copy : rt::holding::invalid);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
-  c->locks = std::make_unique<rt::lock_service>(*c);
-  c->barriers = std::make_unique<rt::barrier_service>(*c);
+  // Collective calls meet in shared memory when every rank is on this node (the same answer on
+  // every rank: either one node holds them all or none does).
+  std::unique_ptr<rt::node_barrier> shared_barrier;
+  std::unique_ptr<rt::node_locks> shared_locks;
+  const bool node_data = c->opt.node_data && c->opt.transport != rt::transport_kind::mpi;
+  if (node_data && ranks > 1 && locals == ranks) {
+    step(c->comm, rank, ranks, owns, [&] {
+      shared_barrier = std::make_unique<rt::node_barrier>(c->comm, rank, ranks);
+      shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, ranks);
+    });
+  }
+  c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
+  c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier));
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
 
   if (rank == 0) {

@@ -30,9 +30,22 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
 }
 }  // namespace
 
+// Ends the job if the calls of the ranks (by rank) do not agree.
+static void check_calls(const std::vector<barrier_service::call>& calls) {
+  for (std::size_t r = 1; r < calls.size(); ++r) {
+    const barrier_service::call& a = calls[0];
+    const barrier_service::call& b = calls[r];
+    if (a.kind != b.kind || a.arg != b.arg) {
+      fatal("collective calls out of step: rank 0 called %s while rank %zu called %s", describe(a.kind, a.arg).c_str(), r,
+            describe(b.kind, b.arg).c_str());
+    }
+  }
+}
+
 std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
   const std::uint64_t epoch = ++epoch_;
+  if (node_) return arrive_on_node(kind, arg, payload, epoch);
   // Through rank 0's engine inbox, rank 0's own arrival too, and not under state_mu: the last
   // arrival sends every release, which on rank 0's application thread could fill its own inbox
   // with nobody to empty it; and a large payload may wait for room while this rank's engine must
@@ -72,14 +85,7 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
   calls_[static_cast<size_t>(h.src)] = {h.arg, h.arg2};
   if (++arrived_ < ctx_.ranks) return;
   arrived_ = 0;
-  for (int r = 1; r < ctx_.ranks; ++r) {
-    const call& a = calls_[0];
-    const call& b = calls_[static_cast<size_t>(r)];
-    if (a.kind != b.kind || a.arg != b.arg) {
-      fatal("collective calls out of step: rank 0 called %s while rank %d called %s", describe(a.kind, a.arg).c_str(), r,
-            describe(b.kind, b.arg).c_str());
-    }
-  }
+  check_calls(calls_);
   std::vector<std::vector<std::byte>> releases;
   if (calls_[0].kind == static_cast<std::uint64_t>(collective::barrier) && calls_[0].arg == 0) {
     releases = ctx_.proto->barrier_merge(arrivals_);
@@ -90,6 +96,36 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
     if (releases.empty()) ctx_.post_bulk(r, rel, {});
     else ctx_.post_bulk(r, rel, releases[static_cast<size_t>(r)]);
   }
+}
+
+std::vector<std::byte> barrier_service::arrive_on_node(collective kind, std::uint64_t arg, std::span<const std::byte> payload,
+                                                       std::uint64_t epoch) {
+  if (!node_->arrive({epoch, static_cast<std::uint64_t>(kind), arg}, payload)) {
+    node_->wait();
+    return node_->my_release();
+  }
+  // The last to arrive does what rank 0's engine does on the message path.
+  for (int r = 0; r < ctx_.ranks; ++r) {
+    const node_barrier::call c = node_->call_of(r);
+    if (c.epoch != epoch) {
+      fatal("rank %d arrived at collective call %llu while the others are at %llu", r, static_cast<unsigned long long>(c.epoch),
+            static_cast<unsigned long long>(epoch));
+    }
+    calls_[static_cast<size_t>(r)] = {c.kind, c.arg};
+  }
+  check_calls(calls_);
+  std::vector<std::vector<std::byte>> releases;
+  if (kind == collective::barrier && arg == 0) {
+    for (int r = 0; r < ctx_.ranks; ++r) {
+      const std::span<const std::byte> a = node_->arrival_of(r);
+      arrivals_[static_cast<size_t>(r)].assign(a.begin(), a.end());
+    }
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    releases = ctx_.proto->barrier_merge(arrivals_);
+  }
+  for (auto& a : arrivals_) a.clear();
+  node_->release(releases);
+  return node_->my_release();
 }
 
 }  // namespace dsm::rt

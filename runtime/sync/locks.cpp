@@ -27,6 +27,19 @@ void lock_service::pass_token(std::uint64_t id, lock_state& s, int to, std::span
   ctx_.post_bulk(to, t, ctx_.proto->token_for(request));
 }
 
+std::atomic<std::uint64_t>* lock_service::node_word(std::uint64_t id, lock_state& s) {
+  if (!s.word_known && node_) s.word = node_->word(id);
+  s.word_known = true;
+  return s.word;
+}
+
+void lock_service::enqueue(std::uint64_t id, lock_state& s, std::span<const std::byte> request) {
+  const int prev = node_->enqueue(*s.word, manager(id));
+  DSM_INVARIANT(prev != ctx_.rank, "lock %llu: rank %d queued behind itself", static_cast<unsigned long long>(id), ctx_.rank);
+  header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+  ctx_.post(prev, fwd, request);
+}
+
 void lock_service::acquire(std::uint64_t id) {
   trace::span traced(trace::ev::acquire, id, manager(id));
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
@@ -36,14 +49,25 @@ void lock_service::acquire(std::uint64_t id) {
     if (s.held) throw dsm::error("dsm::mutex " + std::to_string(id) + ": acquired twice by rank " +
                                  std::to_string(ctx_.rank) + " (locks are not recursive)");
     bump(ctx_.stats.lock_acquires);
-    if (s.have_token) {
+    std::atomic<std::uint64_t>* w = node_word(id, s);
+    if (s.have_token && (w == nullptr || node_->take_if_last(*w, manager(id)))) {
       s.held = true;
       ctx_.proto->on_acquire(id);
       return;
     }
     bump(ctx_.stats.remote_lock_acquires);
-    header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-    ctx_.post(manager(id), req, ctx_.proto->acquire_request());
+    if (w == nullptr) {
+      header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+      ctx_.post(manager(id), req, ctx_.proto->acquire_request());
+    } else if (s.have_token) {
+      // Somebody asked after this rank and its request is still on its way: it gets the token
+      // first, then this rank queues (handle(), lock_fwd). Queueing now could let a later
+      // request reach this rank before that one and take the token out of turn.
+      s.requeue = true;
+      s.requeue_request = ctx_.proto->acquire_request();
+    } else {
+      enqueue(id, s, ctx_.proto->acquire_request());
+    }
   }
   app_op op;
   op.expect_a = msg::lock_token;
@@ -69,14 +93,25 @@ bool lock_service::try_acquire(std::uint64_t id) {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
     if (s.held) return false;
+    std::atomic<std::uint64_t>* w = node_word(id, s);
     if (s.have_token) {
+      if (w != nullptr && !node_->take_if_last(*w, manager(id))) return false;  // somebody waits for it
       s.held = true;
       bump(ctx_.stats.lock_acquires);
       ctx_.proto->on_acquire(id);
       return true;
     }
-    header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-    ctx_.post(manager(id), req, ctx_.proto->acquire_request());
+    if (w == nullptr) {
+      header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+      ctx_.post(manager(id), req, ctx_.proto->acquire_request());
+    } else {
+      // Only from a free lock: its holder passes the token as soon as the request arrives.
+      const int prev = node_->claim_if_free(*w, manager(id));
+      if (prev < 0) return false;
+      DSM_INVARIANT(prev != ctx_.rank, "lock %llu: rank %d claimed its own token", static_cast<unsigned long long>(id), ctx_.rank);
+      header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+      ctx_.post(prev, fwd, ctx_.proto->acquire_request());
+    }
   }
   app_op op;
   op.expect_a = msg::lock_token;
@@ -119,6 +154,8 @@ void lock_service::release(std::uint64_t id) {
     s.next = -1;
     pass_token(id, s, to, s.next_request);
     s.next_request.clear();
+  } else if (s.word != nullptr) {
+    node_->mark_free(*s.word);
   }
 }
 
@@ -163,6 +200,11 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
       lock_state& s = state(h.id);
       if (s.have_token && !s.held) {
         pass_token(h.id, s, h.origin, payload);
+        if (s.requeue) {  // this rank's own acquire waited for this hand-off to queue
+          s.requeue = false;
+          enqueue(h.id, s, s.requeue_request);
+          s.requeue_request.clear();
+        }
       } else {
         DSM_REQUIRE(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(h.id), ctx_.rank);
         s.next = h.origin;

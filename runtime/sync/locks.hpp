@@ -8,22 +8,29 @@
 // whether it passed the token. The token carries nothing under sequential consistency; models that
 // need to send data with it attach it through the protocol hooks.
 //
+// When every rank shares one node (and DSM_NODE_SHM=on), the manager's part lives in shared memory
+// instead (node_locks): an acquirer swaps itself into the lock's word and forwards its request to
+// the rank it displaced, with no message to the manager.
+//
 // acquire/release/try_acquire run on the application thread; handle() on the engine with state_mu.
 #ifndef DSM_RUNTIME_SYNC_LOCKS_HPP_
 #define DSM_RUNTIME_SYNC_LOCKS_HPP_
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 
 #include "core/context.hpp"
+#include "sync/node_locks.hpp"
 
 namespace dsm::rt {
 
 class lock_service {
  public:
-  explicit lock_service(context& ctx) : ctx_(ctx) {}
+  // `node`: the shared-memory lock table to use instead of the managers' messages, or null.
+  lock_service(context& ctx, std::unique_ptr<node_locks> node) : ctx_(ctx), node_(std::move(node)) {}
   void acquire(std::uint64_t id);
   void release(std::uint64_t id);
   bool try_acquire(std::uint64_t id);
@@ -39,6 +46,13 @@ class lock_service {
     bool held = false;
     int next = -1;        // the rank to pass the token to at release
     std::vector<std::byte> next_request;  // what its request carried
+    // node_locks: the lock's shared word (null: by message), looked up once
+    std::atomic<std::uint64_t>* word = nullptr;
+    bool word_known = false;
+    // node_locks: this rank re-acquires a lock whose token it keeps while a rank that asked after
+    // it has yet to be served: it queues (with this request) once the token has gone to that rank.
+    bool requeue = false;
+    std::vector<std::byte> requeue_request;
     // manager only
     bool probing = false;
     int last = -1;        // the last rank that asked; it has or will have the token
@@ -48,8 +62,12 @@ class lock_service {
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
   void pass_token(std::uint64_t id, lock_state& s, int to, std::span<const std::byte> request);
   void manager_request(const header& h, std::span<const std::byte> request);
+  std::atomic<std::uint64_t>* node_word(std::uint64_t id, lock_state& s);
+  // node_locks: queues this rank for lock id behind the rank that asked last. state_mu held.
+  void enqueue(std::uint64_t id, lock_state& s, std::span<const std::byte> request);
 
   context& ctx_;
+  std::unique_ptr<node_locks> node_;
   std::unordered_map<std::uint64_t, lock_state> locks_;
 };
 

@@ -51,7 +51,8 @@ enum class msg : std::uint16_t {
   // arg = mode (1 shared, 2 exclusive) | 4 if a try | what to send << 8 (see entry.cpp).
   ec_acq,           // acquirer -> manager
   ec_fwd,           // manager -> a holder of the data: serve `origin`; arg2 = grants the manager sent the holder
-  ec_done,          // holder -> manager: served `origin` (arg = 1) or refused a try (arg = 0); bulk: data to relay
+  ec_done,          // holder -> manager: served `origin` (arg = 1) or refused a try (arg = 0); bulk: data to relay;
+                    // arg = 2: not served yet, the lock is held here (tries are refused meanwhile)
   ec_grant,         // holder or manager -> acquirer (app); bulk payload: the bound data, arg = 1 if it is there
   ec_fail,          // manager -> acquirer (app): a try that would have waited
   kLast

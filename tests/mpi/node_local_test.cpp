@@ -1,11 +1,18 @@
-// node_homes_test.cpp: the node-local fast path for unit data (topology/node_homes). Under eager
-// release with DSM_NODE_SHM=on, a rank whose unit is homed at a node-mate copies the home copy
-// itself: a miss with no message anywhere in the job, counted as node_copies. Under every other
-// model, and with DSM_NODE_SHM=queues or off, no miss is a node copy. Under every model the values
-// read are the values written, and a copy taken this way is kept up to date like any other (the
-// home forwards later diffs to it). The races between a node copy and a home that writes the unit
-// or applies a diff to it are exercised by mpi.false_sharing, which fetches units while their
-// homes write them.
+// node_local_test.cpp: the node-local fast paths, which every test job takes (all its ranks share
+// one node) unless DSM_NODE_SHM=queues or off, or DSM_TRANSPORT=mpi:
+// - unit data (topology/node_homes): under eager release, a rank whose unit is homed at a node-mate
+//   copies the home copy itself: a miss with no message anywhere in the job, counted as
+//   node_copies. Under every other model no miss is a node copy. Under every model the values read
+//   are the values written, and a copy taken this way is kept up to date like any other (the home
+//   forwards later diffs to it). The races between a node copy and a home that writes the unit or
+//   applies a diff to it are exercised by mpi.false_sharing, which fetches units while their homes
+//   write them.
+// - collective calls (sync/node_barrier): a barrier sends no message.
+// - locks (sync/node_locks): a remote acquire goes to the rank that asked last, not through the
+//   lock's manager: two messages (request and token) where the manager's hop makes three. Entry
+//   consistency serves its own locks and is left out of that count.
+// The lock and barrier semantics themselves are the lock, barrier and litmus suites, which run
+// both ways (node_shm_off.*, node_shm_queues.*, mpi_transport.*).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -23,12 +30,24 @@ using dsm_test::sum_over_ranks;
 
 // True if this job is meant to take the fast path: eager release, and DSM_NODE_SHM on (its
 // default). Every rank of a test job shares one node.
-bool fast_path_expected() {
+bool node_local() {
   const char* shm = std::getenv("DSM_NODE_SHM");
   const char* transport = std::getenv("DSM_TRANSPORT");
   const bool node_data = shm == nullptr || std::string(shm) == "on" || std::string(shm) == "1";
   const bool via_mpi = transport != nullptr && std::string(transport) == "mpi";
-  return dsm::current_model() == dsm::model::eager_release && node_data && !via_mpi;
+  return node_data && !via_mpi;
+}
+bool fast_path_expected() { return node_local() && dsm::current_model() == dsm::model::eager_release; }
+
+// Messages sent by every rank while `body` runs on every rank (MPI barriers around it, so that each
+// engine has served its part; they are not dsm messages).
+template <class Body>
+std::uint64_t messages_during(Body&& body) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::uint64_t before = dsm::stats().messages_sent;
+  body();
+  MPI_Barrier(MPI_COMM_WORLD);
+  return sum_over_ranks(dsm::stats().messages_sent - before);
 }
 
 // `units` whole units inside a fresh allocation (a unit-aligned view of it).
@@ -99,6 +118,51 @@ TEST_F(collective, a_copy_taken_from_a_node_mate_follows_later_writes) {
   DSM_EXPECT_ALL(wrong == 0) << wrong << " stale values on the reader";
   dsm::barrier();
   dsm::free(raw);
+}
+
+TEST_F(collective, a_barrier_sends_no_message_when_every_rank_shares_the_node) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a node-mate";
+  dsm::barrier();
+  const std::uint64_t messages = messages_during([] { dsm::barrier(); });
+  if (node_local()) {
+    DSM_EXPECT_ALL(messages == 0) << messages << " messages for a barrier through shared memory";
+  } else {
+    DSM_EXPECT_ALL(messages >= 2 * static_cast<std::uint64_t>(dsm::ranks() - 1))
+        << messages << " messages for a barrier through rank 0 (an arrival from each other rank, a release to each)";
+  }
+}
+
+TEST_F(collective, a_remote_acquire_goes_to_the_last_requester_not_through_the_manager) {
+  if (dsm::ranks() < 3) GTEST_SKIP() << "needs a manager, a holder and an acquirer";
+  const std::uint64_t id = 1000 * static_cast<std::uint64_t>(dsm::ranks());  // managed by rank 0
+  dsm::mutex m{id};
+  long* count = dsm::alloc<long>(1);
+  m.bind(count, sizeof(long));
+  if (dsm::rank() == 2) {  // the token goes to rank 2 and stays there
+    std::lock_guard<dsm::mutex> g(m);
+    *count += 1;
+  }
+  dsm::barrier();
+  // The acquire and release alone (reading the data would add the model's own messages).
+  const std::uint64_t messages = messages_during([&] {
+    if (dsm::rank() != 1) return;
+    m.lock();
+    m.unlock();
+  });
+  long seen = 1;
+  if (dsm::rank() == 1) {
+    std::lock_guard<dsm::mutex> g(m);
+    seen = *count;
+  }
+  DSM_EXPECT_ALL(seen == 1) << "rank 1 read " << seen << " under the lock";
+  if (dsm::current_model() != dsm::model::entry) {
+    const std::uint64_t want = node_local() ? 2 : 3;
+    DSM_EXPECT_ALL(messages == want) << messages << " messages for rank 1's acquire (want " << want
+                                     << (node_local() ? ": its request to rank 2, the token back)"
+                                                      : ": to the manager, forwarded to rank 2, the token back)");
+  }
+  dsm::barrier();
+  dsm::free(count);
 }
 
 }  // namespace

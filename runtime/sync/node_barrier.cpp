@@ -1,0 +1,161 @@
+// node_barrier.cpp: see node_barrier.hpp.
+#include "sync/node_barrier.hpp"
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string>
+
+#include "core/log.hpp"
+#include "core/options.hpp"
+#include "dsm/dsm.hpp"
+#include "topology/node_memory.hpp"
+
+namespace dsm::rt {
+namespace {
+
+constexpr std::uint64_t kWindow = (std::uint64_t{4} << 30) + 4096;  // the largest payload, as a message's
+constexpr std::uint64_t kGrain = std::uint64_t{64} << 10;
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value) {
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr, 0);
+}
+
+}  // namespace
+
+node_barrier::node_barrier(MPI_Comm comm, int rank, int ranks)
+    : rank_(rank), ranks_(ranks), arrivals_(static_cast<size_t>(ranks)), releases_(static_cast<size_t>(ranks)) {
+  static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "the barrier's words are shared between processes");
+  const std::string name = job_name(comm, "barrier");
+  state_bytes_ = (sizeof(shared) + static_cast<std::size_t>(ranks_) * sizeof(slot) + 4095) & ~std::size_t{4095};
+
+  // Local set-up first (the two buffers and the segment), then agree, so that no rank is left
+  // waiting for one that failed.
+  std::string why;
+  buffer& in = arrivals_[static_cast<size_t>(rank_)];
+  buffer& out = releases_[static_cast<size_t>(rank_)];
+  in.fd = memfd_create("dsm-barrier-arrivals", MFD_CLOEXEC);
+  out.fd = memfd_create("dsm-barrier-releases", MFD_CLOEXEC);
+  if (in.fd < 0 || out.fd < 0) why = std::string("memfd_create: ") + std::strerror(errno);
+  state_ = static_cast<shared*>(map_segment_everywhere(comm, name, state_bytes_, why));
+  int mine = why.empty() && state_ != nullptr ? 1 : 0, every = 0;
+  MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, comm);
+
+  // Every rank's buffers, mapped here: this rank's own read-write, the others' read-only.
+  const std::vector<node_rank> in_ids = gather_node(comm, rank_, in.fd);
+  const std::vector<node_rank> out_ids = gather_node(comm, rank_, out.fd);
+  if (every == 1) {
+    for (int r = 0; r < ranks_ && why.empty(); ++r) {
+      const bool own = r == rank_;
+      for (auto [ids, bufs] : {std::pair{&in_ids, &arrivals_}, std::pair{&out_ids, &releases_}}) {
+        const node_rank& id = (*ids)[static_cast<size_t>(r)];
+        buffer& b = (*bufs)[static_cast<size_t>(r)];
+        if (own) {
+          void* p = mmap(nullptr, kWindow, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, b.fd, 0);
+          if (p == MAP_FAILED) why = std::string("mapping its barrier buffer: ") + std::strerror(errno);
+          else b.at = static_cast<std::byte*>(p);
+        } else if (why.empty()) {
+          b.at = static_cast<std::byte*>(map_peer_fd(id, kWindow, false, why));
+        }
+        if (!why.empty()) break;
+      }
+    }
+  }
+  mine = every == 1 && why.empty() ? 1 : 0;
+  int all_mapped = 0;
+  MPI_Allreduce(&mine, &all_mapped, 1, MPI_INT, MPI_MIN, comm);
+  if (all_mapped == 0) {
+    unmap();
+    if (!why.empty()) throw dsm::error("the node-local barrier could not be set up (" + why + "); valid: DSM_NODE_SHM=queues or off");
+    throw peer_error("the node-local barrier could not be set up on another rank");
+  }
+}
+
+node_barrier::~node_barrier() { unmap(); }
+
+void node_barrier::unmap() {
+  for (auto* bufs : {&arrivals_, &releases_}) {
+    for (buffer& b : *bufs) {
+      if (b.at != nullptr) munmap(b.at, kWindow);
+      if (b.fd >= 0) close(b.fd);
+      b = buffer{};
+    }
+  }
+  if (state_ != nullptr) munmap(state_, state_bytes_);
+  state_ = nullptr;
+}
+
+void node_barrier::grow(buffer& b, std::uint64_t bytes) {
+  if (bytes <= b.committed) return;
+  if (bytes > kWindow) fatal("a collective call's payload of %llu bytes is over the 4 GiB limit", static_cast<unsigned long long>(bytes));
+  const std::uint64_t want = std::min(kWindow, (bytes + kGrain - 1) / kGrain * kGrain);
+  if (ftruncate(b.fd, static_cast<off_t>(want)) != 0) {
+    fatal("no memory for a collective call's payload of %llu bytes: %s", static_cast<unsigned long long>(bytes), std::strerror(errno));
+  }
+  b.committed = want;
+}
+
+bool node_barrier::arrive(const call& c, std::span<const std::byte> payload) {
+  waiting_for_ = state_->generation.load(std::memory_order_acquire) + 1;
+  buffer& in = arrivals_[static_cast<size_t>(rank_)];
+  grow(in, payload.size());
+  if (!payload.empty()) std::memcpy(in.at, payload.data(), payload.size());
+  slot& s = slot_of(rank_);
+  s.epoch = c.epoch;
+  s.kind = c.kind;
+  s.arg = c.arg;
+  s.arrival_bytes = payload.size();
+  return state_->arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<std::uint32_t>(ranks_);
+}
+
+node_barrier::call node_barrier::call_of(int r) const {
+  const slot& s = slot_of(r);
+  return {s.epoch, s.kind, s.arg};
+}
+
+std::span<const std::byte> node_barrier::arrival_of(int r) const {
+  return {arrivals_[static_cast<size_t>(r)].at, slot_of(r).arrival_bytes};
+}
+
+void node_barrier::release(const std::vector<std::vector<std::byte>>& releases) {
+  buffer& out = releases_[static_cast<size_t>(rank_)];
+  std::uint64_t total = 0;
+  for (const auto& r : releases) total += r.size();
+  grow(out, total);
+  std::uint64_t at = 0;
+  for (int r = 0; r < ranks_; ++r) {
+    slot& s = slot_of(r);
+    s.release_offset = at;
+    s.release_bytes = releases.empty() ? 0 : releases[static_cast<size_t>(r)].size();
+    if (s.release_bytes != 0) std::memcpy(out.at + at, releases[static_cast<size_t>(r)].data(), s.release_bytes);
+    at += s.release_bytes;
+  }
+  state_->merger.store(rank_, std::memory_order_relaxed);
+  state_->arrived.store(0, std::memory_order_relaxed);
+  state_->generation.fetch_add(1, std::memory_order_release);
+  futex(&state_->generation, FUTEX_WAKE, INT_MAX);
+}
+
+void node_barrier::wait() {
+  for (;;) {
+    const std::uint32_t g = state_->generation.load(std::memory_order_acquire);
+    if (g != waiting_for_ - 1) return;
+    if (futex(&state_->generation, FUTEX_WAIT, g) != 0 && errno != EAGAIN && errno != EINTR) {
+      fatal("futex wait failed: %s", std::strerror(errno));
+    }
+  }
+}
+
+std::vector<std::byte> node_barrier::my_release() const {
+  const int merger = state_->merger.load(std::memory_order_relaxed);
+  const slot& s = slot_of(rank_);
+  const std::byte* from = releases_[static_cast<size_t>(merger)].at + s.release_offset;
+  return std::vector<std::byte>(from, from + s.release_bytes);
+}
+
+}  // namespace dsm::rt

@@ -1,0 +1,93 @@
+// node_barrier.hpp: the state of dsm's collective calls (barriers, alloc, free, bind, finalize) in
+// memory shared by the ranks, for a job whose ranks all share one node: no message, no hop through
+// rank 0's engine.
+//
+// A Boost.Interprocess segment (created by rank 0, unlinked once every rank has it mapped) holds an
+// arrival counter, a generation word that sleeping ranks wait on (a shared futex), and one slot per
+// rank: the call it made (epoch, kind, argument) and where its release is. Each rank writes its
+// arrival payload (lazy release's intervals, say) into a memfd of its own that every rank maps; the
+// last rank to arrive reads every call and payload, checks that the calls agree, merges, writes
+// every rank's release into a second memfd of its own, and wakes the others, which copy theirs.
+//
+// A rank writes its arrival buffer only between a release and its next arrival, and the merger its
+// release buffer only once every rank has arrived (so every rank has read the previous releases):
+// no buffer is written while it is read. Payloads may be as large as a message's (4 GiB): the
+// buffers are mapped that large, committed only as far as they are written.
+#ifndef DSM_RUNTIME_SYNC_NODE_BARRIER_HPP_
+#define DSM_RUNTIME_SYNC_NODE_BARRIER_HPP_
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace dsm::rt {
+
+class node_barrier {
+ public:
+  struct call {
+    std::uint64_t epoch = 0;
+    std::uint64_t kind = 0;
+    std::uint64_t arg = 0;
+  };
+
+  // Collective over comm, whose ranks must all share one node. Throws dsm::error (on every rank)
+  // if any rank cannot set up its part.
+  node_barrier(MPI_Comm comm, int rank, int ranks);
+  ~node_barrier();
+  node_barrier(const node_barrier&) = delete;
+  node_barrier& operator=(const node_barrier&) = delete;
+
+  // Application thread. Publishes this rank's call and payload; true if it was the last to arrive:
+  // then it must call release(), after reading calls and arrivals. Else it must call wait().
+  bool arrive(const call& c, std::span<const std::byte> payload);
+  // The last rank: what rank r called and sent.
+  call call_of(int r) const;
+  std::span<const std::byte> arrival_of(int r) const;
+  // The last rank: writes each rank's release (none, or one per rank) and wakes every rank.
+  void release(const std::vector<std::vector<std::byte>>& releases);
+  // Sleeps until the last rank has released this round.
+  void wait();
+  // After release() or wait(): this rank's release payload.
+  std::vector<std::byte> my_release() const;
+
+ private:
+  struct slot {
+    std::uint64_t epoch, kind, arg;
+    std::uint64_t arrival_bytes;
+    std::uint64_t release_offset, release_bytes;
+  };
+  struct shared {
+    std::atomic<std::uint32_t> arrived;
+    std::atomic<std::uint32_t> generation;  // futex word: bumped once per round
+    std::atomic<std::int32_t> merger;       // who released the last round
+    std::uint32_t pad;
+    // followed by one slot per rank
+  };
+  slot& slot_of(int r) const {
+    return reinterpret_cast<slot*>(reinterpret_cast<std::byte*>(state_) + sizeof(shared))[r];
+  }
+  void unmap();
+  // A memfd of each rank, mapped by every rank (read-write by its owner).
+  struct buffer {
+    int fd = -1;                      // own buffers only
+    std::uint64_t committed = 0;      // own buffers only: the file's size
+    std::byte* at = nullptr;
+  };
+  void grow(buffer& b, std::uint64_t bytes);
+
+  int rank_;
+  int ranks_;
+  shared* state_ = nullptr;
+  std::size_t state_bytes_ = 0;
+  std::uint32_t waiting_for_ = 0;  // the generation this rank's current round ends
+  std::vector<buffer> arrivals_;   // by rank
+  std::vector<buffer> releases_;   // by rank
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_SYNC_NODE_BARRIER_HPP_

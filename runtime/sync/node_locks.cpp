@@ -1,0 +1,62 @@
+// node_locks.cpp: see node_locks.hpp.
+#include "sync/node_locks.hpp"
+
+#include <sys/mman.h>
+
+#include <string>
+
+#include "core/options.hpp"
+#include "dsm/dsm.hpp"
+#include "topology/node_memory.hpp"
+
+namespace dsm::rt {
+
+node_locks::node_locks(MPI_Comm comm, int rank, int /*ranks*/) : rank_(rank) {
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "lock words are shared between processes");
+  std::string why;
+  table_ = static_cast<entry*>(map_segment_everywhere(comm, job_name(comm, "locks"), kCapacity * sizeof(entry), why));
+  if (table_ == nullptr) {
+    if (!why.empty()) throw dsm::error("the node-local lock table could not be set up (" + why + "); valid: DSM_NODE_SHM=queues or off");
+    throw peer_error("the node-local lock table could not be set up on another rank");
+  }
+}
+
+node_locks::~node_locks() {
+  if (table_ != nullptr) munmap(table_, kCapacity * sizeof(entry));
+}
+
+std::atomic<std::uint64_t>* node_locks::word(std::uint64_t id) {
+  const std::uint64_t key = id + 1;  // ids below 2^64 - 1 (user ids stay below 2^62, objects' below 2^63)
+  std::size_t i = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 48) % kCapacity;
+  for (std::size_t probes = 0; probes < kCapacity; ++probes, i = (i + 1) % kCapacity) {
+    std::uint64_t k = table_[i].key.load(std::memory_order_acquire);
+    if (k == 0 && table_[i].key.compare_exchange_strong(k, key, std::memory_order_acq_rel)) return &table_[i].word;
+    if (k == key) return &table_[i].word;
+  }
+  return nullptr;  // full, and the lock is not in it: never will be
+}
+
+bool node_locks::take_if_last(std::atomic<std::uint64_t>& w, int manager) const {
+  std::uint64_t v = w.load(std::memory_order_acquire);
+  return last_of(v, manager) == rank_ && free_in(v) &&
+         w.compare_exchange_strong(v, encode(rank_, false), std::memory_order_acq_rel);
+}
+
+int node_locks::enqueue(std::atomic<std::uint64_t>& w, int manager) const {
+  return last_of(w.exchange(encode(rank_, false), std::memory_order_acq_rel), manager);
+}
+
+int node_locks::claim_if_free(std::atomic<std::uint64_t>& w, int manager) const {
+  std::uint64_t v = w.load(std::memory_order_acquire);
+  while (free_in(v)) {
+    if (w.compare_exchange_weak(v, encode(rank_, false), std::memory_order_acq_rel)) return last_of(v, manager);
+  }
+  return -1;
+}
+
+void node_locks::mark_free(std::atomic<std::uint64_t>& w) const {
+  std::uint64_t v = encode(rank_, false);
+  w.compare_exchange_strong(v, encode(rank_, true), std::memory_order_acq_rel);
+}
+
+}  // namespace dsm::rt

@@ -1,0 +1,70 @@
+// node_locks.hpp: the manager's part of every lock in memory shared by the ranks, for a job whose
+// ranks all share one node. An acquirer no longer asks the lock's manager who asked last: it swaps
+// itself into the lock's word and forwards its request straight to the rank it displaced, which
+// passes the token at its release, as before (an MCS queue lock whose hand-off is the token
+// message). So a remote acquire costs one message less and no hop through the manager's engine.
+//
+// A word per lock, in a hash table keyed by the lock id (a Boost.Interprocess segment created by
+// rank 0, unlinked once every rank has it mapped):
+//
+//   0                      the lock as created: its token at its manager, free
+//   (last + 1) << 1 | free  `last` asked last (it has the token or will have it); `free`: it has
+//                           the token, does not hold the lock, and nobody has asked after it
+//
+// A try-acquire claims the lock only from a free word (one compare-and-swap), else fails with no
+// message. The token's holder re-takes the lock without a message only while it is still `last`;
+// once someone has asked after it, it queues like anyone else (FIFO, and a try-acquire that
+// claimed the lock is never left waiting behind the holder's next critical section). When the
+// table is full, a lock not in it stays with the message path for good: every rank sees the same.
+#ifndef DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
+#define DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
+
+#include <mpi.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace dsm::rt {
+
+class node_locks {
+ public:
+  // Collective over comm, whose ranks must all share one node. Throws dsm::error (on every rank)
+  // if the segment cannot be set up.
+  node_locks(MPI_Comm comm, int rank, int ranks);
+  ~node_locks();
+  node_locks(const node_locks&) = delete;
+  node_locks& operator=(const node_locks&) = delete;
+
+  // The word of lock `id`, entered in the table if need be; nullptr if the table is full and the
+  // lock is not in it (then the lock goes through its manager by message).
+  std::atomic<std::uint64_t>* word(std::uint64_t id);
+
+  // `manager`: the lock's manager (a word of 0 names it).
+  // The holder of the token, which does not hold the lock: takes it if nobody asked after it.
+  bool take_if_last(std::atomic<std::uint64_t>& w, int manager) const;
+  // Queues this rank: returns the rank that asked before it, to forward the request to.
+  int enqueue(std::atomic<std::uint64_t>& w, int manager) const;
+  // A try-acquire: queues this rank only if the lock is free; the rank to forward to, or -1.
+  int claim_if_free(std::atomic<std::uint64_t>& w, int manager) const;
+  // At a release with nobody known to wait: marks the lock free unless somebody asked meanwhile.
+  void mark_free(std::atomic<std::uint64_t>& w) const;
+
+  static constexpr std::size_t kCapacity = std::size_t{1} << 16;
+
+ private:
+  struct entry {
+    std::atomic<std::uint64_t> key;  // lock id + 1; 0: empty
+    std::atomic<std::uint64_t> word;
+  };
+  static std::uint64_t encode(int last, bool free) { return (static_cast<std::uint64_t>(last) + 1) << 1 | (free ? 1 : 0); }
+  static int last_of(std::uint64_t w, int manager) { return w == 0 ? manager : static_cast<int>((w >> 1) - 1); }
+  static bool free_in(std::uint64_t w) { return w == 0 || (w & 1) != 0; }
+
+  int rank_;
+  entry* table_ = nullptr;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
