@@ -39,12 +39,15 @@ bool node_local() {
 }
 bool fast_path_expected() { return node_local() && dsm::current_model() == dsm::model::eager_release; }
 
-// Messages sent by every rank while `body` runs on every rank (MPI barriers around it, so that each
-// engine has served its part; they are not dsm messages).
+// Messages sent by every rank while `body` runs on every rank. MPI barriers (not dsm messages):
+// before the first count, so that what came before is over; between it and the body, so that no
+// rank starts (and makes another rank's engine send) before every rank has counted; after the
+// body, so that each engine has served its part.
 template <class Body>
 std::uint64_t messages_during(Body&& body) {
   MPI_Barrier(MPI_COMM_WORLD);
   const std::uint64_t before = dsm::stats().messages_sent;
+  MPI_Barrier(MPI_COMM_WORLD);
   body();
   MPI_Barrier(MPI_COMM_WORLD);
   return sum_over_ranks(dsm::stats().messages_sent - before);
@@ -70,6 +73,7 @@ TEST_F(collective, a_node_mates_miss_is_a_copy_without_messages_under_eager_rele
 
   MPI_Barrier(MPI_COMM_WORLD);  // every engine has served the barrier before the counters are read
   const dsm::statistics before = dsm::stats();
+  MPI_Barrier(MPI_COMM_WORLD);  // and every rank has counted before rank 1 starts
   long wrong = 0;
   if (dsm::rank() == 1)
     for (std::size_t u = 0; u < kUnits; ++u) wrong += data[u * per_unit + 1] != static_cast<long>(u) + 100;

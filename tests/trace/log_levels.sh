@@ -29,7 +29,7 @@ grep -q "debug: " "$out" && fail "DSM_LOG=info printed debug lines"
 run debug
 grep -qE "rank 1: debug: (read miss unit [0-9]* done in|fetch unit)" "$out" || fail "DSM_LOG=debug: no read miss (or fetch) line on rank 1"
 grep -q "debug: acquire lock 1 " "$out" || fail "DSM_LOG=debug: no acquire line"
-grep -qE "debug: send (lock_acq|ec_acq) to rank" "$out" || fail "DSM_LOG=debug: no message line"
+grep -qE "debug: send (lock_acq|lock_fwd|ec_acq) to rank" "$out" || fail "DSM_LOG=debug: no message line"
 grep -q "debug: handle " "$out" || fail "DSM_LOG=debug: no handled-message line"
 grep -q "info: " "$out" || fail "DSM_LOG=debug hides info lines"
 export DSM_TRACE=$dir/small.json DSM_TRACE_EVENTS=10
