@@ -50,7 +50,7 @@ void lock_service::acquire(std::uint64_t id) {
                                  std::to_string(ctx_.rank) + " (locks are not recursive)");
     bump(ctx_.stats.lock_acquires);
     std::atomic<std::uint64_t>* w = node_word(id, s);
-    if (s.have_token && (w == nullptr || node_->take_if_last(*w, manager(id)))) {
+    if (s.have_token && (w == nullptr || node_->take_kept(*w, manager(id)))) {
       s.held = true;
       ctx_.proto->on_acquire(id);
       return;
@@ -60,9 +60,9 @@ void lock_service::acquire(std::uint64_t id) {
       header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
       ctx_.post(manager(id), req, ctx_.proto->acquire_request());
     } else if (s.have_token) {
-      // Somebody asked after this rank and its request is still on its way: it gets the token
-      // first, then this rank queues (handle(), lock_fwd). Queueing now could let a later
-      // request reach this rank before that one and take the token out of turn.
+      // A try may have claimed the lock from this rank and its request is still on its way: it
+      // gets the token first, then this rank queues (handle(), lock_fwd). Queueing now could let a
+      // later request reach this rank before that one and take the token out of turn.
       s.requeue = true;
       s.requeue_request = ctx_.proto->acquire_request();
     } else {
@@ -95,7 +95,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
     if (s.held) return false;
     std::atomic<std::uint64_t>* w = node_word(id, s);
     if (s.have_token) {
-      if (w != nullptr && !node_->take_if_last(*w, manager(id))) return false;  // somebody waits for it
+      if (w != nullptr && !node_->take_kept(*w, manager(id))) return false;  // a try claimed it
       s.held = true;
       bump(ctx_.stats.lock_acquires);
       ctx_.proto->on_acquire(id);
@@ -126,6 +126,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
                   static_cast<unsigned long long>(id), ctx_.rank);
     s.have_token = true;
     s.held = true;
+    if (s.word != nullptr) node_->end_try(*s.word);  // the claim is over: holders may re-take kept tokens
   }
   bump(ctx_.stats.lock_acquires);
   bump(ctx_.stats.remote_lock_acquires);

@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <cstddef>
 #include <string>
 
 #include "core/options.hpp"
@@ -36,10 +37,16 @@ std::atomic<std::uint64_t>* node_locks::word(std::uint64_t id) {
   return nullptr;  // full, and the lock is not in it: never will be
 }
 
-bool node_locks::take_if_last(std::atomic<std::uint64_t>& w, int manager) const {
-  std::uint64_t v = w.load(std::memory_order_acquire);
-  return last_of(v, manager) == rank_ && free_in(v) &&
-         w.compare_exchange_strong(v, encode(rank_, false), std::memory_order_acq_rel);
+bool node_locks::take_kept(std::atomic<std::uint64_t>& w, int manager) const {
+  std::uint64_t v = w.load(std::memory_order_seq_cst);
+  // Still the last to have asked: clear the free bit, after which nobody can claim the lock.
+  while (last_of(v, manager) == rank_) {
+    if (w.compare_exchange_weak(v, encode(rank_, false), std::memory_order_seq_cst)) return true;
+  }
+  // Displaced. By a rank that queued (its request waits for this release, as on the message path),
+  // unless a try is in progress: a try announces itself before it claims, so a claim that
+  // displaced this rank is seen here (both seq_cst).
+  return tries(w).load(std::memory_order_seq_cst) == 0;
 }
 
 int node_locks::enqueue(std::atomic<std::uint64_t>& w, int manager) const {
@@ -47,10 +54,12 @@ int node_locks::enqueue(std::atomic<std::uint64_t>& w, int manager) const {
 }
 
 int node_locks::claim_if_free(std::atomic<std::uint64_t>& w, int manager) const {
-  std::uint64_t v = w.load(std::memory_order_acquire);
+  tries(w).fetch_add(1, std::memory_order_seq_cst);
+  std::uint64_t v = w.load(std::memory_order_seq_cst);
   while (free_in(v)) {
-    if (w.compare_exchange_weak(v, encode(rank_, false), std::memory_order_acq_rel)) return last_of(v, manager);
+    if (w.compare_exchange_weak(v, encode(rank_, false), std::memory_order_seq_cst)) return last_of(v, manager);
   }
+  tries(w).fetch_sub(1, std::memory_order_seq_cst);
   return -1;
 }
 

@@ -12,10 +12,12 @@
 //                           the token, does not hold the lock, and nobody has asked after it
 //
 // A try-acquire claims the lock only from a free word (one compare-and-swap), else fails with no
-// message. The token's holder re-takes the lock without a message only while it is still `last`;
-// once someone has asked after it, it queues like anyone else (FIFO, and a try-acquire that
-// claimed the lock is never left waiting behind the holder's next critical section). When the
-// table is full, a lock not in it stays with the message path for good: every rank sees the same.
+// message; it announces itself first in the entry's count of tries in progress. The token's holder
+// re-takes the lock without a message, as on the message path, even when somebody has asked after
+// it (that request, when it arrives, waits for this release), unless a try is in progress: then it
+// waits for the token to go to whoever displaced it and queues behind, so that a try that claimed
+// the lock is never left waiting through the holder's next critical section. When the table is
+// full, a lock not in it stays with the message path for good: every rank sees the same.
 #ifndef DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
 #define DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
 
@@ -41,12 +43,15 @@ class node_locks {
   std::atomic<std::uint64_t>* word(std::uint64_t id);
 
   // `manager`: the lock's manager (a word of 0 names it).
-  // The holder of the token, which does not hold the lock: takes it if nobody asked after it.
-  bool take_if_last(std::atomic<std::uint64_t>& w, int manager) const;
+  // The holder of the token, which does not hold the lock: takes it unless a try may have claimed
+  // it from this rank (false: wait for the token to go, then enqueue).
+  bool take_kept(std::atomic<std::uint64_t>& w, int manager) const;
   // Queues this rank: returns the rank that asked before it, to forward the request to.
   int enqueue(std::atomic<std::uint64_t>& w, int manager) const;
-  // A try-acquire: queues this rank only if the lock is free; the rank to forward to, or -1.
+  // A try-acquire: queues this rank only if the lock is free; the rank to forward to, or -1. After a
+  // claim (not -1), the caller ends its try with end_try once the token has arrived.
   int claim_if_free(std::atomic<std::uint64_t>& w, int manager) const;
+  void end_try(std::atomic<std::uint64_t>& w) const { tries(w).fetch_sub(1, std::memory_order_seq_cst); }
   // At a release with nobody known to wait: marks the lock free unless somebody asked meanwhile.
   void mark_free(std::atomic<std::uint64_t>& w) const;
 
@@ -56,7 +61,14 @@ class node_locks {
   struct entry {
     std::atomic<std::uint64_t> key;  // lock id + 1; 0: empty
     std::atomic<std::uint64_t> word;
+    std::atomic<std::uint64_t> tries;  // try-acquires between their announcement and their token
+    std::uint64_t pad;
   };
+  static_assert(sizeof(entry) == 32);
+  // The entry's count of tries, from its word.
+  static std::atomic<std::uint64_t>& tries(std::atomic<std::uint64_t>& w) {
+    return reinterpret_cast<entry*>(reinterpret_cast<std::byte*>(&w) - offsetof(entry, word))->tries;
+  }
   static std::uint64_t encode(int last, bool free) { return (static_cast<std::uint64_t>(last) + 1) << 1 | (free ? 1 : 0); }
   static int last_of(std::uint64_t w, int manager) { return w == 0 ? manager : static_cast<int>((w >> 1) - 1); }
   static bool free_in(std::uint64_t w) { return w == 0 || (w & 1) != 0; }
