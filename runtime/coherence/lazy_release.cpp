@@ -156,7 +156,7 @@ class lazy_release final : public protocol {
   }
 
   std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& arrivals) override {
-    // Rank 0's engine: the union of everybody's intervals, and for each rank what it lacks.
+    // The merging rank (protocol.hpp): the union of everybody's intervals, and for each rank what it lacks.
     std::map<std::pair<int, std::uint32_t>, std::vector<std::byte>> all;  // (rank, index) -> record
     std::vector<std::vector<std::uint32_t>> vcs;
     bool collect = false;

@@ -39,8 +39,9 @@ class protocol {
   virtual std::vector<std::byte> token_for(std::span<const std::byte> /*request*/) { return {}; }
   virtual void on_token(std::span<const std::byte> /*token*/) {}
   // Model data carried by barriers. barrier_arrival: application thread, op_mu held. barrier_merge:
-  // rank 0's engine, state_mu held, given every rank's arrival, returns every rank's release (or
-  // nothing). on_barrier_release: application thread, op_mu held; true asks for a garbage
+  // rank 0's engine (or, when every rank shares one node, the application thread of the last rank
+  // to arrive: sync/node_barrier.hpp), state_mu held, given every rank's arrival, returns every
+  // rank's release (or nothing). on_barrier_release: application thread, op_mu held; true asks for a garbage
   // collection, which the barrier then runs: collect_validate on every rank, an internal barrier,
   // collect_discard on every rank.
   virtual std::vector<std::byte> barrier_arrival() { return {}; }

@@ -28,10 +28,9 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
   }
   return "an unknown collective call";
 }
-}  // namespace
 
 // Ends the job if the calls of the ranks (by rank) do not agree.
-static void check_calls(const std::vector<barrier_service::call>& calls) {
+void check_calls(const std::vector<barrier_service::call>& calls) {
   for (std::size_t r = 1; r < calls.size(); ++r) {
     const barrier_service::call& a = calls[0];
     const barrier_service::call& b = calls[r];
@@ -41,6 +40,7 @@ static void check_calls(const std::vector<barrier_service::call>& calls) {
     }
   }
 }
+}  // namespace
 
 std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
   std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
