@@ -187,6 +187,7 @@ void init(int* argc, char*** argv) {
       shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, ranks);
     });
   }
+  if (shared_barrier) DSM_LOG(info, "node-local fast path: barriers and lock hand-offs through shared memory (%d ranks on this node)", ranks);
   c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
   c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier));
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);

@@ -5,6 +5,7 @@
 # requires exit 0 and, from every rank, the transport line of DSM_LOG=info:
 #   on   "<ranks> rank(s) through shared-memory queues, 0 through MPI"
 #   off  "1 rank(s) through shared-memory queues, <ranks-1> through MPI" (only itself locally)
+# and, with `on` only, the line saying that barriers and lock hand-offs go through shared memory.
 set -u
 mode=$1
 np=$2
@@ -28,5 +29,12 @@ for ((r = 0; r < np; r++)); do
   grep -F "dsm: rank $r: info: global space at" "$out" | grep -Fq "transport: $want" ||
     fail "rank $r: transport line does not say '$want'"
 done
+# The node-local barrier and lock state: in use with `on` (every rank shares this node), not with `off`.
+fast=$(grep -c "info: node-local fast path: barriers and lock hand-offs through shared memory" "$out")
+if [[ $mode == on ]]; then
+  [[ $fast -eq $np ]] || fail "$fast of $np ranks report barriers and lock hand-offs through shared memory"
+else
+  [[ $fast -eq 0 ]] || fail "$fast rank(s) report barriers and lock hand-offs through shared memory with DSM_NODE_SHM=off"
+fi
 echo "ok [DSM_NODE_SHM=$mode np=$np]: every rank: $want"
 exit 0
