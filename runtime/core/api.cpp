@@ -162,9 +162,15 @@ void init(int* argc, char*** argv) {
   });
   // Node-mates read each other's home copies directly where the model keeps a master copy at the
   // home that stays valid while the home is not writing it (eager release).
+  // Every fast path agrees across the ranks whether it could be set up; where it could not (a
+  // small `ulimit -v`, /dev/shm full), the job goes on with messages, and says so.
   if (c->opt.model == model::eager_release && c->opt.node_data && c->opt.transport != rt::transport_kind::mpi && ranks > 1) {
-    step(c->comm, rank, ranks, owns, [&] { c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks); });
-    DSM_LOG(info, "%s", c->homes->describe().c_str());
+    try {
+      c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks);
+      DSM_LOG(info, "%s", c->homes->describe().c_str());
+    } catch (const dsm::error& e) {
+      DSM_LOG(warn, "%s; node-mates' misses go by message", e.what());
+    }
   }
   // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
   // consistency the home holds a clean copy.
@@ -182,12 +188,16 @@ void init(int* argc, char*** argv) {
   std::unique_ptr<rt::node_locks> shared_locks;
   const bool node_data = c->opt.node_data && c->opt.transport != rt::transport_kind::mpi;
   if (node_data && ranks > 1 && locals == ranks) {
-    step(c->comm, rank, ranks, owns, [&] {
+    try {
       shared_barrier = std::make_unique<rt::node_barrier>(c->comm, rank, ranks);
       shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, ranks);
-    });
+      DSM_LOG(info, "node-local fast path: barriers and lock hand-offs through shared memory (%d ranks on this node)", ranks);
+    } catch (const dsm::error& e) {
+      shared_barrier.reset();
+      shared_locks.reset();
+      DSM_LOG(warn, "%s; barriers and locks go by message", e.what());
+    }
   }
-  if (shared_barrier) DSM_LOG(info, "node-local fast path: barriers and lock hand-offs through shared memory (%d ranks on this node)", ranks);
   c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
   c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier));
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);

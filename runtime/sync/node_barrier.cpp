@@ -19,8 +19,9 @@
 namespace dsm::rt {
 namespace {
 
-constexpr std::uint64_t kWindow = (std::uint64_t{4} << 30) + 4096;  // the largest payload, as a message's
+constexpr std::uint64_t kLimit = (std::uint64_t{4} << 30) + 4096;  // the largest payload, as a message's
 constexpr std::uint64_t kGrain = std::uint64_t{64} << 10;
+constexpr std::uint64_t kFirstMap = kGrain;  // mapped again, larger, as payloads grow
 
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value) {
   return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr, 0);
@@ -51,18 +52,18 @@ node_barrier::node_barrier(MPI_Comm comm, int rank, int ranks)
   const std::vector<node_rank> out_ids = gather_node(comm, rank_, out.fd);
   if (every == 1) {
     for (int r = 0; r < ranks_ && why.empty(); ++r) {
-      const bool own = r == rank_;
       for (auto [ids, bufs] : {std::pair{&in_ids, &arrivals_}, std::pair{&out_ids, &releases_}}) {
-        const node_rank& id = (*ids)[static_cast<size_t>(r)];
         buffer& b = (*bufs)[static_cast<size_t>(r)];
-        if (own) {
-          void* p = mmap(nullptr, kWindow, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, b.fd, 0);
-          if (p == MAP_FAILED) why = std::string("mapping its barrier buffer: ") + std::strerror(errno);
-          else b.at = static_cast<std::byte*>(p);
-        } else if (why.empty()) {
-          b.at = static_cast<std::byte*>(map_peer_fd(id, kWindow, false, why));
-        }
+        b.own = r == rank_;
+        if (!b.own) b.fd = open_peer_fd((*ids)[static_cast<size_t>(r)], false, why);
         if (!why.empty()) break;
+        void* p = mmap(nullptr, kFirstMap, b.own ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED | MAP_NORESERVE, b.fd, 0);
+        if (p == MAP_FAILED) {
+          why = std::string("mapping rank ") + std::to_string(r) + "'s barrier buffer: " + std::strerror(errno);
+          break;
+        }
+        b.at = static_cast<std::byte*>(p);
+        b.mapped = kFirstMap;
       }
     }
   }
@@ -71,7 +72,7 @@ node_barrier::node_barrier(MPI_Comm comm, int rank, int ranks)
   MPI_Allreduce(&mine, &all_mapped, 1, MPI_INT, MPI_MIN, comm);
   if (all_mapped == 0) {
     unmap();
-    if (!why.empty()) throw dsm::error("the node-local barrier could not be set up (" + why + "); valid: DSM_NODE_SHM=queues or off");
+    if (!why.empty()) throw dsm::error("the node-local barrier could not be set up (" + why + ")");
     throw peer_error("the node-local barrier could not be set up on another rank");
   }
 }
@@ -81,7 +82,7 @@ node_barrier::~node_barrier() { unmap(); }
 void node_barrier::unmap() {
   for (auto* bufs : {&arrivals_, &releases_}) {
     for (buffer& b : *bufs) {
-      if (b.at != nullptr) munmap(b.at, kWindow);
+      if (b.at != nullptr) munmap(b.at, b.mapped);
       if (b.fd >= 0) close(b.fd);
       b = buffer{};
     }
@@ -92,19 +93,36 @@ void node_barrier::unmap() {
 
 void node_barrier::grow(buffer& b, std::uint64_t bytes) {
   if (bytes <= b.committed) return;
-  if (bytes > kWindow) fatal("a collective call's payload of %llu bytes is over the 4 GiB limit", static_cast<unsigned long long>(bytes));
-  const std::uint64_t want = std::min(kWindow, (bytes + kGrain - 1) / kGrain * kGrain);
+  if (bytes > kLimit) fatal("a collective call's payload of %llu bytes is over the 4 GiB limit", static_cast<unsigned long long>(bytes));
+  const std::uint64_t want = std::min(kLimit, (bytes + kGrain - 1) / kGrain * kGrain);
   if (ftruncate(b.fd, static_cast<off_t>(want)) != 0) {
     fatal("no memory for a collective call's payload of %llu bytes: %s", static_cast<unsigned long long>(bytes), std::strerror(errno));
   }
   b.committed = want;
 }
 
+std::byte* node_barrier::reach(buffer& b, std::uint64_t bytes) {
+  if (bytes <= b.mapped) return b.at;
+  std::uint64_t want = b.mapped;
+  while (want < bytes) want *= 2;
+  void* p = mmap(nullptr, want, b.own ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED | MAP_NORESERVE, b.fd, 0);
+  if (p == MAP_FAILED) {
+    fatal("no address space to map a collective call's payload of %llu bytes: %s", static_cast<unsigned long long>(bytes),
+          std::strerror(errno));
+  }
+  munmap(b.at, b.mapped);
+  b.at = static_cast<std::byte*>(p);
+  b.mapped = want;
+  DSM_LOG(debug, "a barrier buffer mapped again, %llu bytes, for a payload of %llu", static_cast<unsigned long long>(want),
+          static_cast<unsigned long long>(bytes));
+  return b.at;
+}
+
 bool node_barrier::arrive(const call& c, std::span<const std::byte> payload) {
   waiting_for_ = state_->generation.load(std::memory_order_acquire) + 1;
   buffer& in = arrivals_[static_cast<size_t>(rank_)];
   grow(in, payload.size());
-  if (!payload.empty()) std::memcpy(in.at, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(reach(in, payload.size()), payload.data(), payload.size());
   slot& s = slot_of(rank_);
   s.epoch = c.epoch;
   s.kind = c.kind;
@@ -118,8 +136,9 @@ node_barrier::call node_barrier::call_of(int r) const {
   return {s.epoch, s.kind, s.arg};
 }
 
-std::span<const std::byte> node_barrier::arrival_of(int r) const {
-  return {arrivals_[static_cast<size_t>(r)].at, slot_of(r).arrival_bytes};
+std::span<const std::byte> node_barrier::arrival_of(int r) {
+  const std::uint64_t bytes = slot_of(r).arrival_bytes;
+  return {reach(arrivals_[static_cast<size_t>(r)], bytes), bytes};
 }
 
 void node_barrier::release(const std::vector<std::vector<std::byte>>& releases) {
@@ -127,12 +146,13 @@ void node_barrier::release(const std::vector<std::vector<std::byte>>& releases) 
   std::uint64_t total = 0;
   for (const auto& r : releases) total += r.size();
   grow(out, total);
+  std::byte* to = reach(out, total);
   std::uint64_t at = 0;
   for (int r = 0; r < ranks_; ++r) {
     slot& s = slot_of(r);
     s.release_offset = at;
     s.release_bytes = releases.empty() ? 0 : releases[static_cast<size_t>(r)].size();
-    if (s.release_bytes != 0) std::memcpy(out.at + at, releases[static_cast<size_t>(r)].data(), s.release_bytes);
+    if (s.release_bytes != 0) std::memcpy(to + at, releases[static_cast<size_t>(r)].data(), s.release_bytes);
     at += s.release_bytes;
   }
   state_->merger.store(rank_, std::memory_order_relaxed);
@@ -151,10 +171,10 @@ void node_barrier::wait() {
   }
 }
 
-std::vector<std::byte> node_barrier::my_release() const {
+std::vector<std::byte> node_barrier::my_release() {
   const int merger = state_->merger.load(std::memory_order_relaxed);
   const slot& s = slot_of(rank_);
-  const std::byte* from = releases_[static_cast<size_t>(merger)].at + s.release_offset;
+  const std::byte* from = reach(releases_[static_cast<size_t>(merger)], s.release_offset + s.release_bytes) + s.release_offset;
   return std::vector<std::byte>(from, from + s.release_bytes);
 }
 

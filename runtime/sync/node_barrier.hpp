@@ -11,8 +11,8 @@
 //
 // A rank writes its arrival buffer only between a release and its next arrival, and the merger its
 // release buffer only once every rank has arrived (so every rank has read the previous releases):
-// no buffer is written while it is read. Payloads may be as large as a message's (4 GiB): the
-// buffers are mapped that large, committed only as far as they are written.
+// no buffer is written while it is read. Payloads may be as large as a message's (4 GiB): a buffer
+// grows with what its owner writes, and every rank maps it again, larger, when it must read more.
 #ifndef DSM_RUNTIME_SYNC_NODE_BARRIER_HPP_
 #define DSM_RUNTIME_SYNC_NODE_BARRIER_HPP_
 
@@ -35,7 +35,7 @@ class node_barrier {
   };
 
   // Collective over comm, whose ranks must all share one node. Throws dsm::error (on every rank)
-  // if any rank cannot set up its part.
+  // if any rank cannot set up its part; init then goes on with messages.
   node_barrier(MPI_Comm comm, int rank, int ranks);
   ~node_barrier();
   node_barrier(const node_barrier&) = delete;
@@ -46,13 +46,13 @@ class node_barrier {
   bool arrive(const call& c, std::span<const std::byte> payload);
   // The last rank: what rank r called and sent.
   call call_of(int r) const;
-  std::span<const std::byte> arrival_of(int r) const;
+  std::span<const std::byte> arrival_of(int r);
   // The last rank: writes each rank's release (none, or one per rank) and wakes every rank.
   void release(const std::vector<std::vector<std::byte>>& releases);
   // Sleeps until the last rank has released this round.
   void wait();
   // After release() or wait(): this rank's release payload.
-  std::vector<std::byte> my_release() const;
+  std::vector<std::byte> my_release();
 
  private:
   struct slot {
@@ -73,11 +73,15 @@ class node_barrier {
   void unmap();
   // A memfd of each rank, mapped by every rank (read-write by its owner).
   struct buffer {
-    int fd = -1;                      // own buffers only
-    std::uint64_t committed = 0;      // own buffers only: the file's size
+    int fd = -1;                  // this rank's descriptor of it
+    bool own = false;
+    std::uint64_t committed = 0;  // own buffers only: the file's size
+    std::uint64_t mapped = 0;
     std::byte* at = nullptr;
   };
+  // The owner: makes room for `bytes`. Anyone: maps at least `bytes` of the buffer.
   void grow(buffer& b, std::uint64_t bytes);
+  std::byte* reach(buffer& b, std::uint64_t bytes);
 
   int rank_;
   int ranks_;

@@ -17,7 +17,7 @@ node_locks::node_locks(MPI_Comm comm, int rank, int /*ranks*/) : rank_(rank) {
   std::string why;
   table_ = static_cast<entry*>(map_segment_everywhere(comm, job_name(comm, "locks"), kCapacity * sizeof(entry), why));
   if (table_ == nullptr) {
-    if (!why.empty()) throw dsm::error("the node-local lock table could not be set up (" + why + "); valid: DSM_NODE_SHM=queues or off");
+    if (!why.empty()) throw dsm::error("the node-local lock table could not be set up (" + why + ")");
     throw peer_error("the node-local lock table could not be set up on another rank");
   }
 }

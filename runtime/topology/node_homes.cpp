@@ -41,7 +41,7 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
   if (every == 0) {
     MPI_Comm_free(&node);
     if (self.words != nullptr) remove_segment(name_of(rank_));
-    if (mine == 0) throw dsm::error("the node-local shared segment could not be set up (" + why + "); valid: DSM_NODE_SHM=queues or off");
+    if (mine == 0) throw dsm::error("the node-local shared segment could not be set up (" + why + ")");
     throw peer_error("the node-local shared segment could not be set up on another rank");
   }
 

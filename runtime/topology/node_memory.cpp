@@ -76,13 +76,16 @@ void* map_segment_everywhere(MPI_Comm comm, const std::string& name, std::size_t
   return p;
 }
 
-void* map_peer_fd(const node_rank& peer, std::size_t bytes, bool write, std::string& why) {
+int open_peer_fd(const node_rank& peer, bool write, std::string& why) {
   const std::string path = "/proc/" + std::to_string(peer.pid) + "/fd/" + std::to_string(peer.fd);
   const int fd = open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) {
-    why = path + ": " + std::strerror(errno);
-    return nullptr;
-  }
+  if (fd < 0) why = path + ": " + std::strerror(errno);
+  return fd;
+}
+
+void* map_peer_fd(const node_rank& peer, std::size_t bytes, bool write, std::string& why) {
+  const int fd = open_peer_fd(peer, write, why);
+  if (fd < 0) return nullptr;
   void* p = mmap(nullptr, bytes, write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
   const int err = errno;
   close(fd);

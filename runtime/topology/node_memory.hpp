@@ -39,6 +39,10 @@ void remove_segment(const std::string& name);
 // every rank if any rank failed, with the reason in `why` on the ranks that failed.
 void* map_segment_everywhere(MPI_Comm comm, const std::string& name, std::size_t bytes, std::string& why);
 
+// Opens another process's memfd (its own descriptor, to map and map again); -1 on failure, with the
+// reason in `why`.
+int open_peer_fd(const node_rank& peer, bool write, std::string& why);
+
 // Maps `bytes` of another process's memfd, read-only or read-write. nullptr on failure, with the
 // reason in `why`. The mapping may be larger than the file is now: bytes past its end must not be
 // touched until its owner has grown it.
