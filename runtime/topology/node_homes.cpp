@@ -40,7 +40,10 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
   MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, comm);
   if (every == 0) {
     MPI_Comm_free(&node);
-    if (self.words != nullptr) remove_segment(name_of(rank_));
+    if (self.words != nullptr) {
+      munmap(self.words, self.dir_bytes);
+      remove_segment(name_of(rank_));
+    }
     if (mine == 0) throw dsm::error("the node-local shared segment could not be set up (" + why + ")");
     throw peer_error("the node-local shared segment could not be set up on another rank");
   }
