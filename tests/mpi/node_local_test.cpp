@@ -28,8 +28,8 @@ namespace {
 using dsm_test::collective;
 using dsm_test::sum_over_ranks;
 
-// True if this job is meant to take the fast path: eager release, and DSM_NODE_SHM on (its
-// default). Every rank of a test job shares one node.
+// True if this job takes the node-local fast paths: DSM_NODE_SHM on (its default) and not
+// DSM_TRANSPORT=mpi (every rank of a test job shares one node). The unit one is eager release's.
 bool node_local() {
   const char* shm = std::getenv("DSM_NODE_SHM");
   const char* transport = std::getenv("DSM_TRANSPORT");
