@@ -1,9 +1,7 @@
 // node_barrier.cpp: see node_barrier.hpp.
 #include "sync/node_barrier.hpp"
 
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +13,7 @@
 #include "core/options.hpp"
 #include "dsm/dsm.hpp"
 #include "topology/node_memory.hpp"
+#include "transport/futex.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -22,10 +21,6 @@ namespace {
 constexpr std::uint64_t kLimit = (std::uint64_t{4} << 30) + 4096;  // the largest payload, as a message's
 constexpr std::uint64_t kGrain = std::uint64_t{64} << 10;
 constexpr std::uint64_t kFirstMap = kGrain;  // mapped again, larger, as payloads grow
-
-long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr, 0);
-}
 
 }  // namespace
 
@@ -158,16 +153,14 @@ void node_barrier::release(const std::vector<std::vector<std::byte>>& releases) 
   state_->merger.store(rank_, std::memory_order_relaxed);
   state_->arrived.store(0, std::memory_order_relaxed);
   state_->generation.fetch_add(1, std::memory_order_release);
-  futex(&state_->generation, FUTEX_WAKE, INT_MAX);
+  futex_wake(&state_->generation, INT_MAX);
 }
 
 void node_barrier::wait() {
   for (;;) {
     const std::uint32_t g = state_->generation.load(std::memory_order_acquire);
     if (g != waiting_for_ - 1) return;
-    if (futex(&state_->generation, FUTEX_WAIT, g) != 0 && errno != EAGAIN && errno != EINTR) {
-      fatal("futex wait failed: %s", std::strerror(errno));
-    }
+    futex_wait(&state_->generation, g);
   }
 }
 

@@ -1,10 +1,6 @@
 // shm_queue.cpp: see shm_queue.hpp.
 #include "transport/shm_queue.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -13,6 +9,7 @@
 #include <new>
 
 #include "core/log.hpp"
+#include "transport/futex.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -20,16 +17,6 @@ constexpr std::uint32_t kMagic = 0x51534d44;  // "DSMQ"
 constexpr std::size_t kHeaderBytes = 256;
 // Slots are whole cache lines, so that neighbouring messages do not share one.
 constexpr std::uint32_t round_slot(std::uint32_t bytes) { return (bytes + 63u) & ~63u; }
-
-// Shared (not process-private) futexes: the word is in memory mapped by several processes.
-// A null timeout sleeps until woken.
-void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, const timespec* timeout = nullptr) {
-  long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, timeout, nullptr, 0);
-  if (r != 0 && errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT) fatal("futex wait failed: %s", std::strerror(errno));
-}
-void futex_wake(std::atomic<std::uint32_t>* word, int count) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
-}
 }  // namespace
 
 std::size_t shm_queue::footprint(std::uint32_t capacity, std::uint32_t slot_bytes) {
