@@ -1,7 +1,5 @@
 // node_transport.cpp: the transport of a real job: shared-memory queues to node-mates (and to
 // itself), the MPI bridge to everyone else. See transport.hpp.
-#include <unistd.h>
-
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <atomic>
@@ -9,12 +7,12 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "core/log.hpp"
 #include "core/trace.hpp"
+#include "topology/node_memory.hpp"
 #include "transport/chaos.hpp"
 #include "transport/mpi_bridge.hpp"
 #include "transport/shm_queue.hpp"
@@ -48,13 +46,7 @@ class node_transport final : public transport {
     received_.assign(2 * static_cast<size_t>(ranks_), 0);
     local_.assign(static_cast<size_t>(ranks_), false);
 
-    // A job-unique name prefix, chosen by rank 0.
-    char job[64] = {0};
-    if (rank_ == 0) {
-      std::random_device rd;
-      std::snprintf(job, sizeof job, "dsm-%d-%08x", static_cast<int>(getpid()), rd());
-    }
-    MPI_Bcast(job, sizeof job, MPI_CHAR, 0, world_);
+    const std::string job = job_name(world_, "queues");
 
     // Which ranks share this node.
     MPI_Comm node;
@@ -79,7 +71,7 @@ class node_transport final : public transport {
     const std::uint32_t capacity =
         static_cast<std::uint32_t>(opt.queue_slots != 0 ? opt.queue_slots : 64 + 16 * static_cast<std::uint64_t>(ranks_));
     const std::size_t qbytes = (shm_queue::footprint(capacity, slot) + 4095) & ~std::size_t{4095};
-    auto name_of = [&](int r) { return std::string(job) + "-" + std::to_string(r); };
+    auto name_of = [&](int r) { return job + "-" + std::to_string(r); };
 
     // Create our own segment, then map the node-mates' ones, then unlink every name: from here on
     // nothing is left in /dev/shm, even if the job is killed.
