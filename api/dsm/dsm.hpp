@@ -242,6 +242,7 @@ struct statistics {
   std::uint64_t write_misses = 0;
   std::uint64_t units_fetched = 0;  // units (or their diffs) brought here, by message or by node_copies
   std::uint64_t node_copies = 0;  // of those, copied from a node-mate's home copy without a message
+  std::uint64_t twins_created = 0;  // copies made of a unit before writing it, to diff against later
   std::uint64_t diffs_created = 0;
   std::uint64_t diffs_applied = 0;
   std::uint64_t invalidations = 0;

@@ -26,6 +26,14 @@ std::optional<std::uint64_t> allocator::length_of(std::uint64_t offset) const {
   return it->second;
 }
 
+std::optional<std::pair<std::uint64_t, std::uint64_t>> allocator::containing(std::uint64_t offset) const {
+  auto it = used_.upper_bound(offset);
+  if (it == used_.begin()) return std::nullopt;
+  --it;
+  if (offset - it->first >= it->second) return std::nullopt;
+  return *it;
+}
+
 void allocator::release(std::uint64_t offset) {
   auto it = used_.find(offset);
   if (it == used_.end()) return;

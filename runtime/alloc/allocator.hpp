@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <utility>
 
 namespace dsm::rt {
 
@@ -22,6 +23,8 @@ class allocator {
   // The length of the allocation starting at offset, or nothing if none starts there.
   std::optional<std::uint64_t> length_of(std::uint64_t offset) const;
   void release(std::uint64_t offset);
+  // The allocation that holds byte `offset`, as (start, length), or nothing.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> containing(std::uint64_t offset) const;
   std::uint64_t in_use() const { return in_use_; }
   std::uint64_t capacity() const { return size_; }
 

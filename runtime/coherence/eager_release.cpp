@@ -60,6 +60,7 @@ class eager_release final : public protocol {
     ctx_.table->set_state(u, holding::dirty);
     ctx_.table->map(u);
     dirty_.push_back(u);
+    bump(ctx_.stats.twins_created);
     DSM_TRACE_NOTE(twin, u);
   }
 

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "coherence/intervals.hpp"
 #include "coherence/protocol.hpp"
 #include "core/invariant.hpp"
 #include "core/log.hpp"
@@ -35,56 +36,10 @@
 namespace dsm::rt {
 namespace {
 
-// Little helpers to write and read the model data carried by messages.
-struct writer {
-  std::vector<std::byte> out;
-  template <class T>
-  void put(T v) {
-    const std::size_t at = out.size();
-    out.resize(at + sizeof v);
-    std::memcpy(out.data() + at, &v, sizeof v);
-  }
-  void put_bytes(std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); }
-};
-
-struct reader {
-  std::span<const std::byte> in;
-  std::size_t at = 0;
-  const char* what;
-  template <class T>
-  T get() {
-    if (in.size() - at < sizeof(T)) fatal("lazy release: truncated %s", what);
-    T v;
-    std::memcpy(&v, in.data() + at, sizeof v);
-    at += sizeof v;
-    return v;
-  }
-  std::span<const std::byte> get_bytes(std::size_t n) {
-    if (in.size() - at < n) fatal("lazy release: truncated %s", what);
-    auto s = in.subspan(at, n);
-    at += n;
-    return s;
-  }
-  bool done() const { return at == in.size(); }
-};
-
-struct interval {
-  int rank = 0;
-  std::uint32_t index = 0;
-  std::vector<std::uint32_t> vc;
-  std::vector<std::uint64_t> units;  // the write notices
-  std::uint64_t weight() const {
-    std::uint64_t s = 0;
-    for (auto v : vc) s += v;
-    return s;
-  }
-};
-
 class lazy_release final : public protocol {
  public:
   lazy_release(context& ctx, const bound_filter* bound)
-      : ctx_(ctx), bound_(bound), n_(ctx.ranks), me_(ctx.rank), vc_(static_cast<size_t>(n_), 0), log_(static_cast<size_t>(n_)),
-        base_(static_cast<size_t>(n_), 0), at_last_barrier_(static_cast<size_t>(n_), 0) {}
+      : ctx_(ctx), bound_(bound), n_(ctx.ranks), me_(ctx.rank), log_(n_, me_), at_last_barrier_(static_cast<size_t>(n_), 0) {}
 
   // ---- detection
   void read_miss(std::uint64_t u) override {
@@ -114,6 +69,7 @@ class lazy_release final : public protocol {
     ctx_.table->set_state(u, holding::dirty);
     ctx_.table->map(u);
     dirty_.push_back(u);
+    bump(ctx_.stats.twins_created);
     DSM_TRACE_NOTE(twin, u);
     account();
   }
@@ -130,17 +86,17 @@ class lazy_release final : public protocol {
 
   std::vector<std::byte> acquire_request() override {
     close_interval();  // writes before an acquire belong to the interval it ends
-    writer w;
-    for (auto v : vc_) w.put(v);
+    wire_writer w;
+    for (auto v : log_.vc()) w.put(v);
     return std::move(w.out);
   }
 
   std::vector<std::byte> token_for(std::span<const std::byte> request) override {
-    reader r{request, 0, "lock request"};
+    wire_reader r{request, 0, "lock request"};
     std::vector<std::uint32_t> theirs(static_cast<size_t>(n_));
     for (auto& v : theirs) v = r.get<std::uint32_t>();
-    writer w;
-    put_missing(w, theirs);
+    wire_writer w;
+    log_.put_missing(w, theirs);
     return std::move(w.out);
   }
 
@@ -148,10 +104,10 @@ class lazy_release final : public protocol {
 
   std::vector<std::byte> barrier_arrival() override {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
-    writer w;
+    wire_writer w;
     w.put<std::uint64_t>(memory());
-    for (auto v : vc_) w.put(v);
-    put_missing(w, at_last_barrier_);  // everything newer than what every rank knew at the last barrier
+    for (auto v : log_.vc()) w.put(v);
+    log_.put_missing(w, at_last_barrier_);  // everything newer than what every rank knew at the last barrier
     return std::move(w.out);
   }
 
@@ -161,7 +117,7 @@ class lazy_release final : public protocol {
     std::vector<std::vector<std::uint32_t>> vcs;
     bool collect = false;
     for (const auto& a : arrivals) {
-      reader r{a, 0, "barrier arrival"};
+      wire_reader r{a, 0, "barrier arrival"};
       const std::uint64_t kept = r.get<std::uint64_t>();
       collect = collect || kept > ctx_.opt.gc_bytes;
       std::vector<std::uint32_t> vc(static_cast<size_t>(n_));
@@ -169,14 +125,14 @@ class lazy_release final : public protocol {
       vcs.push_back(std::move(vc));
       while (!r.done()) {
         const std::size_t start = r.at;
-        interval iv = get_interval(r);
+        interval iv = get_interval(r, n_, ctx_.space->units());
         all.emplace(std::make_pair(iv.rank, iv.index), std::vector<std::byte>(a.begin() + static_cast<std::ptrdiff_t>(start),
                                                                               a.begin() + static_cast<std::ptrdiff_t>(r.at)));
       }
     }
     std::vector<std::vector<std::byte>> releases(arrivals.size());
     for (std::size_t s = 0; s < arrivals.size(); ++s) {
-      writer w;
+      wire_writer w;
       w.put<std::uint8_t>(collect ? 1 : 0);
       for (const auto& [key, record] : all)
         if (key.second > vcs[s][static_cast<size_t>(key.first)]) w.put_bytes(record);
@@ -190,7 +146,7 @@ class lazy_release final : public protocol {
     const bool collect = release[0] != std::byte{0};
     incorporate(release.subspan(1));
     std::lock_guard<std::mutex> g(ctx_.state_mu);
-    at_last_barrier_ = vc_;  // every rank now knows every interval up to here
+    at_last_barrier_ = log_.vc();  // every rank now knows every interval up to here
     return collect;
   }
 
@@ -208,14 +164,10 @@ class lazy_release final : public protocol {
     DSM_REQUIRE(pending_.empty() && dirty_.empty(), "garbage collection with units still invalid or dirty");
     diffs_.clear();
     diff_bytes_ = 0;
-    log_bytes_ = 0;
     warned_ = false;
     for (const auto& [u, index] : lazy_) twins_.erase(u);
     lazy_.clear();
-    for (int r = 0; r < n_; ++r) {
-      base_[static_cast<size_t>(r)] += static_cast<std::uint32_t>(log_[static_cast<size_t>(r)].size());
-      log_[static_cast<size_t>(r)].clear();
-    }
+    log_.clear();
     account();
   }
 
@@ -260,8 +212,8 @@ class lazy_release final : public protocol {
   void handle(const header& h, std::span<const std::byte> payload) override {
     DSM_REQUIRE(h.type == msg::diff_req, "lazy release: unexpected %s from rank %d", msg_name(h.type), h.src);
     const std::uint64_t u = h.id;
-    reader r{payload, 0, "diff request"};
-    writer w;
+    wire_reader r{payload, 0, "diff request"};
+    wire_writer w;
     while (!r.done()) {
       const std::uint32_t index = r.get<std::uint32_t>();
       auto it = diffs_.find({u, index});
@@ -311,16 +263,16 @@ class lazy_release final : public protocol {
                     "lazy release: unit %llu written in this interval has no twin or is not dirty",
                     static_cast<unsigned long long>(u));
     }
-    DSM_INVARIANT(clock_matches_log(), "lazy release: the vector time does not match the interval log");
+    DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
     if (dirty_.empty()) return;
-    const std::uint32_t index = ++vc_[static_cast<size_t>(me_)];
-    interval iv{me_, index, vc_, dirty_};
+    std::vector<notice> notices;
+    notices.reserve(dirty_.size());
+    for (std::uint64_t u : dirty_) notices.push_back({u, -1});
+    const std::uint32_t index = log_.add_own(std::move(notices)).index;
     for (std::uint64_t u : dirty_) {
       ctx_.table->set_state(u, holding::copy);
       lazy_[u] = index;
     }
-    log_bytes_ += kept_bytes(iv);
-    log_[static_cast<size_t>(me_)].push_back(std::move(iv));
     dirty_.clear();
     account();
   }
@@ -345,81 +297,30 @@ class lazy_release final : public protocol {
     bump(ctx_.stats.diffs_created);
   }
 
-  static void put_interval(writer& w, const interval& iv) {
-    w.put<std::int32_t>(iv.rank);
-    w.put(iv.index);
-    for (auto v : iv.vc) w.put(v);
-    w.put(static_cast<std::uint32_t>(iv.units.size()));
-    for (auto u : iv.units) w.put(u);
-  }
-
-  interval get_interval(reader& r) const {
-    interval iv;
-    iv.rank = r.get<std::int32_t>();
-    if (iv.rank < 0 || iv.rank >= n_) fatal("lazy release: interval of rank %d", iv.rank);
-    iv.index = r.get<std::uint32_t>();
-    iv.vc.resize(static_cast<size_t>(n_));
-    for (auto& v : iv.vc) v = r.get<std::uint32_t>();
-    const std::uint32_t count = r.get<std::uint32_t>();
-    if (count > ctx_.space->units()) fatal("lazy release: an interval with %u write notices", count);
-    iv.units.resize(count);
-    for (auto& u : iv.units) {
-      u = r.get<std::uint64_t>();
-      if (u >= ctx_.space->units()) fatal("lazy release: a write notice for unit %llu", static_cast<unsigned long long>(u));
-    }
-    return iv;
-  }
-
-  // state_mu held: every interval this rank keeps that `theirs` has not seen.
-  void put_missing(writer& w, const std::vector<std::uint32_t>& theirs) const {
-    for (int r = 0; r < n_; ++r) {
-      const auto& rl = log_[static_cast<size_t>(r)];
-      const std::uint32_t base = base_[static_cast<size_t>(r)];
-      const std::uint32_t from = std::max(theirs[static_cast<size_t>(r)], base);
-      for (std::uint32_t i = from; i < base + rl.size(); ++i) put_interval(w, rl[i - base]);
-    }
-  }
-
   // Application thread, op_mu held: the write notices of intervals this rank had not seen.
   void incorporate(std::span<const std::byte> bytes) {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     close_interval();
-    reader r{bytes, 0, "write notices"};
+    wire_reader r{bytes, 0, "write notices"};
     while (!r.done()) {
-      interval iv = get_interval(r);
-      if (iv.rank == me_) continue;
-      auto& rl = log_[static_cast<size_t>(iv.rank)];
-      const std::uint32_t known = base_[static_cast<size_t>(iv.rank)] + static_cast<std::uint32_t>(rl.size());
-      if (iv.index <= known) continue;
-      DSM_REQUIRE(iv.index == known + 1, "lazy release: interval %u of rank %d arrived before interval %u", iv.index,
-                iv.rank, known + 1);
-      for (std::uint64_t u : iv.units) {
+      interval iv = get_interval(r, n_, ctx_.space->units());
+      const int writer = iv.rank;
+      const std::uint32_t index = iv.index;
+      const std::vector<notice> notices = iv.notices;
+      if (!log_.learn(std::move(iv))) continue;
+      for (const notice& n : notices) {
+        const std::uint64_t u = n.unit;
         encode_lazy(u);  // this rank's own changes are diffed before anyone else's are applied
-        pending_[u].emplace_back(iv.rank, iv.index);
+        pending_[u].emplace_back(writer, index);
         if (ctx_.table->state(u) != holding::invalid) {
           ctx_.table->set_state(u, holding::invalid);
           bump(ctx_.stats.invalidations);
-          DSM_TRACE_NOTE(invalidate, u, iv.rank);
+          DSM_TRACE_NOTE(invalidate, u, writer);
         }
       }
-      vc_[static_cast<size_t>(iv.rank)] = std::max(vc_[static_cast<size_t>(iv.rank)], iv.index);
-      log_bytes_ += kept_bytes(iv);
-      rl.push_back(std::move(iv));
     }
-    DSM_INVARIANT(clock_matches_log(), "lazy release: the vector time does not match the interval log");
+    DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
     account();
-  }
-
-  // vc_[r] is the last interval of rank r this rank knows, and the log holds exactly the intervals
-  // after the last collection, base_[r] + 1 .. vc_[r]: as many as that, the last one vc_[r] (intervals
-  // are appended one by one in order, which incorporate() checks as they come). O(ranks).
-  bool clock_matches_log() const {
-    for (int r = 0; r < n_; ++r) {
-      const auto i = static_cast<size_t>(r);
-      if (vc_[i] != base_[i] + log_[i].size()) return false;
-      if (!log_[i].empty() && (log_[i].back().rank != r || log_[i].back().index != vc_[i])) return false;
-    }
-    return true;
   }
 
   // Application thread, op_mu held: fetch and apply every diff unit u lacks.
@@ -435,7 +336,7 @@ class lazy_release final : public protocol {
       const std::size_t per_request = ctx_.net->max_payload() / sizeof(std::uint32_t);
       for (const auto& [r, indices] : by_writer) {
         for (std::size_t i = 0; i < indices.size(); i += per_request) {
-          writer w;
+          wire_writer w;
           for (std::size_t k = i; k < std::min(indices.size(), i + per_request); ++k) w.put(indices[k]);
           header req{.type = msg::diff_req, .to = inbox::engine, .id = u};
           ctx_.post(r, req, w.out);
@@ -458,11 +359,11 @@ class lazy_release final : public protocol {
     };
     std::vector<piece> pieces;
     for (const auto& [from, bytes] : replies_) {
-      reader r{bytes, 0, "diff reply"};
+      wire_reader r{bytes, 0, "diff reply"};
       while (!r.done()) {
         const std::uint32_t index = r.get<std::uint32_t>();
         const std::uint32_t length = r.get<std::uint32_t>();
-        const interval& iv = find_interval(from, index);
+        const interval& iv = log_.find(from, index);
         pieces.push_back({iv.weight(), from, index, r.get_bytes(length)});
       }
     }
@@ -482,19 +383,10 @@ class lazy_release final : public protocol {
     account();
   }
 
-  const interval& find_interval(int r, std::uint32_t index) const {
-    const auto& rl = log_[static_cast<size_t>(r)];
-    const std::uint32_t base = base_[static_cast<size_t>(r)];
-    if (index <= base || index > base + rl.size())
-      fatal("lazy release: a diff for interval %u of rank %d, which this rank does not know", index, r);
-    return rl[index - base - 1];
-  }
-
   // Bytes held for the protocol: diffs, twins and intervals.
   // Kept incrementally: this is read after every change.
-  std::uint64_t memory() const { return twins_.size() * unit() + diff_bytes_ + log_bytes_; }
+  std::uint64_t memory() const { return twins_.size() * unit() + diff_bytes_ + log_.bytes(); }
   static std::uint64_t kept_bytes(const std::vector<std::byte>& diff) { return diff.size() + 32; }
-  static std::uint64_t kept_bytes(const interval& iv) { return 16 + iv.vc.size() * 4 + iv.units.size() * 8; }
   void account() {
     const std::uint64_t bytes = memory();
     ctx_.stats.protocol_bytes.store(bytes, std::memory_order_relaxed);
@@ -513,9 +405,7 @@ class lazy_release final : public protocol {
   const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
   const int n_;
   const int me_;
-  std::vector<std::uint32_t> vc_;
-  std::vector<std::vector<interval>> log_;  // log_[r][k] is interval base_[r] + k + 1 of rank r
-  std::vector<std::uint32_t> base_;         // intervals up to here were collected
+  interval_log log_;
   std::vector<std::uint32_t> at_last_barrier_;  // the vector time every rank had after the last barrier
   std::vector<std::uint64_t> dirty_;        // written in the open interval
   std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> twins_;
@@ -525,7 +415,6 @@ class lazy_release final : public protocol {
   std::vector<std::pair<int, std::vector<std::byte>>> replies_;
   bool warned_ = false;           // the memory warning of account() was given since the last collection
   std::uint64_t diff_bytes_ = 0;  // in diffs_
-  std::uint64_t log_bytes_ = 0;   // in log_  // diff replies of the current validation
 };
 
 }  // namespace

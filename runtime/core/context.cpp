@@ -71,7 +71,7 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
   switch (h.type) {
     case msg::read_req: case msg::write_req: case msg::read_fwd: case msg::write_fwd:
     case msg::invalidate: case msg::confirm: case msg::diff_push: case msg::diff_fwd: case msg::diff_req:
-    case msg::ec_acq: case msg::ec_fwd: case msg::ec_done:
+    case msg::ec_acq: case msg::ec_fwd: case msg::ec_done: case msg::home_claim: case msg::fetch_req: case msg::home_diff:
       proto->handle(h, payload);
       break;
     case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
@@ -132,7 +132,7 @@ void context::receive_app(app_op& op) {
     }
     switch (h.type) {
       case msg::unit_data: case msg::inv_ack: case msg::diff_ack: case msg::diff_reply: case msg::ec_grant:
-      case msg::ec_fail:
+      case msg::ec_fail: case msg::home_is: case msg::fetch_reply:
         proto->handle_reply(op, h, payload);
         break;
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;

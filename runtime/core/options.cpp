@@ -77,6 +77,10 @@ std::string options::describe() const {
   s += bind == bind_mode::core ? "core" : bind == bind_mode::automatic ? "auto" : "none";
   s += " log=" + std::to_string(static_cast<int>(log));
   s += " gc=" + std::to_string(gc_bytes);
+  s += " home=";
+  s += home == home_policy::cyclic ? "cyclic" : home == home_policy::block ? "block" : "first-touch";
+  s += lazy == lazy_protocol::homeless ? " lazy=homeless" : " lazy=home";
+  s += " prefetch=" + std::to_string(prefetch);
   s += check ? " check=1" : " check=0";
   s += " trace=" + (trace_path.empty() ? std::string("off") : trace_path) + " trace_events=" + std::to_string(trace_events);
   s += " chaos=" + (chaos ? std::to_string(chaos_seed) + (chaos_pairs ? ":pairs" : "") : std::string("off"));
@@ -86,7 +90,8 @@ std::string options::describe() const {
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
   static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
-                                       "NODE_SHM", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS"};
+                                       "NODE_SHM", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
+                                       "HOME", "LAZY", "PREFETCH"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -106,7 +111,8 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
             "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
-            "--dsm-check=, --dsm-node-shm=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=");
+            "--dsm-check=, --dsm-node-shm=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
+            "--dsm-prefetch=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -192,6 +198,25 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   if (auto v = lookup("DSM_GC_BYTES")) {
     o.gc_bytes = parse_size(v->first, v->second);
     if (o.gc_bytes == 0) bad(v->first, v->second, "is not a garbage-collection threshold", "a size of at least 1, e.g. 64M");
+  }
+  if (auto v = lookup("DSM_HOME")) {
+    const std::string s = lower(v->second);
+    if (s == "first-touch" || s == "first_touch") o.home = home_policy::first_touch;
+    else if (s == "cyclic") o.home = home_policy::cyclic;
+    else if (s == "block") o.home = home_policy::block;
+    else bad(v->first, v->second, "is not a home placement", "first-touch, cyclic, block");
+  }
+  if (auto v = lookup("DSM_LAZY")) {
+    const std::string s = lower(v->second);
+    if (s == "home" || s == "hlrc") o.lazy = lazy_protocol::home;
+    else if (s == "homeless" || s == "treadmarks") o.lazy = lazy_protocol::homeless;
+    else bad(v->first, v->second, "is not a lazy release protocol", "home (hlrc), homeless (treadmarks)");
+  }
+  if (auto v = lookup("DSM_PREFETCH")) {
+    const std::string& s = v->second;
+    const bool digits = !s.empty() && s.size() <= 3 && s.find_first_not_of("0123456789") == std::string::npos;
+    o.prefetch = digits ? std::stoull(s) : 0;
+    if (o.prefetch < 1 || o.prefetch > 64) bad(v->first, v->second, "is not a number of units to prefetch", "a number from 1 to 64");
   }
   if (auto v = lookup("DSM_CHECK")) {
     const std::string s = lower(v->second);

@@ -29,6 +29,14 @@ enum class transport_kind { automatic, shm, mpi };
 // the node gets a core (or a hardware thread) of its own and the launcher has not bound it already.
 enum class bind_mode { none, core, automatic };
 enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };
+// DSM_HOME: where the release models keep each unit's home copy. first_touch: the first rank that
+// writes the unit (eager release: that touches it); cyclic: unit % ranks; block: each allocation cut
+// into one block of units per rank, in rank order.
+enum class home_policy { first_touch, cyclic, block };
+// DSM_LAZY: which protocol implements lazy release (and entry consistency's unbound data). home: HLRC,
+// diffs applied at each unit's home, whole units fetched from it; homeless: TreadMarks, diffs kept
+// by their writers and pulled by each rank that needs them.
+enum class lazy_protocol { home, homeless };
 
 struct options {
   dsm::model model = dsm::model::sequential;
@@ -50,6 +58,9 @@ struct options {
   bind_mode bind = bind_mode::none;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this
+  home_policy home = home_policy::first_touch;    // DSM_HOME
+  lazy_protocol lazy = lazy_protocol::home;       // DSM_LAZY
+  std::uint64_t prefetch = 4;                     // DSM_PREFETCH: units a home-based read miss may bring
   bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively
   std::string trace_path;                        // DSM_TRACE=<path>.json: protocol events, Chrome trace format
   std::uint64_t trace_events = std::uint64_t{1} << 20;  // DSM_TRACE_EVENTS: events kept per rank

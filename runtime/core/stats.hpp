@@ -21,6 +21,7 @@ namespace dsm::rt {
   X(write_misses)          \
   X(units_fetched)         \
   X(node_copies)           \
+  X(twins_created)         \
   X(diffs_created)         \
   X(diffs_applied)         \
   X(invalidations)         \

@@ -36,13 +36,12 @@ std::uint64_t unit_table::default_map_budget() {
 }
 
 unit_table::unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget, holding at_home,
-                       holding elsewhere)
+                       holding elsewhere, homes h)
     : space_(space), rank_(rank), ranks_(ranks), words_((ranks + 63) / 64), units_(space.units()), at_home_(at_home),
-      elsewhere_(elsewhere), budget_(map_budget) {
+      elsewhere_(elsewhere), homes_(h), budget_(map_budget) {
   entries_bytes_ = units_ * sizeof(entry);
   entries_ = static_cast<entry*>(reserve(entries_bytes_));
-  copysets_bytes_ = ((units_ + static_cast<std::uint64_t>(ranks_) - 1) / static_cast<std::uint64_t>(ranks_) + 1) *
-                    static_cast<std::uint64_t>(words_) * sizeof(std::uint64_t);
+  copysets_bytes_ = units_ * static_cast<std::uint64_t>(words_) * sizeof(std::uint64_t);
   copysets_ = static_cast<std::uint64_t*>(reserve(copysets_bytes_));
 }
 
@@ -56,7 +55,7 @@ holding unit_table::state(std::uint64_t u) const {
                 static_cast<unsigned long long>(units_));
   const std::uint8_t s = entries_[u].state;
   DSM_INVARIANT(s <= static_cast<std::uint8_t>(holding::dirty), "unit %llu in state %u", static_cast<unsigned long long>(u), s);
-  if (s == 0) return home(u) == rank_ ? at_home_ : elsewhere_;
+  if (s == 0) return home(u) == rank_ ? at_home_ : elsewhere_;  // an unknown home is -1: elsewhere
   return static_cast<holding>(s);
 }
 
@@ -68,6 +67,21 @@ void unit_table::set_state(std::uint64_t u, holding h) {
 }
 
 void unit_table::map(std::uint64_t u) { apply(u, access_of(state(u))); }
+
+void unit_table::reset(std::uint64_t first, std::uint64_t end) {
+  for (std::uint64_t u = first; u < end; ++u) {
+    entry& e = entries_[u];
+    const bool was_mapped = mapped(u);
+    const std::uint8_t prot = e.prot;
+    const std::uint32_t gen = e.map_gen;
+    e = entry{};
+    e.prot = prot;
+    e.map_gen = gen;
+    std::uint64_t* w = copyset(u);
+    for (int i = 0; i < words_; ++i) w[i] = 0;
+    if (was_mapped) apply(u, access_of(state(u)));
+  }
+}
 
 std::int64_t unit_table::runs_delta(std::uint64_t u, access before, access after) const {
   std::int64_t d = 0;
@@ -140,6 +154,7 @@ void unit_table::materialized(std::uint64_t u) const {
   // As allocated, the home owns the unit and is its only copy. Write that down before the first
   // change so that the all-zero encoding never has to be interpreted again.
   if (entries_[u].owner != 0) return;
+  DSM_INVARIANT(home(u) >= 0, "the copyset of unit %llu, whose home is not known here", static_cast<unsigned long long>(u));
   entries_[u].owner = home(u) + 1;
   std::uint64_t* w = copyset(u);
   for (int i = 0; i < words_; ++i) w[i] = 0;

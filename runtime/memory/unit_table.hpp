@@ -1,8 +1,12 @@
 // unit_table.hpp: the state of every unit on this rank, and the protection of its application view.
 //
-// A flat array indexed by unit number (reserved with mmap, committed only where touched, a dozen
-// bytes per unit), plus a copyset bitmap per unit for the units this rank is home of. All-zero bytes
-// mean "as allocated": the home owns the unit, zero-filled and writable, nobody else has a copy.
+// A flat array indexed by unit number (reserved with mmap, committed only where touched, 24 bytes
+// per unit), plus a copyset bitmap per unit, used where this rank is the unit's home. All-zero bytes
+// mean "as allocated": the home owns the unit, zero-filled, and nobody else has a copy.
+//
+// Homes are either fixed (unit % ranks: sequential consistency, whose homes are managers) or decided
+// per unit by the protocol (the release models: DSM_HOME, first touch by default). A decided home is
+// unknown here until the protocol records it; a unit whose home is unknown holds `elsewhere`.
 //
 // Mapping is separate from access: a unit whose data is valid here may still be PROT_NONE because
 // the table dropped its mapping to stay under vm.max_map_count (every distinct protection run is a
@@ -43,15 +47,24 @@ inline access access_of(holding h) {
 
 class unit_table {
  public:
+  enum class homes { fixed, decided };
   // `at_home` / `elsewhere`: what a rank holds of a unit as allocated, at its home and elsewhere.
   unit_table(const global_space& space, int rank, int ranks, std::uint64_t map_budget,
-             holding at_home = holding::owner_sole, holding elsewhere = holding::invalid);
+             holding at_home = holding::owner_sole, holding elsewhere = holding::invalid, homes h = homes::fixed);
   ~unit_table();
   unit_table(const unit_table&) = delete;
   unit_table& operator=(const unit_table&) = delete;
 
   std::uint64_t units() const { return units_; }
-  int home(std::uint64_t u) const { return static_cast<int>(u % static_cast<std::uint64_t>(ranks_)); }
+  // The home of u, or -1 if it is decided per unit and not known here yet.
+  int home(std::uint64_t u) const {
+    if (homes_ == homes::fixed) return static_cast<int>(u % static_cast<std::uint64_t>(ranks_));
+    return entries_[u].home - 1;
+  }
+  void set_home(std::uint64_t u, int r) { entries_[u].home = r + 1; }
+  // Units [first, end) as allocated again, on every rank (after a collective dsm::free): state,
+  // home, owner, copyset and flags forgotten, protection set to match.
+  void reset(std::uint64_t first, std::uint64_t end);
 
   holding state(std::uint64_t u) const;
   // Changes what this rank holds; a mapped unit is re-protected to match (or unmapped).
@@ -79,6 +92,20 @@ class unit_table {
   bool in_copyset(std::uint64_t u, int r) const;
   void add_copy(std::uint64_t u, int r);
   void clear_copyset(std::uint64_t u);
+  // True if a rank other than r is in u's copyset.
+  bool copies_besides(std::uint64_t u, int r) const {
+    materialized(u);
+    const std::uint64_t* w = copyset(u);
+    for (int i = 0; i < words_; ++i) {
+      const std::uint64_t mine = i == r / 64 ? std::uint64_t{1} << (r % 64) : 0;
+      if ((w[i] & ~mine) != 0) return true;
+    }
+    return false;
+  }
+  // Home side, home-based release consistency: false while any rank may hold a copy it has not
+  // fetched from the home (as allocated every rank reads zeros), true once the copyset is exact.
+  bool copies_known(std::uint64_t u) const { return (entries_[u].flags & kCopiesKnown) != 0; }
+  void set_copies_known(std::uint64_t u) { entries_[u].flags |= kCopiesKnown; }
   template <class Fn>
   void for_each_copy(std::uint64_t u, Fn&& fn) const {
     materialized(u);
@@ -106,16 +133,19 @@ class unit_table {
   static std::uint64_t default_map_budget();
 
  private:
+  static constexpr std::uint8_t kCopiesKnown = 1;
   struct entry {
     std::uint8_t state;     // holding, 0 = as allocated
     std::uint8_t busy;      // home: a request on this unit is in progress
     std::uint8_t prot;      // access applied to the application view in generation map_gen
-    std::uint8_t pad;
+    std::uint8_t flags;     // kCopiesKnown
     std::uint32_t map_gen;
     std::int32_t owner;     // home: owner rank + 1, 0 = as allocated (the home)
     std::uint32_t extent;   // data bytes, 0 = the whole unit
+    std::int32_t home;      // decided homes: home rank + 1, 0 = not known here
+    std::uint32_t pad;
   };
-  static_assert(sizeof(entry) == 16);
+  static_assert(sizeof(entry) == 24);
 
   // The protection the kernel has for u now.
   access effective(std::uint64_t u) const {
@@ -125,7 +155,7 @@ class unit_table {
   bool runs_consistent(std::uint64_t u) const;  // for DSM_INVARIANT
   void apply(std::uint64_t u, access want);
   void reset_mappings();
-  std::uint64_t* copyset(std::uint64_t u) const { return copysets_ + (u / static_cast<std::uint64_t>(ranks_)) * words_; }
+  std::uint64_t* copyset(std::uint64_t u) const { return copysets_ + u * static_cast<std::uint64_t>(words_); }
   void materialized(std::uint64_t u) const;
 
   const global_space& space_;
@@ -139,6 +169,7 @@ class unit_table {
   std::size_t copysets_bytes_ = 0;
   holding at_home_;
   holding elsewhere_;
+  homes homes_;
   std::uint32_t generation_ = 1;
   std::uint64_t runs_ = 0;
   std::uint64_t budget_;

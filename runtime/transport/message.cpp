@@ -34,6 +34,11 @@ const char* msg_name(msg m) noexcept {
     case msg::ec_done: return "ec_done";
     case msg::ec_grant: return "ec_grant";
     case msg::ec_fail: return "ec_fail";
+    case msg::home_claim: return "home_claim";
+    case msg::home_is: return "home_is";
+    case msg::fetch_req: return "fetch_req";
+    case msg::fetch_reply: return "fetch_reply";
+    case msg::home_diff: return "home_diff";
     case msg::kLast: break;
   }
   return "unknown";
@@ -41,7 +46,7 @@ const char* msg_name(msg m) noexcept {
 
 bool is_bulk(msg m) noexcept {
   return m == msg::lock_token || m == msg::barrier_release || m == msg::barrier_data || m == msg::diff_reply ||
-         m == msg::ec_done || m == msg::ec_grant;
+         m == msg::ec_done || m == msg::ec_grant || m == msg::fetch_reply || m == msg::home_diff;
 }
 
 namespace {
@@ -75,6 +80,9 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::barrier_arrive: case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
     case msg::ec_acq: case msg::ec_fwd: case msg::ec_done: r = {inbox::engine, false, true, false}; return true;
     case msg::ec_grant: case msg::ec_fail: r = {inbox::app, false, false, false}; return true;
+    case msg::home_claim: case msg::home_diff: r = {inbox::engine, true, false, false}; return true;
+    case msg::home_is: case msg::fetch_reply: r = {inbox::app, true, false, false}; return true;
+    case msg::fetch_req: r = {inbox::engine, true, false, false, false, true}; return true;
     case msg::kLast: break;
   }
   return false;
@@ -106,6 +114,8 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
     if (h.offset >= lim.unit_size || h.arg2 == 0 || h.arg2 > lim.unit_size - h.offset) return "diff span outside the unit";
   }
   if (h.type == msg::diff_ack && h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more forwards than ranks";
+  if (h.type == msg::home_is && h.arg >= static_cast<std::uint64_t>(lim.ranks)) return "home rank out of range";
+  if (h.type == msg::fetch_req && (h.arg == 0 || h.arg > 64 || h.arg > lim.units - h.id)) return "fetch of units out of range";
   if (r.data) {
     if (h.length > lim.max_payload) return "payload larger than the transport allows";
     if (h.arg2 > lim.unit_size) return "data total larger than a unit";

@@ -55,6 +55,13 @@ enum class msg : std::uint16_t {
                     // arg = 2: not served yet, the lock is held here (tries are refused meanwhile)
   ec_grant,         // holder or manager -> acquirer (app); bulk payload: the bound data, arg = 1 if it is there
   ec_fail,          // manager -> acquirer (app): a try that would have waited
+  // Decided homes (the release models, DSM_HOME=first-touch) and home-based lazy release.
+  home_claim,       // first writer -> the unit's manager: make me the home of unit `id` if it has none
+  home_is,          // manager -> claimer (app): arg = the home of unit `id`
+  fetch_req,        // reader -> home: units id .. id+arg-1 (the first is missed, the rest prefetched); payload =
+                    // per unit the diffs it must hold first, [u32 n][(i32 writer, u32 interval) x n]
+  fetch_reply,      // home -> reader (app), bulk: [u64 unit][u32 n][(i32, u32) x n applied][u32 bytes][data]...
+  home_diff,        // writer -> home, bulk: a diff of unit `id` made in the writer's interval `arg`
   kLast
 };
 

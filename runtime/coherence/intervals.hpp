@@ -1,0 +1,113 @@
+// intervals.hpp: the intervals, vector times and write notices that both lazy-release protocols
+// keep (lazy_release.cpp: homeless, TreadMarks; home_lazy_release.cpp: home-based, HLRC), and their
+// wire form in lock requests, tokens and barriers.
+//
+// A rank's execution is cut into intervals; interval i of rank r carries the vector time r had when
+// it closed it and its write notices: the units r wrote in it (and, home-based, each unit's home).
+// The log keeps, per rank, the intervals this rank knows that are newer than what every rank is
+// known to hold (after a barrier, nothing older is ever asked for again). Not thread safe: the
+// caller holds state_mu.
+#ifndef DSM_RUNTIME_COHERENCE_INTERVALS_HPP_
+#define DSM_RUNTIME_COHERENCE_INTERVALS_HPP_
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "core/log.hpp"
+
+namespace dsm::rt {
+
+// Appends values and byte strings to a message payload.
+struct wire_writer {
+  std::vector<std::byte> out;
+  template <class T>
+  void put(T v) {
+    const std::size_t at = out.size();
+    out.resize(at + sizeof v);
+    std::memcpy(out.data() + at, &v, sizeof v);
+  }
+  void put_bytes(std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); }
+};
+
+// Reads them back; a payload that ends early is a fatal error naming `what`.
+struct wire_reader {
+  std::span<const std::byte> in;
+  std::size_t at = 0;
+  const char* what;
+  template <class T>
+  T get() {
+    if (in.size() - at < sizeof(T)) fatal("truncated %s", what);
+    T v;
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::span<const std::byte> get_bytes(std::size_t n) {
+    if (in.size() - at < n) fatal("truncated %s", what);
+    auto s = in.subspan(at, n);
+    at += n;
+    return s;
+  }
+  bool done() const { return at == in.size(); }
+};
+
+// "This interval wrote unit `unit`, whose home is `home`" (-1: the homeless protocol has none).
+struct notice {
+  std::uint64_t unit;
+  std::int32_t home;
+};
+
+struct interval {
+  int rank = 0;
+  std::uint32_t index = 0;
+  std::vector<std::uint32_t> vc;
+  std::vector<notice> notices;
+  // The sum of the vector time: an order of intervals consistent with happens-before.
+  std::uint64_t weight() const {
+    std::uint64_t s = 0;
+    for (auto v : vc) s += v;
+    return s;
+  }
+  std::uint64_t bytes() const { return 16 + vc.size() * 4 + notices.size() * 12; }
+};
+
+void put_interval(wire_writer& w, const interval& iv);
+// Checks every field against the job: ranks, units, homes.
+interval get_interval(wire_reader& r, int ranks, std::uint64_t units);
+
+class interval_log {
+ public:
+  interval_log(int ranks, int me);
+
+  const std::vector<std::uint32_t>& vc() const { return vc_; }
+  // Closes this rank's next interval with these notices and returns it.
+  const interval& add_own(std::vector<notice> notices);
+  // Another rank's interval; false if this rank knew it already. Intervals of a rank must come in
+  // order (a gap is a fatal error).
+  bool learn(interval&& iv);
+  // Every interval kept here that a rank with vector time `theirs` has not seen.
+  void put_missing(wire_writer& w, const std::vector<std::uint32_t>& theirs) const;
+  const interval& find(int r, std::uint32_t index) const;
+  // Drops every interval: all of them have been applied everywhere (homeless garbage collection).
+  void clear();
+  // Drops the intervals up to `upto` (every rank knows them: a barrier has just passed).
+  void trim(const std::vector<std::uint32_t>& upto);
+  std::uint64_t bytes() const { return bytes_; }
+  // vc_[r] is the last interval of rank r known here, and the log holds exactly base_[r] + 1 ..
+  // vc_[r]. O(ranks); for DSM_INVARIANT.
+  bool consistent() const;
+
+ private:
+  int n_;
+  int me_;
+  std::vector<std::uint32_t> vc_;
+  std::vector<std::vector<interval>> log_;  // log_[r][k] is interval base_[r] + k + 1 of rank r
+  std::vector<std::uint32_t> base_;         // intervals up to here were dropped
+  std::uint64_t bytes_ = 0;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_COHERENCE_INTERVALS_HPP_
