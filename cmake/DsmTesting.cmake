@@ -17,11 +17,30 @@ endfunction()
 set(DSM_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe --mca btl self,vader,tcp
     --mca mpi_yield_when_idle 1 --bind-to none)
 
-# dsm_add_mpi_test(<name> COMMAND <target-or-path> [args...] RANKS 1 2 4 [MODELS sc ...]
+# The variants of the models that choose the other lazy-release protocol (DSM_LAZY=homeless, the
+# TreadMarks protocol, for lazy release and for entry consistency's unbound data). A test named
+# after a variant runs under its model with DSM_LAZY=homeless and carries the labels of both.
+set(DSM_TEST_HOMELESS lazy-homeless entry-homeless)
+
+# dsm_model_env(<model or variant> <env var> <label var>): the environment and labels of a run.
+function(dsm_model_env model env_var label_var)
+  if(model MATCHES "^(lazy|entry)-homeless$")
+    string(REPLACE "lazy-homeless" "lazy-release" base "${model}")
+    string(REPLACE "entry-homeless" "entry" base "${base}")
+    set(${env_var} "DSM_MODEL=${base};DSM_LAZY=homeless" PARENT_SCOPE)
+    set(${label_var} "${base};homeless" PARENT_SCOPE)
+  else()
+    set(${env_var} "DSM_MODEL=${model}" PARENT_SCOPE)
+    set(${label_var} "${model}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# dsm_add_mpi_test(<name> COMMAND <target-or-path> [args...] RANKS 1 2 4 [MODELS sc ...] [HOMELESS]
 #                  [TIMEOUT s] [LABELS ...] [ENV VAR=value ...])
-# registers <name>.<model>.np<N> for each model and rank count.
+# registers <name>.<model>.np<N> for each model and rank count; HOMELESS adds the homeless variants
+# of the lazy-release models (DSM_TEST_HOMELESS) to the default models.
 function(dsm_add_mpi_test name)
-  cmake_parse_arguments(A "" "TIMEOUT" "COMMAND;RANKS;MODELS;LABELS;ENV" ${ARGN})
+  cmake_parse_arguments(A "HOMELESS" "TIMEOUT" "COMMAND;RANKS;MODELS;LABELS;ENV" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()
@@ -30,6 +49,9 @@ function(dsm_add_mpi_test name)
   endif()
   if(NOT A_MODELS)
     set(A_MODELS ${DSM_TEST_MODELS})
+    if(A_HOMELESS)
+      list(APPEND A_MODELS ${DSM_TEST_HOMELESS})
+    endif()
   endif()
   list(GET A_COMMAND 0 exe)
   list(REMOVE_AT A_COMMAND 0)
@@ -39,10 +61,11 @@ function(dsm_add_mpi_test name)
   foreach(model IN LISTS A_MODELS)
     foreach(n IN LISTS A_RANKS)
       set(test ${name}.${model}.np${n})
+      dsm_model_env(${model} model_env model_labels)
       add_test(NAME ${test} COMMAND ${DSM_MPIRUN} -np ${n} ${exe} ${A_COMMAND})
       set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT}
-        LABELS "mpi;np${n};${model};${A_LABELS}"
-        ENVIRONMENT "DSM_MODEL=${model};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;${DSM_SANITIZER_ENV};${A_ENV}")
+        LABELS "mpi;np${n};${model_labels};${A_LABELS}"
+        ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;${DSM_SANITIZER_ENV};${A_ENV}")
     endforeach()
   endforeach()
 endfunction()

@@ -1,11 +1,14 @@
 // eager_release.cpp: eager release consistency (Munin, Carter, Bennett and Zwaenepoel 1991):
 // multiple writers with twins and diffs, write-update at release.
 //
-// Every unit has a home (unit % ranks) that keeps the master copy and the copyset. A miss on a unit
-// this rank has no copy of fetches it from the home, which adds the rank to the copyset; copies stay
-// valid from then on, because every change is pushed to them (a home that is writing the unit sends
-// its twin, not its unreleased bytes). The first write to a valid unit in an interval makes a twin
-// and maps the unit writable, without a message. At a release (lock release,
+// Every unit has a home (homes.hpp, DSM_HOME: by default the first rank to touch it) that keeps the
+// master copy and the copyset. A miss on a unit this rank has no copy of fetches it from the home,
+// which adds the rank to the copyset; copies stay valid from then on, because every change is pushed
+// to them (a home that is writing the unit sends its twin, not its unreleased bytes). A unit no
+// other rank holds (a private unit) costs its home nothing: it stays writable across releases, with
+// no twin and no diff; the home takes write access away when a rank first fetches it. Any other
+// first write to a valid unit in an interval makes a twin and maps the unit writable, without a
+// message. At a release (lock release,
 // barrier arrival) the rank diffs each dirty unit against its twin, sends each diff to the unit's
 // home, which applies it to the master and forwards it to every other copy holder, and waits for an
 // acknowledgement from each: when release returns, every copy in the job has the writes. A diff that
@@ -23,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "coherence/homes.hpp"
 #include "coherence/protocol.hpp"
 #include "core/invariant.hpp"
 #include "core/log.hpp"
@@ -35,16 +39,20 @@ namespace {
 class eager_release final : public protocol {
  public:
   explicit eager_release(context& ctx)
-      : ctx_(ctx), span_(std::min<std::uint64_t>(ctx.space->unit(), std::uint64_t{256} << 10)) {}
+      : ctx_(ctx), homes_(ctx), span_(std::min<std::uint64_t>(ctx.space->unit(), std::uint64_t{256} << 10)) {}
 
   void read_miss(std::uint64_t u) override {
     std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
-    if (!usable(u, false)) fetch(u);
+    if (usable(u, false)) return;
+    if (homes_.resolve(u) != ctx_.rank) fetch(u);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    ctx_.table->map(u);
   }
 
   void write_miss(std::uint64_t u) override {
     std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
     if (usable(u, true)) return;
+    const int home = homes_.resolve(u);
     bool valid;
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
@@ -53,6 +61,12 @@ class eager_release final : public protocol {
     if (!valid) fetch(u);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     bump(ctx_.stats.write_misses);
+    if (home == ctx_.rank && !ctx_.table->copies_besides(u, ctx_.rank) && (!ctx_.homes || ctx_.homes->make_private(u))) {
+      // Nobody else holds it: written in place, without a twin, and not announced.
+      ctx_.table->set_state(u, holding::owner_sole);
+      ctx_.table->map(u);
+      return;
+    }
     if (node_home(u) && ctx_.table->state(u) != holding::dirty) ctx_.homes->begin_change(u);
     auto& twin = twins_[u];
     if (!twin) twin = std::make_unique<std::byte[]>(ctx_.space->unit());
@@ -75,22 +89,30 @@ class eager_release final : public protocol {
       if (node_home(u)) ctx_.homes->end_change(u);
       return true;
     });
+    ctx_.table->reset(first, end);  // as allocated: no home, no copy
+    if (ctx_.homes) ctx_.homes->reset(first, end);
   }
   void on_barrier() override { flush(); }
 
   void handle(const header& h, std::span<const std::byte> payload) override {
     const std::uint64_t u = h.id;
     switch (h.type) {
+      case msg::home_claim: homes_.handle(h); break;
       case msg::read_req: {
-        DSM_REQUIRE(ctx_.table->home(u) == ctx_.rank, "read request for unit %llu at rank %d, not its home",
-                  static_cast<unsigned long long>(u), ctx_.rank);
+        DSM_REQUIRE(homes_.adopt(u), "read request for unit %llu at rank %d, not its home", static_cast<unsigned long long>(u),
+                    ctx_.rank);
+        if (ctx_.table->state(u) == holding::owner_sole) {
+          // A private unit gets a copy: every later write of the home's must reach it.
+          ctx_.table->set_state(u, holding::copy);
+          if (ctx_.homes) ctx_.homes->make_tracked(u);
+        }
         ctx_.table->add_copy(u, h.src);
         send_unit(h.src, u);
         break;
       }
       case msg::diff_push: {
-        DSM_REQUIRE(ctx_.table->home(u) == ctx_.rank, "diff for unit %llu at rank %d, not its home",
-                  static_cast<unsigned long long>(u), ctx_.rank);
+        DSM_REQUIRE(homes_.adopt(u), "diff for unit %llu at rank %d, not its home", static_cast<unsigned long long>(u),
+                    ctx_.rank);
         apply(u, h.offset, h.arg2, payload, h.src);
         std::uint64_t forwarded = 0;
         for_each_copy(u, [&](int c) {
@@ -114,6 +136,10 @@ class eager_release final : public protocol {
   }
 
   void handle_reply(app_op& op, const header& h, std::span<const std::byte> payload) override {
+    if (h.type == msg::home_is) {
+      homes_.handle_reply(op, h);
+      return;
+    }
     if (h.type == msg::diff_ack) {
       if (h.flags == 1) {  // from the home: it forwarded to h.arg copies, each of which acknowledges
         ++op.homes_acked;
@@ -153,7 +179,7 @@ class eager_release final : public protocol {
       });
   }
 
-  // A copy from the home. op_mu held.
+  // A copy from the home (known: the caller resolved it). op_mu held.
   void fetch(std::uint64_t u) {
     const int home = ctx_.table->home(u);
     DSM_REQUIRE(home != ctx_.rank, "unit %llu invalid at its own home", static_cast<unsigned long long>(u));
@@ -319,6 +345,7 @@ class eager_release final : public protocol {
   };
 
   context& ctx_;
+  home_map homes_;
   const std::uint64_t span_;  // diffs cover at most this many bytes of a unit each
   std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> twins_;
   std::vector<std::uint64_t> dirty_;

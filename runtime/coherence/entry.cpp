@@ -86,6 +86,7 @@ class entry final : public protocol, private bound_filter {
   bool needs_barrier_before_free() override { return true; }
   void on_free(std::uint64_t first, std::uint64_t end) override { unbound_->on_free(first, end); }
   void settle(std::uint64_t first, std::uint64_t end) override { unbound_->settle(first, end); }
+  void before_free(std::uint64_t first, std::uint64_t end) override { unbound_->before_free(first, end); }
 
   // ---- locks
   bool serves_locks() const override { return true; }
@@ -224,7 +225,7 @@ class entry final : public protocol, private bound_filter {
         answered(h.id, h.src, h.arg != 0, std::move(data));
         break;
       }
-      case msg::diff_req: unbound_->handle(h, payload); break;
+      case msg::diff_req: case msg::home_claim: case msg::fetch_req: case msg::home_diff: unbound_->handle(h, payload); break;
       default: fatal("entry: unexpected %s from rank %d", msg_name(h.type), h.src);
     }
   }
@@ -463,6 +464,12 @@ class entry final : public protocol, private bound_filter {
     ctx_.bound.for_each_in(base, base + ctx_.table->extent(u),
                            [&](const bindings::range&, std::uint64_t lo, std::uint64_t hi) { n += hi - lo; });
     return n == ctx_.table->extent(u);
+  }
+  bool touches(std::uint64_t u) const override {
+    const std::uint64_t base = u * ctx_.space->unit();
+    bool any = false;
+    ctx_.bound.for_each_in(base, base + ctx_.table->extent(u), [&](const bindings::range&, std::uint64_t, std::uint64_t) { any = true; });
+    return any;
   }
 
   context& ctx_;

@@ -2,6 +2,7 @@
 #include "coherence/intervals.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace dsm::rt {
 
@@ -59,12 +60,7 @@ bool interval_log::learn(interval&& iv) {
 }
 
 void interval_log::put_missing(wire_writer& w, const std::vector<std::uint32_t>& theirs) const {
-  for (int r = 0; r < n_; ++r) {
-    const auto& rl = log_[static_cast<size_t>(r)];
-    const std::uint32_t base = base_[static_cast<size_t>(r)];
-    const std::uint32_t from = std::max(theirs[static_cast<size_t>(r)], base);
-    for (std::uint32_t i = from; i < base + rl.size(); ++i) put_interval(w, rl[i - base]);
-  }
+  for_each_missing(theirs, [&](const interval& iv) { put_interval(w, iv); });
 }
 
 const interval& interval_log::find(int r, std::uint32_t index) const {
@@ -103,6 +99,45 @@ bool interval_log::consistent() const {
     if (!log_[i].empty() && (log_[i].back().rank != r || log_[i].back().index != vc_[i])) return false;
   }
   return true;
+}
+
+std::vector<std::byte> barrier_arrival_of(const interval_log& log, std::uint64_t kept,
+                                          const std::vector<std::uint32_t>& since) {
+  wire_writer w;
+  w.put<std::uint64_t>(kept);
+  for (auto v : log.vc()) w.put(v);
+  log.put_missing(w, since);
+  return std::move(w.out);
+}
+
+std::vector<std::vector<std::byte>> merge_barrier_arrivals(const std::vector<std::vector<std::byte>>& arrivals, int ranks,
+                                                           std::uint64_t units, std::uint64_t gc_bytes) {
+  // The union of everybody's intervals, and for each rank what it lacks.
+  std::map<std::pair<int, std::uint32_t>, std::span<const std::byte>> all;  // (rank, index) -> its bytes
+  std::vector<std::vector<std::uint32_t>> vcs;
+  bool collect = false;
+  for (const auto& a : arrivals) {
+    wire_reader r{a, 0, "barrier arrival"};
+    const std::uint64_t kept = r.get<std::uint64_t>();
+    collect = collect || kept > gc_bytes;
+    std::vector<std::uint32_t> vc(static_cast<size_t>(ranks));
+    for (auto& v : vc) v = r.get<std::uint32_t>();
+    vcs.push_back(std::move(vc));
+    while (!r.done()) {
+      const std::size_t start = r.at;
+      const interval iv = get_interval(r, ranks, units);
+      all.emplace(std::make_pair(iv.rank, iv.index), std::span<const std::byte>(a).subspan(start, r.at - start));
+    }
+  }
+  std::vector<std::vector<std::byte>> releases(arrivals.size());
+  for (std::size_t s = 0; s < arrivals.size(); ++s) {
+    wire_writer w;
+    w.put<std::uint8_t>(collect ? 1 : 0);
+    for (const auto& [key, record] : all)
+      if (key.second > vcs[s][static_cast<size_t>(key.first)]) w.put_bytes(record);
+    releases[s] = std::move(w.out);
+  }
+  return releases;
 }
 
 }  // namespace dsm::rt

@@ -89,6 +89,15 @@ class interval_log {
   bool learn(interval&& iv);
   // Every interval kept here that a rank with vector time `theirs` has not seen.
   void put_missing(wire_writer& w, const std::vector<std::uint32_t>& theirs) const;
+  template <class Fn>
+  void for_each_missing(const std::vector<std::uint32_t>& theirs, Fn&& fn) const {
+    for (int r = 0; r < n_; ++r) {
+      const auto& rl = log_[static_cast<size_t>(r)];
+      const std::uint32_t base = base_[static_cast<size_t>(r)];
+      const std::uint32_t from = theirs[static_cast<size_t>(r)] > base ? theirs[static_cast<size_t>(r)] : base;
+      for (std::uint32_t i = from; i < base + rl.size(); ++i) fn(rl[i - base]);
+    }
+  }
   const interval& find(int r, std::uint32_t index) const;
   // Drops every interval: all of them have been applied everywhere (homeless garbage collection).
   void clear();
@@ -107,6 +116,15 @@ class interval_log {
   std::vector<std::uint32_t> base_;         // intervals up to here were dropped
   std::uint64_t bytes_ = 0;
 };
+
+// The barrier payloads of both protocols. An arrival is [u64 bytes kept][vector time][the intervals
+// newer than `since`, what every rank knew at the last barrier]; the merging rank (protocol.hpp)
+// answers each rank with [u8 collect][the intervals it lacks], collect = 1 when a rank keeps more
+// than gc_bytes (the homeless protocol's garbage collection; the home-based one reports 0).
+std::vector<std::byte> barrier_arrival_of(const interval_log& log, std::uint64_t kept,
+                                          const std::vector<std::uint32_t>& since);
+std::vector<std::vector<std::byte>> merge_barrier_arrivals(const std::vector<std::vector<std::byte>>& arrivals, int ranks,
+                                                           std::uint64_t units, std::uint64_t gc_bytes);
 
 }  // namespace dsm::rt
 

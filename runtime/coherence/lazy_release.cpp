@@ -1,5 +1,6 @@
-// lazy_release.cpp: lazy release consistency (TreadMarks, Keleher, Cox and Zwaenepoel 1992/94):
-// intervals, vector timestamps, write notices, multiple writers with lazily created diffs.
+// lazy_release.cpp: homeless lazy release consistency (TreadMarks, Keleher, Cox and Zwaenepoel
+// 1992/94; DSM_LAZY=homeless): intervals, vector timestamps, write notices, multiple writers with
+// lazily created diffs. The default lazy-release protocol is home-based (home_lazy_release.cpp).
 //
 // A rank's execution is cut into intervals at each release and acquire; its vector time counts the
 // intervals of every rank it has heard of. Every unit starts zero and valid on every rank, so no
@@ -91,7 +92,7 @@ class lazy_release final : public protocol {
     return std::move(w.out);
   }
 
-  std::vector<std::byte> token_for(std::span<const std::byte> request) override {
+  std::vector<std::byte> token_for(int, std::span<const std::byte> request) override {
     wire_reader r{request, 0, "lock request"};
     std::vector<std::uint32_t> theirs(static_cast<size_t>(n_));
     for (auto& v : theirs) v = r.get<std::uint32_t>();
@@ -100,45 +101,15 @@ class lazy_release final : public protocol {
     return std::move(w.out);
   }
 
-  void on_token(std::span<const std::byte> token) override { incorporate(token); }
+  void on_token(int, std::span<const std::byte> token) override { incorporate(token); }
 
   std::vector<std::byte> barrier_arrival() override {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
-    wire_writer w;
-    w.put<std::uint64_t>(memory());
-    for (auto v : log_.vc()) w.put(v);
-    log_.put_missing(w, at_last_barrier_);  // everything newer than what every rank knew at the last barrier
-    return std::move(w.out);
+    return barrier_arrival_of(log_, memory(), at_last_barrier_);  // what every rank knew at the last barrier
   }
 
   std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& arrivals) override {
-    // The merging rank (protocol.hpp): the union of everybody's intervals, and for each rank what it lacks.
-    std::map<std::pair<int, std::uint32_t>, std::vector<std::byte>> all;  // (rank, index) -> record
-    std::vector<std::vector<std::uint32_t>> vcs;
-    bool collect = false;
-    for (const auto& a : arrivals) {
-      wire_reader r{a, 0, "barrier arrival"};
-      const std::uint64_t kept = r.get<std::uint64_t>();
-      collect = collect || kept > ctx_.opt.gc_bytes;
-      std::vector<std::uint32_t> vc(static_cast<size_t>(n_));
-      for (auto& v : vc) v = r.get<std::uint32_t>();
-      vcs.push_back(std::move(vc));
-      while (!r.done()) {
-        const std::size_t start = r.at;
-        interval iv = get_interval(r, n_, ctx_.space->units());
-        all.emplace(std::make_pair(iv.rank, iv.index), std::vector<std::byte>(a.begin() + static_cast<std::ptrdiff_t>(start),
-                                                                              a.begin() + static_cast<std::ptrdiff_t>(r.at)));
-      }
-    }
-    std::vector<std::vector<std::byte>> releases(arrivals.size());
-    for (std::size_t s = 0; s < arrivals.size(); ++s) {
-      wire_writer w;
-      w.put<std::uint8_t>(collect ? 1 : 0);
-      for (const auto& [key, record] : all)
-        if (key.second > vcs[s][static_cast<size_t>(key.first)]) w.put_bytes(record);
-      releases[s] = std::move(w.out);
-    }
-    return releases;
+    return merge_barrier_arrivals(arrivals, n_, ctx_.space->units(), ctx_.opt.gc_bytes);
   }
 
   bool on_barrier_release(std::span<const std::byte> release) override {
@@ -419,7 +390,7 @@ class lazy_release final : public protocol {
 
 }  // namespace
 
-std::unique_ptr<protocol> make_lazy_release(context& ctx, const bound_filter* bound) {
+std::unique_ptr<protocol> make_homeless_lazy_release(context& ctx, const bound_filter* bound) {
   return std::make_unique<lazy_release>(ctx, bound);
 }
 

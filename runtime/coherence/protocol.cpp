@@ -15,4 +15,9 @@ std::unique_ptr<protocol> make_protocol(context& ctx) {
   fatal("no protocol for model %d", static_cast<int>(ctx.opt.model));
 }
 
+std::unique_ptr<protocol> make_lazy_release(context& ctx, const bound_filter* bound) {
+  if (ctx.opt.lazy == lazy_protocol::homeless) return make_homeless_lazy_release(ctx, bound);
+  return make_home_lazy_release(ctx, bound);
+}
+
 }  // namespace dsm::rt

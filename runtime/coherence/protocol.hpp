@@ -31,13 +31,13 @@ class protocol {
   virtual void on_acquire(std::uint64_t /*lock*/) {}
   virtual void on_release(std::uint64_t /*lock*/) {}
   virtual void on_barrier() {}
-  // Model data carried by lock requests and tokens (lazy release: vector times and write notices).
-  // acquire_request: application thread, state_mu held. token_for: the token's payload for an
-  // acquirer whose request carried `request`; state_mu held, either thread. on_token: application
-  // thread, op_mu held, state_mu not.
+  // Model data carried by lock requests and tokens (lazy release: vector times and write notices;
+  // home-based, also diffs and units). acquire_request: application thread, state_mu held.
+  // token_for: the token's payload for rank `to`, whose request carried `request`; state_mu held,
+  // either thread. on_token: the token from rank `from`; application thread, op_mu held, state_mu not.
   virtual std::vector<std::byte> acquire_request() { return {}; }
-  virtual std::vector<std::byte> token_for(std::span<const std::byte> /*request*/) { return {}; }
-  virtual void on_token(std::span<const std::byte> /*token*/) {}
+  virtual std::vector<std::byte> token_for(int /*to*/, std::span<const std::byte> /*request*/) { return {}; }
+  virtual void on_token(int /*from*/, std::span<const std::byte> /*token*/) {}
   // Model data carried by barriers. barrier_arrival: application thread, op_mu held. barrier_merge:
   // rank 0's engine (or, when every rank shares one node, the application thread of the last rank
   // to arrive: sync/node_barrier.hpp), state_mu held, given every rank's arrival, returns every
@@ -56,6 +56,9 @@ class protocol {
   virtual void on_free(std::uint64_t /*first*/, std::uint64_t /*end*/) {}
   // True if dsm::free must run a full barrier first (so that every rank knows every interval).
   virtual bool needs_barrier_before_free() { return false; }
+  // Collective dsm::free, after that barrier and before any rank zeroes units [first, end): finish
+  // what is still on its way to them (home-based lazy release: diffs to their home). op_mu held.
+  virtual void before_free(std::uint64_t /*first*/, std::uint64_t /*end*/) {}
   // Collective dsm::mutex::bind, after a barrier, before the range is entered in ctx.bound: bring
   // units [first, end) up to date here and settle what this rank wrote of them, so that nothing
   // written before the bind is lost when the range stops travelling with the unit. op_mu held.
@@ -82,11 +85,16 @@ class bound_filter {
   virtual void mask(std::uint64_t u, std::byte* twin) const = 0;
   // True if every data byte of unit u is bound (its diff would be empty). state_mu held.
   virtual bool covers(std::uint64_t u) const = 0;
+  // True if any byte of unit u is bound. state_mu held.
+  virtual bool touches(std::uint64_t u) const = 0;
 };
 
 std::unique_ptr<protocol> make_sequential(context& ctx);
 std::unique_ptr<protocol> make_eager_release(context& ctx);
+// Lazy release by DSM_LAZY: home-based (HLRC) or homeless (TreadMarks).
 std::unique_ptr<protocol> make_lazy_release(context& ctx, const bound_filter* bound = nullptr);
+std::unique_ptr<protocol> make_home_lazy_release(context& ctx, const bound_filter* bound);
+std::unique_ptr<protocol> make_homeless_lazy_release(context& ctx, const bound_filter* bound);
 std::unique_ptr<protocol> make_entry(context& ctx);
 // The protocol of ctx.opt.model.
 std::unique_ptr<protocol> make_protocol(context& ctx);

@@ -61,6 +61,12 @@ void step(MPI_Comm comm, int rank, int ranks, bool owns_mpi, const std::function
   agree_or_exit(comm, rank, ranks, err, peer, owns_mpi);
 }
 
+// True if the model's units have homes decided per unit (home-based lazy release, and entry
+// consistency's unbound data through it).
+bool home_based(const rt::options& o) {
+  return (o.model == model::lazy_release || o.model == model::entry) && o.lazy == rt::lazy_protocol::home;
+}
+
 rt::context& ctx() {
   if (g_ctx == nullptr) {
     std::fprintf(stderr, "dsm: error: a dsm call before dsm::init or after dsm::finalize\n");
@@ -156,15 +162,20 @@ void init(int* argc, char*** argv) {
   });
   step(c->comm, rank, ranks, owns, [&] {
     // A chunk of unit data, or a diff of such a chunk (at worst the chunk as one run, plus its header).
-    const std::uint32_t max_payload =
-        static_cast<std::uint32_t>(std::min<std::uint64_t>(c->opt.unit, std::uint64_t{256} << 10)) + 64;
+    // Home-based lazy release sends several units in one message: a fetch with its prefetched
+    // units, a lock token with the unit the acquirer needs and the notices.
+    std::uint64_t units_per_message = 1, extra = 64;
+    if (home_based(c->opt)) units_per_message = std::max<std::uint64_t>(2, c->opt.prefetch), extra = 1024;
+    const std::uint32_t max_payload = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(c->opt.unit * units_per_message, std::uint64_t{256} << 10) + extra);
     c->net = rt::make_node_transport(c->comm, c->opt, max_payload, c->stats);
   });
   // Node-mates read each other's home copies directly where the model keeps a master copy at the
-  // home that stays valid while the home is not writing it (eager release).
+  // home that stays valid while the home is not writing it (eager release, home-based lazy release).
   // Every fast path agrees across the ranks whether it could be set up; where it could not (a
   // small `ulimit -v`, /dev/shm full), the job goes on with messages, and says so.
-  if (c->opt.model == model::eager_release && c->opt.node_data && c->opt.transport != rt::transport_kind::mpi && ranks > 1) {
+  if ((c->opt.model == model::eager_release || home_based(c->opt)) && c->opt.node_data &&
+      c->opt.transport != rt::transport_kind::mpi && ranks > 1) {
     try {
       c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks);
       DSM_LOG(info, "%s", c->homes->describe().c_str());
@@ -175,11 +186,13 @@ void init(int* argc, char*** argv) {
   // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
   // consistency the home holds a clean copy.
   // Under lazy release every rank holds a valid (zero) copy of every unit from the start.
+  // Home-based lazy release decides each unit's home (DSM_HOME) when it is first needed.
   const model m = c->opt.model;
   c->table = std::make_unique<rt::unit_table>(
       *c->space, rank, ranks, rt::unit_table::default_map_budget(),
       m == model::sequential ? rt::holding::owner_sole : rt::holding::copy,
-      m == model::lazy_release || m == model::entry ? rt::holding::copy : rt::holding::invalid);
+      m == model::lazy_release || m == model::entry ? rt::holding::copy : rt::holding::invalid,
+      home_based(c->opt) || m == model::eager_release ? rt::unit_table::homes::decided : rt::unit_table::homes::fixed);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
   // Collective calls meet in shared memory when every rank is on this node (the same answer on
@@ -288,6 +301,10 @@ void free_bytes(void* p) {
     len = c.heap->length_of(off);
   }
   if (c.proto->needs_barrier_before_free()) barrier();
+  if (len) {
+    std::lock_guard<std::mutex> op(c.op_mu);
+    c.proto->before_free(off / c.opt.unit, (off + *len) / c.opt.unit);
+  }
   // The check is collective too: if every rank passes the same foreign pointer, every rank throws;
   // if only some do, the ranks are out of step and the job ends with a message naming both calls.
   c.barriers->arrive(rt::collective::free, len ? off : rt::kForeignPointer);

@@ -127,6 +127,7 @@ void context::receive_app(app_op& op) {
       b.received += payload.size();
       if (b.received < h.arg2) return;
       op.payload = std::move(b.bytes);
+      op.from = h.src;
       op.bulk.erase(h.src);
       payload = op.payload;
     }

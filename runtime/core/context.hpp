@@ -62,6 +62,7 @@ struct app_op {
   };
   std::unordered_map<int, partial> bulk;
   std::vector<std::byte> payload;
+  int from = -1;  // the sender of `payload`
 
   bool unit_complete() const { return granted && acks == acks_needed && data_received == data_total; }
 };

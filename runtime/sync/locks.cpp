@@ -24,7 +24,7 @@ void lock_service::pass_token(std::uint64_t id, lock_state& s, int to, std::span
                 static_cast<unsigned long long>(id), ctx_.rank, to, s.have_token, s.held);
   s.have_token = false;
   header t{.type = msg::lock_token, .to = inbox::app, .id = id};
-  ctx_.post_bulk(to, t, ctx_.proto->token_for(request));
+  ctx_.post_bulk(to, t, ctx_.proto->token_for(to, request));
 }
 
 std::atomic<std::uint64_t>* lock_service::node_word(std::uint64_t id, lock_state& s) {
@@ -82,7 +82,7 @@ void lock_service::acquire(std::uint64_t id) {
     s.held = true;
     // A request forwarded to us while we waited is passed on at our release.
   }
-  ctx_.proto->on_token(op.payload);
+  ctx_.proto->on_token(op.from, op.payload);
   ctx_.proto->on_acquire(id);
 }
 
@@ -130,7 +130,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
   }
   bump(ctx_.stats.lock_acquires);
   bump(ctx_.stats.remote_lock_acquires);
-  ctx_.proto->on_token(op.payload);
+  ctx_.proto->on_token(op.from, op.payload);
   ctx_.proto->on_acquire(id);
   return true;
 }

@@ -25,15 +25,15 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
 
   // This rank's directory first; every rank then learns whether all have one, so none is left
   // waiting for a rank that failed. A node of more ranks than the word has bits goes without.
-  const std::size_t dir_bytes =
-      ((space_.units() + static_cast<std::uint64_t>(ranks_) - 1) / static_cast<std::uint64_t>(ranks_) * 8 + 4095) &
-      ~std::size_t{4095};
+  const std::size_t dir_bytes = (space_.units() * 12 + 4095) & ~std::size_t{4095};  // words, then claims
+  static_assert(std::atomic<std::int32_t>::is_always_lock_free, "claims are shared between processes");
   std::string why;
   mate& self = mates_[static_cast<size_t>(rank_)];
   if (all.size() > static_cast<size_t>(kMaxMates)) {
     why = "more than " + std::to_string(kMaxMates) + " ranks on this node";
   } else {
     self.words = static_cast<std::atomic<std::uint64_t>*>(map_segment(name_of(rank_), true, dir_bytes, why));
+    if (self.words != nullptr) self.claims = reinterpret_cast<std::atomic<std::int32_t>*>(self.words + space_.units());
     self.dir_bytes = dir_bytes;
   }
   int mine = self.words != nullptr ? 1 : 0, every = 0;
@@ -61,6 +61,7 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
         munmap(view, space_.size());
       } else {
         m.view = static_cast<const std::byte*>(view);
+        m.claims = reinterpret_cast<std::atomic<std::int32_t>*>(m.words + space_.units());
         m.dir_bytes = dir_bytes;
       }
     }
@@ -87,11 +88,12 @@ int node_homes::mates() const {
 
 bool node_homes::try_copy(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes) {
   const mate& m = mates_[static_cast<size_t>(home)];
-  std::atomic<std::uint64_t>& w = m.words[u / static_cast<std::uint64_t>(ranks_)];
+  std::atomic<std::uint64_t>& w = m.words[u];
   const std::uint64_t bit = std::uint64_t{1} << local_;
   for (int attempt = 0; attempt < 4; ++attempt) {
     const std::uint64_t before = w.load(std::memory_order_acquire);
-    if ((before & kSeqOne) != 0) return false;  // the home is writing it: its bytes are not released
+    if ((before & kSeqOne) != 0) return false;   // the home is writing it: its bytes are not released
+    if ((before & kPrivate) != 0) return false;  // the home writes it without a fault: ask it
     std::memcpy(dst, m.view + u * space_.unit(), bytes);
     std::atomic_thread_fence(std::memory_order_acquire);
     // Enter this rank, provided the sequence number has not moved (other mates may enter meanwhile).

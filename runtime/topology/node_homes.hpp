@@ -7,8 +7,11 @@
 // of, in a Boost.Interprocess segment its node-mates map read-write (the name is unlinked as soon
 // as every node-mate has it mapped, before any application code runs):
 //
-//   bits 0..47   the node-mates that copied the unit this way (node-local index): they hold a copy
-//                the home must keep up to date, exactly as if they were in its copyset
+//   bits 0..46   the node-mates that copied the unit this way (node-local index): they hold a copy
+//                the home must keep up to date (eager release) or tell about its next write
+//                (home-based lazy release), exactly as if they were in its copyset
+//   bit 47       private: the home writes the unit without a fault (home-based lazy release, a unit
+//                nobody else holds), so a copy taken now would not hear of later writes: none is
 //   bits 48..63  a sequence number, odd while the home copy may change under a reader (the home is
 //                writing the unit, or its engine is applying a diff to it)
 //
@@ -18,7 +21,14 @@
 // home by message, as a rank of another node does. Only the home changes the number, always with
 // its protocol lock held; node-mates only add their bit.
 //
-// Used by eager release consistency, whose homes keep the master copy (coherence/eager_release.cpp).
+// The same segment holds the first-touch claims of the units this rank manages (coherence/homes.hpp):
+// one word per unit, 0 or the home + 1, set once with a compare-and-swap by whichever node-mate
+// claims the unit first (the manager's engine sets it the same way for claims from other nodes).
+//
+// Used by eager release consistency and home-based lazy release, whose homes keep the master copy
+// (coherence/eager_release.cpp, coherence/home_lazy_release.cpp). One word per unit of the space:
+// with homes decided per unit, any unit may be homed anywhere (the segment is sparse: only the
+// words of units a rank is home of are ever touched).
 #ifndef DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
 #define DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
 
@@ -36,7 +46,7 @@ namespace dsm::rt {
 
 class node_homes {
  public:
-  static constexpr int kMaxMates = 48;
+  static constexpr int kMaxMates = 47;
 
   // Collective over `comm` (every rank calls it; each maps only its node-mates). Throws dsm::error,
   // on every rank, if any rank could not set up its own part.
@@ -60,6 +70,42 @@ class node_homes {
   // Home side, protocol lock held: u's home copy starts / stops changing (mates stay off it).
   void begin_change(std::uint64_t u) { word(u).fetch_add(kSeqOne, std::memory_order_acq_rel); }
   void end_change(std::uint64_t u) { word(u).fetch_add(kSeqOne, std::memory_order_release); }
+  // Home side: u becomes private (its writes go unannounced), unless a mate holds a copy (false).
+  bool make_private(std::uint64_t u) {
+    std::uint64_t w = word(u).load(std::memory_order_acquire);
+    do {
+      if ((w & kMateBits) != 0) return false;
+    } while (!word(u).compare_exchange_weak(w, w | kPrivate, std::memory_order_acq_rel, std::memory_order_acquire));
+    return true;
+  }
+  // Home side: u's home copy takes a fault at its next write again (call after protecting it).
+  void make_tracked(std::uint64_t u) { word(u).fetch_and(~kPrivate, std::memory_order_acq_rel); }
+  bool has_copies(std::uint64_t u) const { return (word(u).load(std::memory_order_acquire) & kMateBits) != 0; }
+  // Home side, while u is changing: the mates' copies are dropped (a notice tells them), but rank
+  // `keep`'s if it is a mate.
+  void forget_copies(std::uint64_t u, int keep) {
+    std::uint64_t mask = kMateBits;
+    if (keep >= 0 && readable(keep)) mask &= ~(std::uint64_t{1} << local_of(keep));
+    word(u).fetch_and(~mask, std::memory_order_acq_rel);
+  }
+  // The words and claims of units [first, end) as allocated (after a collective dsm::free; every
+  // rank resets its own).
+  void reset(std::uint64_t first, std::uint64_t end) {
+    for (std::uint64_t u = first; u < end; ++u) {
+      word(u).store(word(u).load(std::memory_order_relaxed) & ~(kMateBits | kPrivate));
+      mates_[static_cast<size_t>(rank_)].claims[u].store(0, std::memory_order_relaxed);
+    }
+  }
+  // True if this rank reaches rank r's claims directly (r is this rank or a node-mate).
+  bool reaches(int r) const { return r == rank_ || readable(r); }
+  // First touch at `manager` (reaches(manager)): makes `claimer` the home of u unless a rank is
+  // already; returns the home.
+  int claim(int manager, std::uint64_t u, int claimer) {
+    std::atomic<std::int32_t>& c = mates_[static_cast<size_t>(manager)].claims[u];
+    std::int32_t now = 0;
+    if (c.compare_exchange_strong(now, claimer + 1, std::memory_order_acq_rel)) return claimer;
+    return now - 1;
+  }
   // Home side: the global ranks of the node-mates that hold a copy of u by try_copy.
   template <class Fn>
   void for_each_copy(std::uint64_t u, Fn&& fn) const {
@@ -69,15 +115,23 @@ class node_homes {
 
  private:
   static constexpr std::uint64_t kSeqOne = std::uint64_t{1} << 48;
-  static constexpr std::uint64_t kMateBits = kSeqOne - 1;
+  static constexpr std::uint64_t kPrivate = std::uint64_t{1} << 47;
+  static constexpr std::uint64_t kMateBits = kPrivate - 1;
+
+  int local_of(int r) const {
+    for (std::size_t i = 0; i < local_to_rank_.size(); ++i)
+      if (local_to_rank_[i] == r) return static_cast<int>(i);
+    return -1;
+  }
 
   struct mate {
     const std::byte* view = nullptr;    // its runtime view, read-only
     std::atomic<std::uint64_t>* words = nullptr;  // its directory
+    std::atomic<std::int32_t>* claims = nullptr;  // the claims it manages, after the directory
     std::size_t dir_bytes = 0;
   };
   std::atomic<std::uint64_t>& word(std::uint64_t u) const {
-    return mates_[static_cast<size_t>(rank_)].words[u / static_cast<std::uint64_t>(ranks_)];
+    return mates_[static_cast<size_t>(rank_)].words[u];
   }
 
   const global_space& space_;

@@ -46,7 +46,7 @@ if model == "entry":
     expect(has("read miss", 1, "X") or has("fetch", 1), "entry: neither a read miss nor a fetch on rank 1")
 else:
     expect(has("read miss", 1, "X"), "no read miss on rank 1")
-if model in ("sequential", "eager-release", "lazy-release"):
+if model in ("sequential", "eager-release", "lazy-release", "lazy-homeless"):
     expect(has("write miss", 0, "X"), "no write miss on rank 0")
 
 starts = defaultdict(list)
@@ -81,12 +81,18 @@ for fid, s in starts.items():
 
 if model == "sequential":
     expect(has("invalidate", 1), "sequential: no invalidation on rank 1")
-elif model in ("eager-release", "lazy-release"):
+elif model in ("eager-release", "lazy-homeless"):
     expect(has("diff created", 0), f"{model}: no diff created on rank 0")
     expect(has("diff applied", 1), f"{model}: no diff applied on rank 1")
     expect(has("twin", 0), f"{model}: no twin on rank 0")
-    if model == "lazy-release":
-        expect(has("invalidate", 1), "lazy-release: no invalidation (write notice) on rank 1")
+    if model == "lazy-homeless":
+        expect(has("invalidate", 1), "lazy-homeless: no invalidation (write notice) on rank 1")
+elif model == "lazy-release":
+    # Home-based: rank 0 first wrote x, so it is x's home and writes it in place (no twin); the
+    # write notice reaches rank 1 with the lock, and x's unit with it (rank 1 held a copy).
+    expect(has("invalidate", 1), "lazy-release: no invalidation (write notice) on rank 1")
+    expect(has("fetch", 1), "lazy-release: rank 1 did not get x's unit")
+    expect(not has("twin", 0), "lazy-release: rank 0 twinned a unit it is the home of")
 
 if problems:
     print(f"check_trace: {path} ({model}): {len(problems)} problem(s)")

@@ -1,0 +1,815 @@
+// home_lazy_release.cpp: home-based lazy release consistency (HLRC: Zhou, Iftode and Li, OSDI 1996),
+// the default protocol of lazy release (DSM_LAZY=home) and of entry consistency's unbound data.
+//
+// Intervals, vector times and write notices are those of TreadMarks (intervals.hpp): a rank's
+// execution is cut into intervals at releases, acquires and barriers, and the notices of the
+// intervals an acquirer has not seen travel with the lock token and with barriers. What differs is
+// where the data lives. Every unit has a home (homes.hpp, DSM_HOME), which keeps its master copy:
+//
+// - A write by a rank that is not the unit's home makes a twin. When the interval closes, the rank
+//   encodes the diff and drops the twin; the diff is sent to the home, which applies it, at the
+//   latest when the interval becomes visible to another rank (the rank passes a lock token or
+//   arrives at a barrier). A token that goes to the home carries the diff itself.
+// - The home writes its units in place: no twin, no diff.
+// - A rank that learns a notice for a unit it holds a copy of drops the copy (the home keeps its
+//   own). Its next access fetches the whole unit from the home in one round trip, with up to
+//   DSM_PREFETCH - 1 following invalid units of the same home. The request names the diffs the
+//   copy must include; a home that has not applied them all yet keeps the request until it has.
+//   (The home itself waits the same way when it learns of a diff before the diff arrives.)
+// - Nothing is garbage-collected: a diff is dropped once sent, and a barrier drops the intervals
+//   every rank now knows.
+//
+// Sharing is learned from this traffic: the home's copyset is the set of ranks that fetched the unit
+// since the home last wrote it. A unit that no other rank holds (a private unit) stays writable at its
+// home across releases and barriers: no fault, no notice. The home takes write access away when a rank
+// fetches the unit (before copying it, so every later write faults and is announced), announces its
+// writes with a notice at the next release, and forgets the copyset there: every copy holder drops
+// its copy when it learns that notice, and the unit is private again until someone fetches it. As
+// allocated, every rank reads a unit's zeros without asking, so the home's first writes are announced
+// once. A unit written by a rank other than its home is shared by definition: its writer twins it.
+//
+// Data with the lock: a token passed to a rank that held a copy of a unit the token's notices name,
+// from the unit's home, carries the unit (if the home has applied every diff those notices name), so
+// the acquirer need not fetch it. With the diff a non-home writer sends in a token to the home, a
+// lock-protected counter costs the request and the token.
+//
+// Threads: misses, acquires, releases and barriers on the application thread (op_mu); requests and
+// diffs on the engine (state_mu). token_for runs on either, with state_mu.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "coherence/homes.hpp"
+#include "coherence/intervals.hpp"
+#include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
+#include "core/log.hpp"
+#include "core/trace.hpp"
+#include "memory/diff.hpp"
+
+namespace dsm::rt {
+namespace {
+
+// (writer, interval): a diff the copy must include.
+struct version {
+  std::int32_t writer;
+  std::uint32_t index;
+};
+using versions = std::vector<version>;
+
+// Raises v's entry for writer to at least index.
+void note_version(versions& v, int writer, std::uint32_t index) {
+  for (version& x : v) {
+    if (x.writer == writer) {
+      x.index = std::max(x.index, index);
+      return;
+    }
+  }
+  v.push_back({writer, index});
+}
+
+// True if `have` includes every diff `need` names (interval 0 names none).
+bool covers(const versions& have, const versions& need) {
+  for (const version& n : need) {
+    bool ok = n.index == 0;
+    for (const version& h : have) ok = ok || (h.writer == n.writer && h.index >= n.index);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void put_versions(wire_writer& w, const versions& v) {
+  w.put(static_cast<std::uint32_t>(v.size()));
+  for (const version& x : v) {
+    w.put(x.writer);
+    w.put(x.index);
+  }
+}
+
+versions get_versions(wire_reader& r, int ranks) {
+  const std::uint32_t n = r.get<std::uint32_t>();
+  if (n > static_cast<std::uint32_t>(ranks)) fatal("home-based lazy release: %u versions for %d ranks", n, ranks);
+  versions v(n);
+  for (version& x : v) {
+    x.writer = r.get<std::int32_t>();
+    x.index = r.get<std::uint32_t>();
+    if (x.writer < 0 || x.writer >= ranks) fatal("home-based lazy release: a version of rank %d", x.writer);
+  }
+  return v;
+}
+
+class home_lazy_release final : public protocol {
+ public:
+  home_lazy_release(context& ctx, const bound_filter* bound)
+      : ctx_(ctx), bound_(bound), homes_(ctx), n_(ctx.ranks), me_(ctx.rank), log_(n_, me_),
+        at_last_barrier_(static_cast<size_t>(n_), 0),
+        prefetch_(std::max<std::uint64_t>(1, std::min<std::uint64_t>(ctx.opt.prefetch, ctx.net->max_payload() / ctx.space->unit()))) {}
+
+  // ---- detection
+  void read_miss(std::uint64_t u) override {
+    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    if (usable(u, false)) return;
+    bump(ctx_.stats.read_misses);
+    validate(u);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    ctx_.table->map(u);
+  }
+
+  void write_miss(std::uint64_t u) override {
+    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    if (usable(u, true)) return;
+    bump(ctx_.stats.write_misses);
+    const int home = homes_.resolve(u);
+    bool invalid;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      invalid = ctx_.table->state(u) == holding::invalid;
+    }
+    if (invalid) validate(u);
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    if (home == me_) {
+      // In place. A private unit is not even tracked: nobody's copy needs telling.
+      bool shared = shared_here(u);
+      if (!shared && ctx_.homes && !ctx_.homes->make_private(u)) shared = true;  // a node-mate copied it just now
+      if (shared && ctx_.homes) ctx_.homes->begin_change(u);
+      ctx_.table->set_state(u, shared ? holding::dirty : holding::owner_sole);
+      ctx_.table->map(u);
+      if (!shared) return;
+      dirty_.push_back(u);
+      // Entry consistency: a unit that holds bound data is twinned at its home too, so that writes
+      // to the bound bytes alone (which travel with their locks) announce nothing.
+      if (bound_ == nullptr || !bound_->touches(u)) return;
+    } else {
+      ctx_.table->set_state(u, holding::dirty);
+      ctx_.table->map(u);
+      dirty_.push_back(u);
+    }
+    auto& twin = twins_[u];
+    if (!twin) twin = std::make_unique<std::byte[]>(ctx_.space->unit());
+    std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u));
+    bump(ctx_.stats.twins_created);
+    DSM_TRACE_NOTE(twin, u);
+    account();
+  }
+
+  // ---- synchronisation
+  void on_release(std::uint64_t) override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    close_interval();
+  }
+  void on_barrier() override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    close_interval();
+  }
+
+  std::vector<std::byte> acquire_request() override {
+    close_interval();  // writes before an acquire belong to the interval it ends
+    wire_writer w;
+    for (auto v : log_.vc()) w.put(v);
+    return std::move(w.out);
+  }
+
+  // The token: [u32 bytes][intervals][u32 n][diffs for `to` as its home][u32 n][units for `to`].
+  std::vector<std::byte> token_for(int to, std::span<const std::byte> request) override {
+    wire_reader r{request, 0, "lock request"};
+    std::vector<std::uint32_t> theirs(static_cast<size_t>(n_));
+    for (auto& v : theirs) v = r.get<std::uint32_t>();
+    wire_writer ivs;
+    log_.put_missing(ivs, theirs);
+    wire_writer w;
+    w.put(static_cast<std::uint32_t>(ivs.out.size()));
+    w.put_bytes(ivs.out);
+    // Every diff of an interval this token makes visible goes to its home now; those whose home
+    // is the acquirer go in the token.
+    const std::vector<outgoing> mine = send_unsent(to);
+    w.put(static_cast<std::uint32_t>(mine.size()));
+    for (const outgoing& d : mine) {
+      w.put(d.u);
+      w.put(d.index);
+      w.put(d.prev);
+      w.put(static_cast<std::uint32_t>(d.diff.size()));
+      w.put_bytes(d.diff);
+    }
+    put_units_for(w, to, theirs);
+    return std::move(w.out);
+  }
+
+  void on_token(int from, std::span<const std::byte> token) override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    wire_reader r{token, 0, "lock token"};
+    const std::uint32_t iv_bytes = r.get<std::uint32_t>();
+    incorporate(r.get_bytes(iv_bytes));
+    for (std::uint32_t n = r.get<std::uint32_t>(); n > 0; --n) {
+      const auto u = r.get<std::uint64_t>();
+      const auto index = r.get<std::uint32_t>();
+      const auto prev = r.get<std::uint32_t>();
+      const auto bytes = r.get_bytes(r.get<std::uint32_t>());
+      check_unit(u, "a diff in a lock token");
+      receive_diff(u, from, index, prev, bytes);
+    }
+    for (std::uint32_t n = r.get<std::uint32_t>(); n > 0; --n) {
+      const auto u = r.get<std::uint64_t>();
+      check_unit(u, "a unit in a lock token");
+      const versions applied = get_versions(r, n_);
+      const auto data = r.get_bytes(r.get<std::uint32_t>());
+      if (data.size() != ctx_.table->extent(u)) fatal("home-based lazy release: a unit of %zu bytes in a lock token", data.size());
+      if (ctx_.table->state(u) == holding::invalid && covers(applied, needs(u))) install(u, data);
+    }
+    if (!r.done()) fatal("home-based lazy release: a lock token with %zu bytes to spare", token.size() - r.at);
+  }
+
+  std::vector<std::byte> barrier_arrival() override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    send_unsent(-1);  // the barrier makes every interval visible
+    return barrier_arrival_of(log_, 0, at_last_barrier_);
+  }
+
+  std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& arrivals) override {
+    return merge_barrier_arrivals(arrivals, n_, ctx_.space->units(), ctx_.opt.gc_bytes);
+  }
+
+  bool on_barrier_release(std::span<const std::byte> release) override {
+    if (release.empty()) fatal("lazy release: a barrier release without model data");
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    incorporate(release.subspan(1));
+    at_last_barrier_ = log_.vc();  // every rank now knows every interval up to here: none is asked for again
+    log_.trim(at_last_barrier_);
+    warned_ = false;
+    account();
+    return false;
+  }
+
+  bool needs_barrier_before_free() override { return true; }
+
+  void before_free(std::uint64_t first, std::uint64_t end) override {
+    // After the barrier every rank knows every notice: a diff for these units still on its way to
+    // this rank as their home must land before the memory is zeroed, not after.
+    std::vector<std::uint64_t> waiting;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      for (const auto& [u, need] : pending_)
+        if (u >= first && u < end && ctx_.table->home(u) == me_) waiting.push_back(u);
+    }
+    for (std::uint64_t u : waiting) validate(u);
+  }
+
+  void settle(std::uint64_t first, std::uint64_t end) override {
+    for (std::uint64_t u = first; u < end; ++u) {
+      bool invalid;
+      {
+        std::lock_guard<std::mutex> g(ctx_.state_mu);
+        invalid = ctx_.table->state(u) == holding::invalid;
+      }
+      if (invalid) validate(u);
+    }
+  }
+
+  void on_free(std::uint64_t first, std::uint64_t end) override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    auto inside = [&](std::uint64_t u) { return u >= first && u < end; };
+    std::erase_if(dirty_, inside);
+    std::erase_if(unsent_, [&](const outgoing& d) { return inside(d.u); });
+    std::erase_if(twins_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(pending_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(pushed_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(applied_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(was_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(held_, [&](const auto& kv) { return inside(kv.first); });
+    DSM_REQUIRE(std::none_of(parked_.begin(), parked_.end(), [&](const auto& kv) { return inside(kv.first); }),
+                "home-based lazy release: a fetch waits for a unit being freed");
+    ctx_.table->reset(first, end);
+    if (ctx_.homes) ctx_.homes->reset(first, end);
+    account();
+  }
+
+  // ---- engine
+  void handle(const header& h, std::span<const std::byte> payload) override {
+    switch (h.type) {
+      case msg::home_claim: homes_.handle(h); break;
+      case msg::fetch_req: {
+        if (!homes_.adopt(h.id)) {
+          fatal("rank %d asked rank %d for unit %llu, whose home is rank %d", h.src, me_, static_cast<unsigned long long>(h.id),
+                ctx_.table->home(h.id));
+        }
+        fetch f{h.src, h.id, static_cast<std::uint32_t>(h.arg), {}};
+        wire_reader r{payload, 0, "fetch request"};
+        for (std::uint32_t k = 0; k < f.count; ++k) f.need.push_back(get_versions(r, n_));
+        if (!r.done()) fatal("home-based lazy release: a fetch request with %zu bytes to spare", payload.size() - r.at);
+        if (covers(applied_[f.first], f.need[0])) serve(f);
+        else parked_[f.first].push_back(std::move(f));
+        break;
+      }
+      case msg::home_diff: {
+        // Bulk: fragments from one sender arrive in order, one diff after another.
+        auto& part = partial_[h.src];
+        if (h.offset == 0) part.assign(h.arg2, std::byte{0});
+        DSM_REQUIRE(part.size() == h.arg2 && h.offset + payload.size() <= part.size(), "home diff from rank %d out of order",
+                    h.src);
+        if (!payload.empty()) std::memcpy(part.data() + h.offset, payload.data(), payload.size());
+        if (h.offset + payload.size() < h.arg2) break;
+        std::vector<std::byte> bytes = std::move(part);
+        partial_.erase(h.src);
+        // [u32 prev][diff]
+        wire_reader r{bytes, 0, "home diff"};
+        const auto prev = r.get<std::uint32_t>();
+        receive_diff(h.id, h.src, static_cast<std::uint32_t>(h.arg), prev, r.get_bytes(bytes.size() - r.at));
+        break;
+      }
+      default: fatal("home-based lazy release: unexpected %s from rank %d", msg_name(h.type), h.src);
+    }
+  }
+
+  void handle_reply(app_op& op, const header& h, std::span<const std::byte> payload) override {
+    if (h.type == msg::home_is) {
+      homes_.handle_reply(op, h);
+      return;
+    }
+    DSM_REQUIRE(h.type == msg::fetch_reply, "home-based lazy release: unexpected reply %s", msg_name(h.type));
+    reply_.assign(payload.begin(), payload.end());
+    op.done = true;
+  }
+
+ private:
+  // A diff of this rank's, for unit u's home, made in interval `index`; `prev` is the interval of
+  // the diff of u this rank sent before it (0: none the home may still lack), which the home applies
+  // first.
+  struct outgoing {
+    std::uint64_t u;
+    int home;
+    std::uint32_t index;
+    std::uint32_t prev;
+    std::vector<std::byte> diff;
+  };
+  // A fetch waiting at the home for the diffs its first unit must include.
+  struct fetch {
+    int from;
+    std::uint64_t first;
+    std::uint32_t count;
+    std::vector<versions> need;  // per unit
+  };
+  // A diff that arrived before the one its writer sent before it.
+  struct early_diff {
+    int writer;
+    std::uint32_t index;
+    std::uint32_t prev;
+    std::vector<std::byte> diff;
+  };
+
+  bool usable(std::uint64_t u, bool write) {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    return ctx_.table->map_if_allowed(u, write);
+  }
+
+  void check_unit(std::uint64_t u, const char* what) const {
+    if (u >= ctx_.space->units()) fatal("home-based lazy release: %s names unit %llu", what, static_cast<unsigned long long>(u));
+  }
+
+  // Home side, state_mu held: another rank may hold a copy of u.
+  bool shared_here(std::uint64_t u) const {
+    return n_ > 1 && (!ctx_.table->copies_known(u) || ctx_.table->copies_besides(u, me_) ||
+                      (ctx_.homes && ctx_.homes->has_copies(u)));
+  }
+
+  // Home side, state_mu held: rank r gets a copy of u. Write access goes first, so that every
+  // write made after the copy faults and is announced.
+  void share(std::uint64_t u, int r) {
+    track(u);
+    ctx_.table->add_copy(u, r);
+    auto w = was_.find(u);
+    if (w != was_.end()) std::erase(w->second, r);
+  }
+
+  // Home side, state_mu held: a private unit takes a fault at its next write again.
+  void track(std::uint64_t u) {
+    if (ctx_.table->state(u) != holding::owner_sole) return;
+    ctx_.table->set_state(u, holding::copy);
+    if (ctx_.homes) ctx_.homes->make_tracked(u);  // after the protection: node-mates may copy it from now on
+  }
+
+  // Home side, state_mu held: every copy but `keep`'s is about to be dropped (a notice for u is on
+  // its way to its holders); remember them, for the data a token may carry, and forget them.
+  void forget_copies(std::uint64_t u, int keep) {
+    std::vector<int>& was = was_[u];
+    auto remember = [&](int c) {
+      if (c != me_ && c != keep && std::find(was.begin(), was.end(), c) == was.end()) was.push_back(c);
+    };
+    ctx_.table->for_each_copy(u, remember);
+    if (ctx_.homes) {
+      ctx_.homes->for_each_copy(u, remember);
+      ctx_.homes->forget_copies(u, keep);
+    }
+    if (was.empty()) was_.erase(u);
+    ctx_.table->clear_copyset(u);
+    ctx_.table->add_copy(u, me_);
+    if (keep >= 0) ctx_.table->add_copy(u, keep);
+    ctx_.table->set_copies_known(u);
+  }
+
+  // state_mu held: closes the open interval. Home writes become notices; other writes become diffs,
+  // kept until the interval is visible (send_unsent).
+  void close_interval() {
+    if (dirty_.empty()) return;
+    DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
+    std::vector<notice> notices;
+    const std::size_t first_new = unsent_.size();
+    for (std::uint64_t u : dirty_) {
+      DSM_INVARIANT(ctx_.table->state(u) == holding::dirty, "home-based lazy release: unit %llu written in this interval is not dirty",
+                    static_cast<unsigned long long>(u));
+      const int home = ctx_.table->home(u);
+      if (bound_ != nullptr && bound_->covers(u)) {  // every byte travels with locks: nothing to announce
+        ctx_.table->set_state(u, holding::copy);
+        if (home == me_ && ctx_.homes) ctx_.homes->end_change(u);
+        twins_.erase(u);
+        continue;
+      }
+      auto t = twins_.find(u);
+      if (home == me_ && t != twins_.end()) {  // entry consistency: did any unbound byte change?
+        bound_->mask(u, t->second.get());
+        const bool same = std::memcmp(t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u)) == 0;
+        twins_.erase(t);
+        if (same) {
+          ctx_.table->set_state(u, holding::copy);  // the copies stay valid, and shared
+          if (ctx_.homes) ctx_.homes->end_change(u);
+          continue;
+        }
+      }
+      if (home == me_) {
+        // Every copy is dropped when its holder learns this notice. A unit that had copies stays
+        // read-only, so that its readers may take it again (node-mates straight from this rank's
+        // memory); it turns private at its next write if nobody has. One that had none turns
+        // private now.
+        const bool had = ctx_.table->copies_besides(u, me_) || (ctx_.homes && ctx_.homes->has_copies(u));
+        forget_copies(u, -1);
+        const bool keep_tracked = had || (ctx_.homes && !ctx_.homes->make_private(u));
+        ctx_.table->set_state(u, keep_tracked ? holding::copy : holding::owner_sole);
+        if (ctx_.homes) ctx_.homes->end_change(u);
+        notices.push_back({u, me_});
+        continue;
+      }
+      DSM_REQUIRE(t != twins_.end(), "home-based lazy release: unit %llu written here has no twin", static_cast<unsigned long long>(u));
+      ctx_.table->set_state(u, holding::copy);  // read-only first: the bytes must not change while they are compared
+      if (bound_ != nullptr) bound_->mask(u, t->second.get());
+      std::vector<std::byte> d;
+      diff_encode(t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u), d);
+      DSM_INVARIANT(diff_reproduces(d, t->second.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u)),
+                    "the diff of unit %llu does not turn its twin into the unit", static_cast<unsigned long long>(u));
+      twins_.erase(t);
+      if (d.empty()) continue;  // written back as it was: nothing to announce
+      bump(ctx_.stats.diffs_created);
+      DSM_TRACE_NOTE(diff_created, u, -1, d.size());
+      unsent_.push_back({u, home, 0, 0, std::move(d)});
+      notices.push_back({u, home});
+    }
+    dirty_.clear();
+    if (!notices.empty()) {
+      const std::uint32_t index = log_.add_own(std::move(notices)).index;
+      for (std::size_t i = first_new; i < unsent_.size(); ++i) unsent_[i].index = index;
+    }
+    account();
+  }
+
+  // state_mu held: sends every diff not yet sent to its home, but those for `token_to`, which are
+  // returned (to go in the lock token that rank is about to receive).
+  std::vector<outgoing> send_unsent(int token_to) {
+    std::vector<outgoing> carried;
+    for (outgoing& d : unsent_) {
+      auto [p, fresh] = pushed_.try_emplace(d.u, 0);
+      d.prev = p->second;
+      p->second = d.index;
+      if (d.home == token_to) {
+        carried.push_back(std::move(d));
+        continue;
+      }
+      send_diff(d);
+    }
+    unsent_.clear();
+    account();
+    return carried;
+  }
+
+  // state_mu held: sends the unsent diffs of u (another rank's notice for u arrived: its next fetch
+  // must include them).
+  void send_unsent_of(std::uint64_t u) {
+    std::erase_if(unsent_, [&](outgoing& d) {
+      if (d.u != u) return false;
+      auto [p, fresh] = pushed_.try_emplace(u, 0);
+      d.prev = p->second;
+      p->second = d.index;
+      send_diff(d);
+      return true;
+    });
+  }
+
+  void send_diff(const outgoing& d) {
+    wire_writer w;
+    w.put(d.prev);
+    w.put_bytes(d.diff);
+    header h{.type = msg::home_diff, .to = inbox::engine, .id = d.u, .arg = d.index};
+    ctx_.post_bulk(d.home, h, w.out);
+  }
+
+  // Home side, state_mu held: writer's diff of u made in its interval `index`.
+  void receive_diff(std::uint64_t u, int writer, std::uint32_t index, std::uint32_t prev, std::span<const std::byte> diff) {
+    if (!homes_.adopt(u)) {
+      fatal("rank %d sent rank %d a diff of unit %llu, whose home is rank %d", writer, me_, static_cast<unsigned long long>(u),
+            ctx_.table->home(u));
+    }
+    if (!covers(applied_[u], {{writer, prev}})) {  // its predecessor is still on its way
+      held_[u].push_back({writer, index, prev, std::vector<std::byte>(diff.begin(), diff.end())});
+      return;
+    }
+    apply_diff(u, writer, index, diff);
+    // Diffs that waited for this one.
+    for (bool more = true; more;) {
+      more = false;
+      auto it = held_.find(u);
+      if (it == held_.end()) break;
+      for (auto e = it->second.begin(); e != it->second.end(); ++e) {
+        if (!covers(applied_[u], {{e->writer, e->prev}})) continue;
+        early_diff d = std::move(*e);
+        it->second.erase(e);
+        if (it->second.empty()) held_.erase(it);
+        apply_diff(u, d.writer, d.index, d.diff);
+        more = true;
+        break;
+      }
+    }
+  }
+
+  void apply_diff(std::uint64_t u, int writer, std::uint32_t index, std::span<const std::byte> diff) {
+    // Node-mates copy this memory only between changes (while this rank writes u, it is changing).
+    const bool bracket = ctx_.homes && ctx_.table->state(u) != holding::dirty;
+    if (bracket) ctx_.homes->begin_change(u);
+    if (!diff_apply(diff, ctx_.space->runtime_unit(u), ctx_.table->extent(u)))
+      fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), writer);
+    note_version(applied_[u], writer, index);
+    bump(ctx_.stats.diffs_applied);
+    DSM_TRACE_NOTE(diff_applied, u, writer, diff.size());
+    // Every holder of a copy but the writer drops it when it learns the writer's notice; the writer
+    // holds one, so this rank's next write must be announced.
+    forget_copies(u, writer);
+    track(u);
+    if (bracket) ctx_.homes->end_change(u);
+    // The home's own copy, if it waited for this diff.
+    auto p = pending_.find(u);
+    if (p != pending_.end() && covers(applied_[u], p->second)) {
+      pending_.erase(p);
+      if (ctx_.table->state(u) == holding::invalid) ctx_.table->set_state(u, holding::copy);
+    }
+    // Fetches that waited for it.
+    auto it = parked_.find(u);
+    if (it == parked_.end()) return;
+    std::vector<fetch> waiting = std::move(it->second);
+    parked_.erase(it);
+    for (fetch& f : waiting) {
+      if (covers(applied_[u], f.need[0])) serve(f);
+      else parked_[u].push_back(std::move(f));
+    }
+  }
+
+  // Home side, state_mu held: answers a fetch whose first unit is ready, with every unit of the run
+  // that is ready too. A fetch by this rank itself (its copy waited for a diff) carries no data.
+  void serve(const fetch& f) {
+    wire_writer w;
+    for (std::uint32_t k = 0; k < f.count; ++k) {
+      const std::uint64_t u = f.first + k;
+      if (f.from == me_) break;
+      if (ctx_.table->home(u) != me_ || !covers(applied_[u], f.need[k])) {
+        if (k == 0) fatal("home-based lazy release: serving unit %llu before it is ready", static_cast<unsigned long long>(u));
+        continue;
+      }
+      share(u, f.from);
+      w.put(u);
+      put_versions(w, applied_[u]);
+      const std::uint64_t extent = ctx_.table->extent(u);
+      w.put(static_cast<std::uint32_t>(extent));
+      w.put_bytes(std::span<const std::byte>(ctx_.space->runtime_unit(u), extent));
+    }
+    header reply{.type = msg::fetch_reply, .to = inbox::app, .id = f.first};
+    ctx_.post_bulk(f.from, reply, w.out);
+  }
+
+  // The diffs a copy of u fetched now must include: the notices this rank has not applied, and its
+  // own diffs that went to the home (the home's own writes are in its copy already). state_mu held.
+  versions needs(std::uint64_t u) const {
+    versions v;
+    const int home = ctx_.table->home(u);
+    if (auto p = pending_.find(u); p != pending_.end())
+      for (const version& x : p->second)
+        if (x.writer != home) v.push_back(x);
+    if (auto s = pushed_.find(u); s != pushed_.end() && home != me_) note_version(v, me_, s->second);
+    return v;
+  }
+
+  // state_mu held: the unit's data arrived from its home and includes everything needs(u) names.
+  void install(std::uint64_t u, std::span<const std::byte> data) {
+    std::byte* dst = ctx_.space->runtime_unit(u);
+    if (bound_ != nullptr) {
+      // Bound bytes travel with their locks: keep this rank's.
+      std::vector<std::byte> tmp(data.begin(), data.end());
+      bound_->mask(u, tmp.data());
+      std::memcpy(dst, tmp.data(), tmp.size());
+    } else {
+      std::memcpy(dst, data.data(), data.size());
+    }
+    pending_.erase(u);
+    pushed_.erase(u);
+    ctx_.table->set_state(u, holding::copy);
+    bump(ctx_.stats.units_fetched);
+    DSM_TRACE_NOTE(fetch, u, ctx_.table->home(u), data.size());
+  }
+
+  // state_mu held: copies u straight from its home's memory if the home is a node-mate, the copy
+  // there includes everything this one must (nothing but the home's own writes is asked for), and
+  // the home is not changing it. No message.
+  bool copy_from_mate(std::uint64_t u, int home) {
+    if (!ctx_.homes || !ctx_.homes->readable(home) || !needs(u).empty()) return false;
+    const std::uint64_t extent = ctx_.table->extent(u);
+    copy_buffer_.resize(extent);
+    if (!ctx_.homes->try_copy(u, home, copy_buffer_.data(), extent)) return false;
+    install(u, copy_buffer_);
+    bump(ctx_.stats.node_copies);
+    return true;
+  }
+
+  // Application thread, op_mu held: makes the invalid unit u valid.
+  void validate(std::uint64_t u) {
+    std::uint64_t count = 1;
+    int home;
+    {
+      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      if (ctx_.table->state(u) != holding::invalid) return;  // its diffs arrived meanwhile (this rank is its home)
+      home = ctx_.table->home(u);
+      DSM_REQUIRE(home >= 0 && pending_.count(u) != 0, "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
+      if (home != me_ && copy_from_mate(u, home)) {
+        // And the invalid units that follow, of the same home, as a fetch would.
+        for (std::uint64_t v = u + 1; v < u + prefetch_ && v < ctx_.space->units(); ++v) {
+          if (ctx_.table->state(v) != holding::invalid || ctx_.table->home(v) != home || pending_.count(v) == 0) break;
+          if (!copy_from_mate(v, home)) break;
+        }
+        account();
+        return;
+      }
+      wire_writer w;
+      put_versions(w, needs(u));
+      if (home != me_) {
+        // And the invalid units that follow, of the same home, as far as one reply carries them.
+        while (count < prefetch_ && u + count < ctx_.space->units()) {
+          const std::uint64_t v = u + count;
+          if (ctx_.table->state(v) != holding::invalid || ctx_.table->home(v) != home || pending_.count(v) == 0) break;
+          put_versions(w, needs(v));
+          ++count;
+        }
+      }
+      header req{.type = msg::fetch_req, .to = inbox::engine, .id = u, .arg = count};
+      ctx_.post(home, req, w.out);
+    }
+    app_op op;
+    op.expect_a = msg::fetch_reply;
+    op.id = u;
+    ctx_.wait(op, [](const app_op& o) { return o.done; });
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    if (home == me_) {  // the diffs this copy waited for have been applied
+      pending_.erase(u);
+      if (ctx_.table->state(u) == holding::invalid) ctx_.table->set_state(u, holding::copy);
+      return;
+    }
+    wire_reader r{reply_, 0, "fetch reply"};
+    bool got_u = false;
+    while (!r.done()) {
+      const auto v = r.get<std::uint64_t>();
+      if (v < u || v >= u + count) fatal("home-based lazy release: a fetch reply with unit %llu", static_cast<unsigned long long>(v));
+      (void)get_versions(r, n_);  // the home served it because it includes what the request named
+      const auto data = r.get_bytes(r.get<std::uint32_t>());
+      if (data.size() != ctx_.table->extent(v)) fatal("home-based lazy release: a unit of %zu bytes in a fetch reply", data.size());
+      install(v, data);
+      got_u = got_u || v == u;
+    }
+    DSM_REQUIRE(got_u, "home-based lazy release: the fetch of unit %llu came back without it", static_cast<unsigned long long>(u));
+    reply_.clear();
+    account();
+  }
+
+  // state_mu held: the write notices of intervals this rank had not seen.
+  void incorporate(std::span<const std::byte> bytes) {
+    close_interval();
+    wire_reader r{bytes, 0, "write notices"};
+    while (!r.done()) {
+      interval iv = get_interval(r, n_, ctx_.space->units());
+      const int writer = iv.rank;
+      const std::uint32_t index = iv.index;
+      const std::vector<notice> notices = iv.notices;
+      if (!log_.learn(std::move(iv))) continue;
+      for (const notice& n : notices) {
+        const std::uint64_t u = n.unit;
+        if (n.home < 0) fatal("home-based lazy release: a write notice for unit %llu without a home", static_cast<unsigned long long>(u));
+        if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, n.home);
+        DSM_REQUIRE(ctx_.table->home(u) == n.home, "unit %llu: a notice names home %d, this rank knows home %d",
+                    static_cast<unsigned long long>(u), n.home, ctx_.table->home(u));
+        if (n.home == me_) {
+          // The home's copy is the master: it lacks the diff only while the diff is on its way.
+          if (covers(applied_[u], {{writer, index}})) continue;
+          note_version(pending_[u], writer, index);
+          if (ctx_.table->state(u) != holding::invalid) ctx_.table->set_state(u, holding::invalid);
+          continue;
+        }
+        send_unsent_of(u);  // this rank's own diffs of u must be at the home before it fetches u again
+        note_version(pending_[u], writer, index);
+        if (ctx_.table->state(u) != holding::invalid) {
+          ctx_.table->set_state(u, holding::invalid);
+          bump(ctx_.stats.invalidations);
+          DSM_TRACE_NOTE(invalidate, u, writer);
+        }
+      }
+    }
+    DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
+    account();
+  }
+
+  // state_mu held: the units this rank is home of, named by the notices a token carries to `to`,
+  // which `to` held a copy of: they go in the token, so that `to` need not fetch them.
+  void put_units_for(wire_writer& w, int to, const std::vector<std::uint32_t>& theirs) {
+    std::unordered_map<std::uint64_t, versions> named;  // unit -> the notices of other writers
+    log_.for_each_missing(theirs, [&](const interval& iv) {
+      for (const notice& n : iv.notices) {
+        if (n.home != me_) continue;
+        versions& v = named[n.unit];
+        if (iv.rank != me_) note_version(v, iv.rank, iv.index);
+      }
+    });
+    wire_writer units;
+    std::uint32_t count = 0;
+    std::uint64_t budget = kTokenDataBytes;
+    for (const auto& [u, need] : named) {
+      const std::uint64_t extent = ctx_.table->extent(u);
+      if (extent > budget || !covers(applied_[u], need)) continue;
+      auto w_it = was_.find(u);
+      const bool held = ctx_.table->in_copyset(u, to) ||
+                        (w_it != was_.end() && std::find(w_it->second.begin(), w_it->second.end(), to) != w_it->second.end());
+      if (!held || to == me_) continue;
+      share(u, to);
+      units.put(u);
+      put_versions(units, applied_[u]);
+      units.put(static_cast<std::uint32_t>(extent));
+      units.put_bytes(std::span<const std::byte>(ctx_.space->runtime_unit(u), extent));
+      budget -= extent;
+      ++count;
+    }
+    w.put(count);
+    w.put_bytes(units.out);
+  }
+
+  // Bytes held for the protocol: twins, diffs not sent yet, diffs waiting for their predecessors,
+  // and intervals.
+  void account() {
+    std::uint64_t bytes = twins_.size() * ctx_.space->unit() + log_.bytes();
+    for (const outgoing& d : unsent_) bytes += d.diff.size() + 32;
+    for (const auto& [u, early] : held_)
+      for (const early_diff& d : early) bytes += d.diff.size() + 32;
+    ctx_.stats.protocol_bytes.store(bytes, std::memory_order_relaxed);
+    // Intervals are dropped only at a barrier: a program that synchronises with locks alone keeps
+    // every write notice. Say so once between barriers, long before memory runs out.
+    if (!warned_ && bytes > 4 * ctx_.opt.gc_bytes) {
+      warned_ = true;
+      DSM_LOG(warn,
+              "lazy release keeps %llu bytes of twins, diffs and write notices, over 4 x DSM_GC_BYTES (%llu); write "
+              "notices are dropped only at dsm::barrier(), so a program that never calls it grows without bound",
+              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(ctx_.opt.gc_bytes));
+    }
+  }
+
+  static constexpr std::uint64_t kTokenDataBytes = 64 * 1024;  // unit data one token may carry
+
+  context& ctx_;
+  const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
+  home_map homes_;
+  const int n_;
+  const int me_;
+  interval_log log_;
+  std::vector<std::uint32_t> at_last_barrier_;  // the vector time every rank had after the last barrier
+  const std::uint64_t prefetch_;                 // units one fetch may bring
+  std::vector<std::uint64_t> dirty_;             // written in the open interval
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> twins_;  // of dirty units homed elsewhere
+  std::vector<outgoing> unsent_;                 // diffs of closed intervals not yet sent to their homes
+  std::unordered_map<std::uint64_t, std::uint32_t> pushed_;  // unit -> the last interval whose diff went to its home
+  std::unordered_map<std::uint64_t, versions> pending_;      // invalid units -> the diffs their next copy must include
+  // Home side.
+  std::unordered_map<std::uint64_t, versions> applied_;      // unit -> the diffs applied to it, per writer
+  std::unordered_map<std::uint64_t, std::vector<int>> was_;  // unit -> ranks whose copies the last notice dropped
+  std::unordered_map<std::uint64_t, std::vector<fetch>> parked_;  // first unit -> fetches waiting for diffs
+  std::unordered_map<std::uint64_t, std::vector<early_diff>> held_;
+  std::unordered_map<int, std::vector<std::byte>> partial_;  // home diffs being reassembled, by sender
+  std::vector<std::byte> reply_;                             // the fetch reply the application thread waits for
+  std::vector<std::byte> copy_buffer_;                       // a unit copied from a node-mate's memory
+  bool warned_ = false;  // the memory warning of account() was given since the last barrier
+};
+
+}  // namespace
+
+std::unique_ptr<protocol> make_home_lazy_release(context& ctx, const bound_filter* bound) {
+  return std::make_unique<home_lazy_release>(ctx, bound);
+}
+
+}  // namespace dsm::rt

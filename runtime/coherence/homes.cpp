@@ -1,0 +1,70 @@
+// homes.cpp: see homes.hpp.
+#include "coherence/homes.hpp"
+
+#include "alloc/allocator.hpp"
+#include "core/log.hpp"
+
+namespace dsm::rt {
+
+int home_map::placed(std::uint64_t u, bool* claim) const {
+  const auto ranks = static_cast<std::uint64_t>(ctx_.ranks);
+  *claim = ctx_.opt.home == home_policy::first_touch;
+  if (ctx_.opt.home == home_policy::cyclic) return static_cast<int>(u % ranks);
+  // Block, or first touch's manager: the rank whose block of the allocation holds u. Outside any
+  // allocation (a stray pointer), cyclic.
+  const std::uint64_t unit = ctx_.space->unit();
+  const auto a = ctx_.heap->containing(u * unit);
+  if (!a) return static_cast<int>(u % ranks);
+  const std::uint64_t first = a->first / unit, count = a->second / unit;
+  return static_cast<int>((u - first) * ranks / count);
+}
+
+int home_map::resolve(std::uint64_t u) {
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    if (const int h = ctx_.table->home(u); h >= 0) return h;
+  }
+  bool claim = false;
+  const int at = placed(u, &claim);
+  if (claim && ctx_.homes && ctx_.homes->reaches(at)) {  // the manager's claims are in shared memory
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, ctx_.homes->claim(at, u, ctx_.rank));
+    return ctx_.table->home(u);
+  }
+  if (!claim || at == ctx_.rank) {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, claim ? ctx_.rank : at);
+    return ctx_.table->home(u);
+  }
+  {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    header req{.type = msg::home_claim, .to = inbox::engine, .id = u};
+    ctx_.post(at, req);
+  }
+  app_op op;
+  op.expect_a = msg::home_is;
+  op.id = u;
+  ctx_.wait(op, [](const app_op& o) { return o.done; });
+  std::lock_guard<std::mutex> g(ctx_.state_mu);
+  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, static_cast<int>(op.data_total));
+  return ctx_.table->home(u);
+}
+
+bool home_map::adopt(std::uint64_t u) {
+  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, ctx_.rank);
+  return ctx_.table->home(u) == ctx_.rank;
+}
+
+void home_map::handle(const header& h) {
+  DSM_REQUIRE(h.type == msg::home_claim, "homes: unexpected %s from rank %d", msg_name(h.type), h.src);
+  if (ctx_.table->home(h.id) < 0) ctx_.table->set_home(h.id, ctx_.homes ? ctx_.homes->claim(ctx_.rank, h.id, h.src) : h.src);
+  header reply{.type = msg::home_is, .to = inbox::app, .id = h.id, .arg = static_cast<std::uint64_t>(ctx_.table->home(h.id))};
+  ctx_.post(h.src, reply);
+}
+
+void home_map::handle_reply(app_op& op, const header& h) {
+  op.data_total = h.arg;  // the home
+  op.done = true;
+}
+
+}  // namespace dsm::rt
