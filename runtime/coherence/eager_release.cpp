@@ -273,6 +273,7 @@ class eager_release final : public protocol {
     std::vector<outgoing> diffs;
     {
       std::lock_guard<std::mutex> g(ctx_.state_mu);
+      unit_table::batch protections(*ctx_.table);  // one mprotect per run of units
       for (std::uint64_t u : dirty_) {
         // Read-only first, so that the bytes cannot change while they are compared. From here on
         // node-mates may copy the home copy: it holds this rank's writes, and the diff that follows

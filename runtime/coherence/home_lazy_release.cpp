@@ -410,6 +410,7 @@ class home_lazy_release final : public protocol {
   // state_mu held: closes the open interval. Home writes become notices; other writes become diffs,
   // kept until the interval is visible (send_unsent).
   void close_interval() {
+    unit_table::batch protections(*ctx_.table);  // one mprotect per run of units
     if (dirty_.empty()) return;
     DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
     std::vector<notice> notices;
@@ -694,6 +695,7 @@ class home_lazy_release final : public protocol {
 
   // state_mu held: the write notices of intervals this rank had not seen.
   void incorporate(std::span<const std::byte> bytes) {
+    unit_table::batch protections(*ctx_.table);
     close_interval();
     wire_reader r{bytes, 0, "write notices"};
     while (!r.done()) {

@@ -220,6 +220,7 @@ class lazy_release final : public protocol {
 
   // state_mu held.
   void close_interval() {
+    unit_table::batch protections(*ctx_.table);  // one mprotect per run of units
     if (bound_ != nullptr) {
       // A unit whose every byte is bound to locks has nothing to announce.
       std::erase_if(dirty_, [&](std::uint64_t u) {
@@ -271,6 +272,7 @@ class lazy_release final : public protocol {
   // Application thread, op_mu held: the write notices of intervals this rank had not seen.
   void incorporate(std::span<const std::byte> bytes) {
     std::lock_guard<std::mutex> g(ctx_.state_mu);
+    unit_table::batch protections(*ctx_.table);
     close_interval();
     wire_reader r{bytes, 0, "write notices"};
     while (!r.done()) {

@@ -63,7 +63,57 @@ void unit_table::set_state(std::uint64_t u, holding h) {
   DSM_INVARIANT(u < units_ && h >= holding::invalid && h <= holding::dirty, "unit %llu of %llu set to state %d",
                 static_cast<unsigned long long>(u), static_cast<unsigned long long>(units_), static_cast<int>(h));
   entries_[u].state = static_cast<std::uint8_t>(h);
-  if (mapped(u)) apply(u, access_of(h));
+  if (!mapped(u)) return;
+  if (batching_ > 0) waiting_.push_back(u);
+  else apply(u, access_of(h));
+}
+
+void unit_table::flush() {
+  std::sort(waiting_.begin(), waiting_.end());
+  waiting_.erase(std::unique(waiting_.begin(), waiting_.end()), waiting_.end());
+  std::size_t i = 0;
+  while (i < waiting_.size()) {
+    const std::uint64_t first = waiting_[i];
+    const access want = access_of(state(first));
+    std::size_t j = i + 1;
+    while (j < waiting_.size() && waiting_[j] == waiting_[j - 1] + 1 && access_of(state(waiting_[j])) == want) ++j;
+    apply_run(first, j - i, want);
+    i = j;
+  }
+  waiting_.clear();
+}
+
+void unit_table::apply_run(std::uint64_t first, std::uint64_t count, access want) {
+  bool all_mapped = true;
+  for (std::uint64_t u = first; u < first + count && all_mapped; ++u) all_mapped = mapped(u);
+  if (count == 1 || !all_mapped) {  // (an earlier run's reset unmapped them: their next fault maps them)
+    for (std::uint64_t u = first; u < first + count; ++u)
+      if (mapped(u)) apply(u, want);
+    return;
+  }
+  // The bookkeeping unit by unit, then one call for the run. A reset on the way unmaps everything,
+  // these units too.
+  const std::uint32_t gen = generation_;
+  for (std::uint64_t u = first; u < first + count; ++u) {
+    const access before = effective(u);
+    const std::int64_t delta = runs_delta(u, before, want);
+    if (static_cast<std::int64_t>(runs_) + delta > static_cast<std::int64_t>(budget_)) {
+      reset_mappings();
+      return;
+    }
+    entries_[u].prot = static_cast<std::uint8_t>(want);
+    runs_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(runs_) + delta);
+  }
+  if (gen != generation_) return;
+  if (mprotect(space_.app_unit(first), count * space_.unit(), prot_of(want)) != 0) {
+    if (errno != ENOMEM) fatal("mprotect of units %llu..%llu failed: %s", static_cast<unsigned long long>(first),
+                               static_cast<unsigned long long>(first + count - 1), std::strerror(errno));
+    reset_mappings();
+    return;
+  }
+  DSM_INVARIANT(runs_ <= budget_ && runs_consistent(first), "%llu protection runs counted (budget %llu) at unit %llu",
+                static_cast<unsigned long long>(runs_), static_cast<unsigned long long>(budget_),
+                static_cast<unsigned long long>(first));
 }
 
 void unit_table::map(std::uint64_t u) { apply(u, access_of(state(u))); }

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "memory/global_space.hpp"
 
@@ -67,8 +68,25 @@ class unit_table {
   void reset(std::uint64_t first, std::uint64_t end);
 
   holding state(std::uint64_t u) const;
-  // Changes what this rank holds; a mapped unit is re-protected to match (or unmapped).
+  // Changes what this rank holds; a mapped unit is re-protected to match (or unmapped), at once or,
+  // inside a batch, when the batch ends.
   void set_state(std::uint64_t u, holding h);
+  // While one exists, the protection changes of set_state wait; its end applies them with one
+  // mprotect per run of consecutive units that end with the same access. For the bulk changes of
+  // a release or an acquire; the caller holds the protocol lock for the batch's whole life and
+  // gives the application no access before it ends.
+  class batch {
+   public:
+    explicit batch(unit_table& t) : t_(t) { ++t_.batching_; }
+    ~batch() {
+      if (--t_.batching_ == 0) t_.flush();
+    }
+    batch(const batch&) = delete;
+    batch& operator=(const batch&) = delete;
+
+   private:
+    unit_table& t_;
+  };
   // Protects the application view of u to the access its state allows (the fault path).
   void map(std::uint64_t u);
   // If u's state allows the access, maps it and returns true: the access may go ahead without the
@@ -154,6 +172,8 @@ class unit_table {
   std::int64_t runs_delta(std::uint64_t u, access before, access after) const;
   bool runs_consistent(std::uint64_t u) const;  // for DSM_INVARIANT
   void apply(std::uint64_t u, access want);
+  void flush();                                              // a batch's waiting protections
+  void apply_run(std::uint64_t first, std::uint64_t count, access want);
   void reset_mappings();
   std::uint64_t* copyset(std::uint64_t u) const { return copysets_ + u * static_cast<std::uint64_t>(words_); }
   void materialized(std::uint64_t u) const;
@@ -174,6 +194,8 @@ class unit_table {
   std::uint64_t runs_ = 0;
   std::uint64_t budget_;
   std::uint64_t resets_ = 0;
+  int batching_ = 0;                    // batches alive
+  std::vector<std::uint64_t> waiting_;  // mapped units whose protection a batch holds back
 };
 
 }  // namespace dsm::rt
