@@ -277,6 +277,7 @@ class home_lazy_release final : public protocol {
     std::erase_if(applied_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(was_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(held_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(credit_, [&](const auto& kv) { return inside(kv.first); });
     DSM_REQUIRE(std::none_of(parked_.begin(), parked_.end(), [&](const auto& kv) { return inside(kv.first); }),
                 "home-based lazy release: a fetch waits for a unit being freed");
     ctx_.table->reset(first, end);
@@ -635,6 +636,22 @@ class home_lazy_release final : public protocol {
     return true;
   }
 
+  // state_mu held: a node-mate home announced a write to u, which this rank holds a copy of and
+  // read since it last missed on it: copy the unit again now instead of dropping it. Taking write
+  // access away costs far more than a copy here (the kernel must flush every processor's TLB), and
+  // so does the fault that follows. A copy refreshed kRefreshes times without a miss in between is
+  // dropped as usual, so that a reader that has moved on stops costing its home anything.
+  bool refresh(std::uint64_t u) {
+    auto c = credit_.find(u);
+    if (c == credit_.end()) return false;
+    if (c->second == 0 || !copy_from_mate(u, ctx_.table->home(u))) {
+      credit_.erase(c);
+      return false;
+    }
+    --c->second;
+    return true;
+  }
+
   // Application thread, op_mu held: makes the invalid unit u valid.
   void validate(std::uint64_t u) {
     std::uint64_t count = 1;
@@ -645,6 +662,7 @@ class home_lazy_release final : public protocol {
       home = ctx_.table->home(u);
       DSM_REQUIRE(home >= 0 && pending_.count(u) != 0, "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
       if (home != me_ && copy_from_mate(u, home)) {
+        credit_[u] = kRefreshes;
         // And the invalid units that follow, of the same home, as a fetch would.
         for (std::uint64_t v = u + 1; v < u + prefetch_ && v < ctx_.space->units(); ++v) {
           if (ctx_.table->state(v) != holding::invalid || ctx_.table->home(v) != home || pending_.count(v) == 0) break;
@@ -688,6 +706,7 @@ class home_lazy_release final : public protocol {
       install(v, data);
       got_u = got_u || v == u;
     }
+    if (ctx_.homes && ctx_.homes->readable(home)) credit_[u] = kRefreshes;
     DSM_REQUIRE(got_u, "home-based lazy release: the fetch of unit %llu came back without it", static_cast<unsigned long long>(u));
     reply_.clear();
     account();
@@ -718,8 +737,10 @@ class home_lazy_release final : public protocol {
           continue;
         }
         send_unsent_of(u);  // this rank's own diffs of u must be at the home before it fetches u again
+        const bool had_copy = ctx_.table->state(u) != holding::invalid;
         note_version(pending_[u], writer, index);
-        if (ctx_.table->state(u) != holding::invalid) {
+        if (had_copy && refresh(u)) continue;
+        if (had_copy) {
           ctx_.table->set_state(u, holding::invalid);
           bump(ctx_.stats.invalidations);
           DSM_TRACE_NOTE(invalidate, u, writer);
@@ -783,6 +804,7 @@ class home_lazy_release final : public protocol {
   }
 
   static constexpr std::uint64_t kTokenDataBytes = 64 * 1024;  // unit data one token may carry
+  static constexpr std::uint8_t kRefreshes = 8;                 // refresh() at most this often without a miss
 
   context& ctx_;
   const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
@@ -805,6 +827,7 @@ class home_lazy_release final : public protocol {
   std::unordered_map<int, std::vector<std::byte>> partial_;  // home diffs being reassembled, by sender
   std::vector<std::byte> reply_;                             // the fetch reply the application thread waits for
   std::vector<std::byte> copy_buffer_;                       // a unit copied from a node-mate's memory
+  std::unordered_map<std::uint64_t, std::uint8_t> credit_;  // unit -> refreshes left before its copy is dropped
   bool warned_ = false;  // the memory warning of account() was given since the last barrier
 };
 
