@@ -44,6 +44,7 @@
 #include "coherence/homes.hpp"
 #include "coherence/intervals.hpp"
 #include "coherence/protocol.hpp"
+#include "memory/global_space.hpp"
 #include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
@@ -115,6 +116,7 @@ class home_lazy_release final : public protocol {
     validate(u);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     ctx_.table->map(u);
+    global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u), false);
   }
 
   void write_miss(std::uint64_t u) override {
@@ -136,6 +138,7 @@ class home_lazy_release final : public protocol {
       if (shared && ctx_.homes) ctx_.homes->begin_change(u);
       ctx_.table->set_state(u, shared ? holding::dirty : holding::owner_sole);
       ctx_.table->map(u);
+      global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u), true);  // its first write, often
       if (!shared) return;
       dirty_.push_back(u);
       // Entry consistency: a unit that holds bound data is twinned at its home too, so that writes
@@ -575,13 +578,27 @@ class home_lazy_release final : public protocol {
   // that is ready too. A fetch by this rank itself (its copy waited for a diff) carries no data.
   void serve(const fetch& f) {
     wire_writer w;
-    for (std::uint32_t k = 0; k < f.count; ++k) {
-      const std::uint64_t u = f.first + k;
-      if (f.from == me_) break;
-      if (ctx_.table->home(u) != me_ || !covers(applied_[u], f.need[k])) {
-        if (k == 0) fatal("home-based lazy release: serving unit %llu before it is ready", static_cast<unsigned long long>(u));
-        continue;
+    std::vector<std::uint64_t> units, untracked;
+    {
+      // The private units among them lose write access (one mprotect per run, as track() would
+      // unit by unit) before their bytes are copied: a later write faults and is announced.
+      unit_table::batch protections(*ctx_.table);
+      for (std::uint32_t k = 0; k < f.count && f.from != me_; ++k) {
+        const std::uint64_t u = f.first + k;
+        if (ctx_.table->home(u) != me_ || !covers(applied_[u], f.need[k])) {
+          if (k == 0) fatal("home-based lazy release: serving unit %llu before it is ready", static_cast<unsigned long long>(u));
+          continue;
+        }
+        units.push_back(u);
+        if (ctx_.table->state(u) != holding::owner_sole) continue;
+        ctx_.table->set_state(u, holding::copy);
+        untracked.push_back(u);
       }
+    }
+    if (ctx_.homes)
+      for (const std::uint64_t u : untracked) ctx_.homes->make_tracked(u);  // protected now: node-mates may copy it
+    ctx_.space->prefault_units(units, global_space::view::runtime, false);
+    for (const std::uint64_t u : units) {
       share(u, f.from);
       w.put(u);
       put_versions(w, applied_[u]);
@@ -608,6 +625,7 @@ class home_lazy_release final : public protocol {
   // state_mu held: the unit's data arrived from its home and includes everything needs(u) names.
   void install(std::uint64_t u, std::span<const std::byte> data) {
     std::byte* dst = ctx_.space->runtime_unit(u);
+    global_space::prefault(dst, data.size(), true);
     if (bound_ != nullptr) {
       // Bound bytes travel with their locks: keep this rank's.
       std::vector<std::byte> tmp(data.begin(), data.end());
@@ -663,11 +681,17 @@ class home_lazy_release final : public protocol {
       DSM_REQUIRE(home >= 0 && pending_.count(u) != 0, "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
       if (home != me_ && copy_from_mate(u, home)) {
         credit_[u] = kRefreshes;
-        // And the invalid units that follow, of the same home, as a fetch would.
-        for (std::uint64_t v = u + 1; v < u + prefetch_ && v < ctx_.space->units(); ++v) {
-          if (ctx_.table->state(v) != holding::invalid || ctx_.table->home(v) != home || pending_.count(v) == 0) break;
-          if (!copy_from_mate(v, home)) break;
+        // And the invalid units that follow, of the same home, as a fetch would, mapped with u.
+        std::uint64_t end = u + 1;
+        {
+          unit_table::batch protections(*ctx_.table);
+          for (; end < u + prefetch_ && end < ctx_.space->units(); ++end) {
+            if (ctx_.table->state(end) != holding::invalid || ctx_.table->home(end) != home || pending_.count(end) == 0) break;
+            if (!copy_from_mate(end, home)) break;
+            ctx_.table->map(end);
+          }
         }
+        global_space::prefault(ctx_.space->app_unit(u + 1), (end - u - 1) * ctx_.space->unit(), false);
         account();
         return;
       }
@@ -697,15 +721,24 @@ class home_lazy_release final : public protocol {
     }
     wire_reader r{reply_, 0, "fetch reply"};
     bool got_u = false;
-    while (!r.done()) {
-      const auto v = r.get<std::uint64_t>();
-      if (v < u || v >= u + count) fatal("home-based lazy release: a fetch reply with unit %llu", static_cast<unsigned long long>(v));
-      (void)get_versions(r, n_);  // the home served it because it includes what the request named
-      const auto data = r.get_bytes(r.get<std::uint32_t>());
-      if (data.size() != ctx_.table->extent(v)) fatal("home-based lazy release: a unit of %zu bytes in a fetch reply", data.size());
-      install(v, data);
-      got_u = got_u || v == u;
+    std::vector<std::uint64_t> with_u;  // the units that came with u, mapped with it
+    {
+      unit_table::batch protections(*ctx_.table);
+      while (!r.done()) {
+        const auto v = r.get<std::uint64_t>();
+        if (v < u || v >= u + count) fatal("home-based lazy release: a fetch reply with unit %llu", static_cast<unsigned long long>(v));
+        (void)get_versions(r, n_);  // the home served it because it includes what the request named
+        const auto data = r.get_bytes(r.get<std::uint32_t>());
+        if (data.size() != ctx_.table->extent(v)) fatal("home-based lazy release: a unit of %zu bytes in a fetch reply", data.size());
+        install(v, data);
+        if (v != u) {
+          ctx_.table->map(v);
+          with_u.push_back(v);
+        }
+        got_u = got_u || v == u;
+      }
     }
+    ctx_.space->prefault_units(with_u, global_space::view::app, false);
     if (ctx_.homes && ctx_.homes->readable(home)) credit_[u] = kRefreshes;
     DSM_REQUIRE(got_u, "home-based lazy release: the fetch of unit %llu came back without it", static_cast<unsigned long long>(u));
     reply_.clear();

@@ -69,26 +69,30 @@ void unit_table::set_state(std::uint64_t u, holding h) {
 }
 
 void unit_table::flush() {
-  std::sort(waiting_.begin(), waiting_.end());
-  waiting_.erase(std::unique(waiting_.begin(), waiting_.end()), waiting_.end());
-  std::size_t i = 0;
-  while (i < waiting_.size()) {
-    const std::uint64_t first = waiting_[i];
-    const access want = access_of(state(first));
-    std::size_t j = i + 1;
-    while (j < waiting_.size() && waiting_[j] == waiting_[j - 1] + 1 && access_of(state(waiting_[j])) == want) ++j;
-    apply_run(first, j - i, want);
-    i = j;
-  }
-  waiting_.clear();
+  const auto runs = [this](std::vector<std::uint64_t>& units, bool map) {
+    std::sort(units.begin(), units.end());
+    units.erase(std::unique(units.begin(), units.end()), units.end());
+    std::size_t i = 0;
+    while (i < units.size()) {
+      const std::uint64_t first = units[i];
+      const access want = access_of(state(first));
+      std::size_t j = i + 1;
+      while (j < units.size() && units[j] == units[j - 1] + 1 && access_of(state(units[j])) == want) ++j;
+      apply_run(first, j - i, want, map);
+      i = j;
+    }
+    units.clear();
+  };
+  runs(waiting_, false);
+  runs(to_map_, true);
 }
 
-void unit_table::apply_run(std::uint64_t first, std::uint64_t count, access want) {
+void unit_table::apply_run(std::uint64_t first, std::uint64_t count, access want, bool map) {
   bool all_mapped = true;
-  for (std::uint64_t u = first; u < first + count && all_mapped; ++u) all_mapped = mapped(u);
+  for (std::uint64_t u = first; u < first + count && all_mapped && !map; ++u) all_mapped = mapped(u);
   if (count == 1 || !all_mapped) {  // (an earlier run's reset unmapped them: their next fault maps them)
     for (std::uint64_t u = first; u < first + count; ++u)
-      if (mapped(u)) apply(u, want);
+      if (map || mapped(u)) apply(u, want);
     return;
   }
   // The bookkeeping unit by unit, then one call for the run. A reset on the way unmaps everything,
@@ -102,6 +106,7 @@ void unit_table::apply_run(std::uint64_t first, std::uint64_t count, access want
       return;
     }
     entries_[u].prot = static_cast<std::uint8_t>(want);
+    entries_[u].map_gen = gen;
     runs_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(runs_) + delta);
   }
   if (gen != generation_) return;
@@ -116,7 +121,10 @@ void unit_table::apply_run(std::uint64_t first, std::uint64_t count, access want
                 static_cast<unsigned long long>(first));
 }
 
-void unit_table::map(std::uint64_t u) { apply(u, access_of(state(u))); }
+void unit_table::map(std::uint64_t u) {
+  if (batching_ > 0) to_map_.push_back(u);
+  else apply(u, access_of(state(u)));
+}
 
 void unit_table::reset(std::uint64_t first, std::uint64_t end) {
   for (std::uint64_t u = first; u < end; ++u) {

@@ -87,7 +87,9 @@ class unit_table {
    private:
     unit_table& t_;
   };
-  // Protects the application view of u to the access its state allows (the fault path).
+  // Protects the application view of u to the access its state allows (the fault path). Inside a
+  // batch, when the batch ends, with one mprotect per run of consecutive units: units fetched
+  // together are mapped together instead of faulting one by one.
   void map(std::uint64_t u);
   // If u's state allows the access, maps it and returns true: the access may go ahead without the
   // protocol (a unit that is valid here but whose mapping was dropped).
@@ -173,7 +175,7 @@ class unit_table {
   bool runs_consistent(std::uint64_t u) const;  // for DSM_INVARIANT
   void apply(std::uint64_t u, access want);
   void flush();                                              // a batch's waiting protections
-  void apply_run(std::uint64_t first, std::uint64_t count, access want);
+  void apply_run(std::uint64_t first, std::uint64_t count, access want, bool map);
   void reset_mappings();
   std::uint64_t* copyset(std::uint64_t u) const { return copysets_ + u * static_cast<std::uint64_t>(words_); }
   void materialized(std::uint64_t u) const;
@@ -196,6 +198,7 @@ class unit_table {
   std::uint64_t resets_ = 0;
   int batching_ = 0;                    // batches alive
   std::vector<std::uint64_t> waiting_;  // mapped units whose protection a batch holds back
+  std::vector<std::uint64_t> to_map_;   // units a batch maps when it ends, mapped or not
 };
 
 }  // namespace dsm::rt
