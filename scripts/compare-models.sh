@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# compare-models.sh: one program under every model this build implements (build/models.txt), side by
-# side: wall time (median of -r runs), messages, bytes, read and write misses, units fetched, diffs
-# created and applied, invalidations and remote lock acquires from DSM_STATS (summed over the ranks),
-# and a PNG of bar charts (python3-matplotlib).
+# compare-models.sh: one program under every model this build implements (build/models.txt), and
+# under lazy release's homeless protocol (DSM_LAZY=homeless), side by side: wall time (median of -r
+# runs), messages, bytes, read and write misses, units fetched, twins, diffs created and applied,
+# invalidations and remote lock acquires from DSM_STATS (summed over the ranks), and a PNG of bar
+# charts (python3-matplotlib).
 #   bash scripts/compare-models.sh                       # examples/counter at 2 ranks
 #   bash scripts/compare-models.sh -n 4 jacobi 256 50    # an example by name, with its arguments
 #   bash scripts/compare-models.sh -o out.png ./build/benchmarks/release/lock_pingpong

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""compare_models.py: runs one program under every model of this build (build/models.txt) with
-DSM_STATS=json and prints, side by side, wall time, messages, bytes, misses, diffs and invalidations
+"""compare_models.py: runs one program under every model of this build (build/models.txt), and lazy
+release also under its homeless protocol (DSM_LAZY=homeless), with DSM_STATS=json and prints, side by
+side, wall time, messages, bytes, misses, twins, diffs and invalidations
 summed over all ranks, then draws them as bar charts in one PNG (matplotlib). Called by
 scripts/compare-models.sh, which documents the options."""
 import argparse
@@ -21,6 +22,7 @@ COLUMNS = [  # (header, how to compute it from the "total" counters)
     ("read misses", lambda t: t["read_misses"]),
     ("write misses", lambda t: t["write_misses"]),
     ("units fetched", lambda t: t["units_fetched"]),
+    ("twins created", lambda t: t.get("twins_created", 0)),
     ("diffs created", lambda t: t["diffs_created"]),
     ("diffs applied", lambda t: t["diffs_applied"]),
     ("invalidations", lambda t: t["invalidations"]),
@@ -43,6 +45,13 @@ def main():
     if not os.path.exists(models_file):
         sys.exit(f"compare-models: {models_file} not found; build first (cmake -S . -B build && cmake --build build)")
     models = [m for m in open(models_file).read().strip().replace(";", " ").split() if m]
+    # Each model under its default protocol; lazy release also under the homeless (TreadMarks)
+    # protocol that DSM_LAZY=homeless selects, to show what homes change.
+    variants = []
+    for m in models:
+        variants.append((m, {"DSM_MODEL": m}))
+        if m == "lazy-release":
+            variants.append(("lazy-homeless", {"DSM_MODEL": m, "DSM_LAZY": "homeless"}))
     program = a.program
     if not os.path.sep in program:
         program = os.path.join(a.build, "examples", program)
@@ -50,17 +59,19 @@ def main():
         sys.exit(f"compare-models: {program} is not an executable (an example name under {a.build}/examples, or a path)")
     name = os.path.basename(program)
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env.pop("DSM_LAZY", None)  # each row names its lazy-release protocol itself
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for model in models:
+        for model, settings in variants:
             times, totals, check = [], None, "OK"
+            exports = [x for k in ["DSM_STATS", *settings] for x in ("-x", k)]
             for k in range(a.repeats):
                 stats = os.path.join(tmp, f"{model}.{k}.json")
-                run_env = dict(env, DSM_MODEL=model, DSM_STATS=stats)
+                run_env = dict(env, DSM_STATS=stats, **settings)
                 t0 = time.monotonic()
                 try:
-                    p = subprocess.run(MPIRUN + ["-np", str(a.ranks), "-x", "DSM_MODEL", "-x", "DSM_STATS", program] + a.args,
+                    p = subprocess.run(MPIRUN + ["-np", str(a.ranks)] + exports + [program] + a.args,
                                        env=run_env, capture_output=True, text=True, timeout=a.timeout)
                     status, out = p.returncode, p.stdout + p.stderr
                 except subprocess.TimeoutExpired:
@@ -97,7 +108,8 @@ def main():
         print("compare-models: python3-matplotlib is missing (bash scripts/setup.sh installs it); no plot")
         return 1 if any(r[3] != "OK" for r in rows) else 0
     panels = [("time (s)", [r[1] for r in rows])]
-    for head, fn in COLUMNS[:2] + [("misses", None), ("diffs created", COLUMNS[5][1]), ("invalidations", COLUMNS[7][1])]:
+    column = dict(COLUMNS)
+    for head, fn in COLUMNS[:2] + [("misses", None), ("diffs created", column["diffs created"]), ("invalidations", column["invalidations"])]:
         if head == "misses":
             vals = [(r[2]["read_misses"] + r[2]["write_misses"]) if r[2] else 0 for r in rows]
         else:
@@ -105,7 +117,7 @@ def main():
         panels.append((head, vals))
     fig, grid = plt.subplots(2, 3, figsize=(10, 6.5))
     axes = grid.flatten()
-    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
     labels = [r[0] for r in rows]
     for ax, (head, vals) in zip(axes, panels):
         ax.bar(range(len(vals)), vals, color=colors[: len(vals)])

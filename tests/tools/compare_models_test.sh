@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # compare_models_test.sh <source-dir> <build-dir>: scripts/compare-models.sh runs examples/hello at 2
-# ranks under every model of build/models.txt, prints one row per model with its counters and an OK
-# check, and writes a non-empty PNG.
+# ranks under every model of build/models.txt (and lazy release's homeless protocol when lazy
+# release is built), prints one row per model with its counters and an OK check, and writes a
+# non-empty PNG.
 set -u
 src=$1
 build=$2
@@ -11,7 +12,9 @@ out=$(bash "$src/scripts/compare-models.sh" -b "$build" -r 1 -n 2 -o "$dir/plot.
 rc=$?
 echo "$out"
 [[ $rc -eq 0 ]] || { echo "FAIL: exit status $rc"; exit 1; }
-for model in $(tr ';' ' ' <"$build/models.txt"); do
+models=$(tr ';' ' ' <"$build/models.txt")
+[[ " $models " == *" lazy-release "* ]] && models+=" lazy-homeless"
+for model in $models; do
   grep -Eq "^$model +[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+ .* OK$" <<<"$out" || { echo "FAIL: no OK row for $model"; exit 1; }
 done
 [[ -s $dir/plot.png ]] || { echo "FAIL: no plot written"; exit 1; }
