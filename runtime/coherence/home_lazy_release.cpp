@@ -116,7 +116,6 @@ class home_lazy_release final : public protocol {
     validate(u);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     ctx_.table->map(u);
-    global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u), false);
   }
 
   void write_miss(std::uint64_t u) override {
@@ -138,7 +137,7 @@ class home_lazy_release final : public protocol {
       if (shared && ctx_.homes) ctx_.homes->begin_change(u);
       ctx_.table->set_state(u, shared ? holding::dirty : holding::owner_sole);
       ctx_.table->map(u);
-      global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u), true);  // its first write, often
+      global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u));  // its first write, often
       if (!shared) return;
       dirty_.push_back(u);
       // Entry consistency: a unit that holds bound data is twinned at its home too, so that writes
@@ -597,7 +596,6 @@ class home_lazy_release final : public protocol {
     }
     if (ctx_.homes)
       for (const std::uint64_t u : untracked) ctx_.homes->make_tracked(u);  // protected now: node-mates may copy it
-    ctx_.space->prefault_units(units, global_space::view::runtime, false);
     for (const std::uint64_t u : units) {
       share(u, f.from);
       w.put(u);
@@ -625,7 +623,7 @@ class home_lazy_release final : public protocol {
   // state_mu held: the unit's data arrived from its home and includes everything needs(u) names.
   void install(std::uint64_t u, std::span<const std::byte> data) {
     std::byte* dst = ctx_.space->runtime_unit(u);
-    global_space::prefault(dst, data.size(), true);
+    global_space::prefault(dst, data.size());  // a fresh page, often
     if (bound_ != nullptr) {
       // Bound bytes travel with their locks: keep this rank's.
       std::vector<std::byte> tmp(data.begin(), data.end());
@@ -682,16 +680,12 @@ class home_lazy_release final : public protocol {
       if (home != me_ && copy_from_mate(u, home)) {
         credit_[u] = kRefreshes;
         // And the invalid units that follow, of the same home, as a fetch would, mapped with u.
-        std::uint64_t end = u + 1;
-        {
-          unit_table::batch protections(*ctx_.table);
-          for (; end < u + prefetch_ && end < ctx_.space->units(); ++end) {
-            if (ctx_.table->state(end) != holding::invalid || ctx_.table->home(end) != home || pending_.count(end) == 0) break;
-            if (!copy_from_mate(end, home)) break;
-            ctx_.table->map(end);
-          }
+        unit_table::batch protections(*ctx_.table);
+        for (std::uint64_t v = u + 1; v < u + prefetch_ && v < ctx_.space->units(); ++v) {
+          if (ctx_.table->state(v) != holding::invalid || ctx_.table->home(v) != home || pending_.count(v) == 0) break;
+          if (!copy_from_mate(v, home)) break;
+          ctx_.table->map(v);
         }
-        global_space::prefault(ctx_.space->app_unit(u + 1), (end - u - 1) * ctx_.space->unit(), false);
         account();
         return;
       }
@@ -721,9 +715,8 @@ class home_lazy_release final : public protocol {
     }
     wire_reader r{reply_, 0, "fetch reply"};
     bool got_u = false;
-    std::vector<std::uint64_t> with_u;  // the units that came with u, mapped with it
     {
-      unit_table::batch protections(*ctx_.table);
+      unit_table::batch protections(*ctx_.table);  // the units that came with u are mapped with it
       while (!r.done()) {
         const auto v = r.get<std::uint64_t>();
         if (v < u || v >= u + count) fatal("home-based lazy release: a fetch reply with unit %llu", static_cast<unsigned long long>(v));
@@ -731,14 +724,10 @@ class home_lazy_release final : public protocol {
         const auto data = r.get_bytes(r.get<std::uint32_t>());
         if (data.size() != ctx_.table->extent(v)) fatal("home-based lazy release: a unit of %zu bytes in a fetch reply", data.size());
         install(v, data);
-        if (v != u) {
-          ctx_.table->map(v);
-          with_u.push_back(v);
-        }
+        if (v != u) ctx_.table->map(v);
         got_u = got_u || v == u;
       }
     }
-    ctx_.space->prefault_units(with_u, global_space::view::app, false);
     if (ctx_.homes && ctx_.homes->readable(home)) credit_[u] = kRefreshes;
     DSM_REQUIRE(got_u, "home-based lazy release: the fetch of unit %llu came back without it", static_cast<unsigned long long>(u));
     reply_.clear();

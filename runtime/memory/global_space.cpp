@@ -95,29 +95,17 @@ void global_space::zero(std::uint64_t offset, std::uint64_t bytes) {
   }
 }
 
-void global_space::prefault(const void* p, std::uint64_t bytes, bool write) {
-#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+void global_space::prefault(const void* p, std::uint64_t bytes) {
+#if defined(MADV_POPULATE_WRITE)
   if (bytes == 0) return;
   const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto first = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
   const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
-  (void)madvise(reinterpret_cast<void*>(first), end - first, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  (void)madvise(reinterpret_cast<void*>(first), end - first, MADV_POPULATE_WRITE);
 #else
   (void)p;
   (void)bytes;
-  (void)write;
 #endif
-}
-
-void global_space::prefault_units(std::span<const std::uint64_t> units, view v, bool write) const {
-  std::byte* base = v == view::app ? app_ : shadow_;
-  std::size_t i = 0;
-  while (i < units.size()) {
-    std::size_t j = i + 1;
-    while (j < units.size() && units[j] == units[j - 1] + 1) ++j;
-    prefault(base + units[i] * unit_, (j - i) * unit_, write);
-    i = j;
-  }
 }
 
 }  // namespace dsm::rt

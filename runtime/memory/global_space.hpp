@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <span>
 
 namespace dsm::rt {
 
@@ -46,15 +45,11 @@ class global_space {
   // Gives the memory of [offset, offset+bytes) back to the OS; it reads as zero afterwards.
   void zero(std::uint64_t offset, std::uint64_t bytes);
 
-  // Fills in the page tables of [p, p+bytes) in one system call (MADV_POPULATE_READ, or _WRITE,
-  // which also allocates missing pages), where touching the bytes would take one page fault per
-  // page: a page fault costs 10-20 us in a virtual machine, the call about 1 us a page. For the
-  // units data is about to be copied into or out of, and the units the application is about to read.
-  // Best effort: a kernel before Linux 5.14, or a range without the access, just faults as before.
-  static void prefault(const void* p, std::uint64_t bytes, bool write);
-  // prefault() of the units `units` (sorted) of one view, one call per run of consecutive units.
-  enum class view { app, runtime };
-  void prefault_units(std::span<const std::uint64_t> units, view v, bool write) const;
+  // Allocates and maps the missing pages of [p, p+bytes) in one system call (MADV_POPULATE_WRITE),
+  // for bytes about to be written for the first time: a fault that allocates a page costs 10-20 us
+  // in a virtual machine, the call about 3 us a page (and about 1 us where the pages are there
+  // already). Best effort: before Linux 5.14, or without write access, the writes fault as before.
+  static void prefault(const void* p, std::uint64_t bytes);
 
  private:
   int fd_ = -1;

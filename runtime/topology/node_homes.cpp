@@ -94,7 +94,6 @@ bool node_homes::try_copy(std::uint64_t u, int home, std::byte* dst, std::uint64
     const std::uint64_t before = w.load(std::memory_order_acquire);
     if ((before & kSeqOne) != 0) return false;   // the home is writing it: its bytes are not released
     if ((before & kPrivate) != 0) return false;  // the home writes it without a fault: ask it
-    if (attempt == 0) global_space::prefault(m.view + u * space_.unit(), bytes, false);
     std::memcpy(dst, m.view + u * space_.unit(), bytes);
     std::atomic_thread_fence(std::memory_order_acquire);
     // Enter this rank, provided the sequence number has not moved (other mates may enter meanwhile).
