@@ -44,11 +44,11 @@
 #include "coherence/homes.hpp"
 #include "coherence/intervals.hpp"
 #include "coherence/protocol.hpp"
-#include "memory/global_space.hpp"
 #include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
 #include "memory/diff.hpp"
+#include "memory/global_space.hpp"
 
 namespace dsm::rt {
 namespace {
