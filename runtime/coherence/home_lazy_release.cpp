@@ -39,6 +39,7 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "coherence/homes.hpp"
@@ -131,18 +132,23 @@ class home_lazy_release final : public protocol {
     if (invalid) validate(u);
     std::lock_guard<std::mutex> g(ctx_.state_mu);
     if (home == me_) {
-      // In place. A private unit is not even tracked: nobody's copy needs telling.
-      bool shared = shared_here(u);
-      if (!shared && ctx_.homes && !ctx_.homes->make_private(u)) shared = true;  // a node-mate copied it just now
-      if (shared && ctx_.homes) ctx_.homes->begin_change(u);
-      ctx_.table->set_state(u, shared ? holding::dirty : holding::owner_sole);
+      // In place. A unit no other node holds is private from here on: no fault until a rank of
+      // another node fetches it. Node-mates' copies are told at the release (announce_taken).
+      // Entry consistency: a unit that holds bound data and has copies is twinned at its home
+      // instead, so that writes to the bound bytes alone (which travel with their locks) announce
+      // nothing.
+      const bool bound = bound_ != nullptr && bound_->touches(u);
+      if (!shared_remotely(u) && !(bound && ctx_.homes && ctx_.homes->has_copies(u))) {
+        go_private(u);
+        ctx_.table->map(u);
+        global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u));  // its first write, often
+        return;
+      }
+      if (ctx_.homes) ctx_.homes->begin_change(u);
+      ctx_.table->set_state(u, holding::dirty);
       ctx_.table->map(u);
-      global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u));  // its first write, often
-      if (!shared) return;
       dirty_.push_back(u);
-      // Entry consistency: a unit that holds bound data is twinned at its home too, so that writes
-      // to the bound bytes alone (which travel with their locks) announce nothing.
-      if (bound_ == nullptr || !bound_->touches(u)) return;
+      if (!bound) return;
     } else {
       ctx_.table->set_state(u, holding::dirty);
       ctx_.table->map(u);
@@ -280,6 +286,9 @@ class home_lazy_release final : public protocol {
     std::erase_if(was_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(held_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(credit_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(privates_, inside);
+    std::erase_if(hot_, [&](const auto& kv) { return inside(kv.first); });
+    std::erase_if(announce_, inside);
     DSM_REQUIRE(std::none_of(parked_.begin(), parked_.end(), [&](const auto& kv) { return inside(kv.first); }),
                 "home-based lazy release: a fetch waits for a unit being freed");
     ctx_.table->reset(first, end);
@@ -369,10 +378,60 @@ class home_lazy_release final : public protocol {
     if (u >= ctx_.space->units()) fatal("home-based lazy release: %s names unit %llu", what, static_cast<unsigned long long>(u));
   }
 
-  // Home side, state_mu held: another rank may hold a copy of u.
-  bool shared_here(std::uint64_t u) const {
-    return n_ > 1 && (!ctx_.table->copies_known(u) || ctx_.table->copies_besides(u, me_) ||
-                      (ctx_.homes && ctx_.homes->has_copies(u)));
+  // Home side, state_mu held: a rank may hold a copy of u that node shared memory does not track
+  // (it fetched u by message, or read u's zeros as allocated).
+  bool shared_remotely(std::uint64_t u) const {
+    return n_ > 1 && (!ctx_.table->copies_known(u) || ctx_.table->copies_besides(u, me_));
+  }
+
+  // Home side, state_mu held: u is written in place without faults from now on. Node-mates that
+  // hold copies stay entered, so the next release announces u: the home writes a unit its mates
+  // read, and keeps it writable for kHot such releases.
+  void go_private(std::uint64_t u) {
+    ctx_.table->set_state(u, holding::owner_sole);
+    privates_.insert(u);
+    if (ctx_.homes && ctx_.homes->force_private(u)) {
+      hot_[u] = kHot;
+      rescan_ = true;
+    }
+  }
+
+  // Home side, state_mu held, application thread (at the close of an interval, so the home writes
+  // nothing meanwhile): the private units node-mates copied since the last close (try_take), and
+  // those the engine made tracked after they did, get a notice in the closing interval, since the
+  // home may have written them after the copy. A unit stays private for kHot such closes after
+  // the home wrote it while its mates held copies; otherwise it is tracked from now on, so that a
+  // unit only read is announced once.
+  void announce_taken(std::vector<notice>& notices) {
+    for (const std::uint64_t u : announce_) notices.push_back({u, me_});
+    announce_.clear();
+    if (!ctx_.homes) return;
+    const std::uint64_t taken = ctx_.homes->private_taken();
+    if (taken == taken_seen_ && !rescan_) return;
+    taken_seen_ = taken;
+    rescan_ = false;
+    for (auto it = privates_.begin(); it != privates_.end();) {
+      const std::uint64_t u = *it;
+      if (ctx_.table->state(u) != holding::owner_sole) {
+        it = privates_.erase(it);
+        continue;
+      }
+      if (!ctx_.homes->forget_taken(u)) {
+        ++it;
+        continue;
+      }
+      notices.push_back({u, me_});
+      auto h = hot_.find(u);
+      if (h != hot_.end() && h->second > 0) {
+        --h->second;
+        ++it;
+        continue;
+      }
+      if (h != hot_.end()) hot_.erase(h);
+      ctx_.table->set_state(u, holding::copy);  // in the caller's batch, before the application runs again
+      ctx_.homes->make_tracked(u);
+      it = privates_.erase(it);
+    }
   }
 
   // Home side, state_mu held: rank r gets a copy of u. Write access goes first, so that every
@@ -388,7 +447,9 @@ class home_lazy_release final : public protocol {
   void track(std::uint64_t u) {
     if (ctx_.table->state(u) != holding::owner_sole) return;
     ctx_.table->set_state(u, holding::copy);
-    if (ctx_.homes) ctx_.homes->make_tracked(u);  // after the protection: node-mates may copy it from now on
+    // After the protection: node-mates may copy it from now on. Those that took it while it was
+    // private are told at the next release.
+    if (ctx_.homes && ctx_.homes->make_tracked(u)) announce_.push_back(u);
   }
 
   // Home side, state_mu held: every copy but `keep`'s is about to be dropped (a notice for u is on
@@ -411,12 +472,15 @@ class home_lazy_release final : public protocol {
   }
 
   // state_mu held: closes the open interval. Home writes become notices; other writes become diffs,
-  // kept until the interval is visible (send_unsent).
-  void close_interval() {
+  // kept until the interval is visible (send_unsent). `announce`: with the notices of the private
+  // units node-mates took (not while incorporating a barrier's release: the interval would begin
+  // after the barrier that every rank has just counted as known).
+  void close_interval(bool announce = true) {
     unit_table::batch protections(*ctx_.table);  // one mprotect per run of units
-    if (dirty_.empty()) return;
-    DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
     std::vector<notice> notices;
+    if (announce) announce_taken(notices);
+    if (dirty_.empty() && notices.empty()) return;
+    DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
     const std::size_t first_new = unsent_.size();
     for (std::uint64_t u : dirty_) {
       DSM_INVARIANT(ctx_.table->state(u) == holding::dirty, "home-based lazy release: unit %llu written in this interval is not dirty",
@@ -448,6 +512,7 @@ class home_lazy_release final : public protocol {
         forget_copies(u, -1);
         const bool keep_tracked = had || (ctx_.homes && !ctx_.homes->make_private(u));
         ctx_.table->set_state(u, keep_tracked ? holding::copy : holding::owner_sole);
+        if (!keep_tracked) privates_.insert(u);
         if (ctx_.homes) ctx_.homes->end_change(u);
         notices.push_back({u, me_});
         continue;
@@ -468,6 +533,10 @@ class home_lazy_release final : public protocol {
     }
     dirty_.clear();
     if (!notices.empty()) {
+      // A unit announced as taken may have been written in the interval too: one notice each.
+      std::sort(notices.begin(), notices.end(), [](const notice& a, const notice& b) { return a.unit < b.unit; });
+      notices.erase(std::unique(notices.begin(), notices.end(), [](const notice& a, const notice& b) { return a.unit == b.unit; }),
+                    notices.end());
       const std::uint32_t index = log_.add_own(std::move(notices)).index;
       for (std::size_t i = first_new; i < unsent_.size(); ++i) unsent_[i].index = index;
     }
@@ -546,6 +615,9 @@ class home_lazy_release final : public protocol {
     // Node-mates copy this memory only between changes (while this rank writes u, it is changing).
     const bool bracket = ctx_.homes && ctx_.table->state(u) != holding::dirty;
     if (bracket) ctx_.homes->begin_change(u);
+    // Node-mates that took u while private must hear of the home's writes since (no mate enters
+    // while the number is odd).
+    if (bracket && ctx_.table->state(u) == holding::owner_sole && ctx_.homes->taken(u)) announce_.push_back(u);
     if (!diff_apply(diff, ctx_.space->runtime_unit(u), ctx_.table->extent(u)))
       fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), writer);
     note_version(applied_[u], writer, index);
@@ -594,8 +666,9 @@ class home_lazy_release final : public protocol {
         untracked.push_back(u);
       }
     }
-    if (ctx_.homes)
-      for (const std::uint64_t u : untracked) ctx_.homes->make_tracked(u);  // protected now: node-mates may copy it
+    if (ctx_.homes)  // protected now: node-mates may copy them; those that took one while private are told
+      for (const std::uint64_t u : untracked)
+        if (ctx_.homes->make_tracked(u)) announce_.push_back(u);
     for (const std::uint64_t u : units) {
       share(u, f.from);
       w.put(u);
@@ -646,7 +719,7 @@ class home_lazy_release final : public protocol {
     if (!ctx_.homes || !ctx_.homes->readable(home) || !needs(u).empty()) return false;
     const std::uint64_t extent = ctx_.table->extent(u);
     copy_buffer_.resize(extent);
-    if (!ctx_.homes->try_copy(u, home, copy_buffer_.data(), extent)) return false;
+    if (!ctx_.homes->try_take(u, home, copy_buffer_.data(), extent)) return false;
     install(u, copy_buffer_);
     bump(ctx_.stats.node_copies);
     return true;
@@ -737,7 +810,7 @@ class home_lazy_release final : public protocol {
   // state_mu held: the write notices of intervals this rank had not seen.
   void incorporate(std::span<const std::byte> bytes) {
     unit_table::batch protections(*ctx_.table);
-    close_interval();
+    close_interval(false);
     wire_reader r{bytes, 0, "write notices"};
     while (!r.done()) {
       interval iv = get_interval(r, n_, ctx_.space->units());
@@ -827,6 +900,7 @@ class home_lazy_release final : public protocol {
 
   static constexpr std::uint64_t kTokenDataBytes = 64 * 1024;  // unit data one token may carry
   static constexpr std::uint8_t kRefreshes = 8;                 // refresh() at most this often without a miss
+  static constexpr std::uint8_t kHot = 8;                       // closes a unit written while mates read it stays private
 
   context& ctx_;
   const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
@@ -850,6 +924,12 @@ class home_lazy_release final : public protocol {
   std::vector<std::byte> reply_;                             // the fetch reply the application thread waits for
   std::vector<std::byte> copy_buffer_;                       // a unit copied from a node-mate's memory
   std::unordered_map<std::uint64_t, std::uint8_t> credit_;  // unit -> refreshes left before its copy is dropped
+  // Home side, node-local copies of private units (announce_taken).
+  std::unordered_set<std::uint64_t> privates_;              // units private here (some may have moved on)
+  std::unordered_map<std::uint64_t, std::uint8_t> hot_;     // unit -> closes it stays private though taken
+  std::vector<std::uint64_t> announce_;                     // tracked by the engine after mates took them
+  std::uint64_t taken_seen_ = 0;                            // node_homes::private_taken() at the last close
+  bool rescan_ = false;                                     // a unit went private while mates held it
   bool warned_ = false;  // the memory warning of account() was given since the last barrier
 };
 

@@ -25,7 +25,14 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
 
   // This rank's directory first; every rank then learns whether all have one, so none is left
   // waiting for a rank that failed. A node of more ranks than the word has bits goes without.
-  const std::size_t dir_bytes = (space_.units() * 12 + 4095) & ~std::size_t{4095};  // words, then claims
+  // Words, then claims, then the `taken` word (8-byte aligned).
+  const std::size_t taken_at = (space_.units() * 12 + 7) & ~std::size_t{7};
+  const std::size_t dir_bytes = (taken_at + 8 + 4095) & ~std::size_t{4095};
+  auto place = [&](mate& m) {
+    m.claims = reinterpret_cast<std::atomic<std::int32_t>*>(m.words + space_.units());
+    m.taken = reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::byte*>(m.words) + taken_at);
+    m.dir_bytes = dir_bytes;
+  };
   static_assert(std::atomic<std::int32_t>::is_always_lock_free, "claims are shared between processes");
   std::string why;
   mate& self = mates_[static_cast<size_t>(rank_)];
@@ -33,8 +40,7 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
     why = "more than " + std::to_string(kMaxMates) + " ranks on this node";
   } else {
     self.words = static_cast<std::atomic<std::uint64_t>*>(map_segment(name_of(rank_), true, dir_bytes, why));
-    if (self.words != nullptr) self.claims = reinterpret_cast<std::atomic<std::int32_t>*>(self.words + space_.units());
-    self.dir_bytes = dir_bytes;
+    if (self.words != nullptr) place(self);
   }
   int mine = self.words != nullptr ? 1 : 0, every = 0;
   MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, comm);
@@ -61,8 +67,7 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
         munmap(view, space_.size());
       } else {
         m.view = static_cast<const std::byte*>(view);
-        m.claims = reinterpret_cast<std::atomic<std::int32_t>*>(m.words + space_.units());
-        m.dir_bytes = dir_bytes;
+        place(m);
       }
     }
     if (m.view == nullptr) DSM_LOG(warn, "node-local fast path to rank %d left out: %s", id.rank, failed.c_str());
@@ -102,6 +107,31 @@ bool node_homes::try_copy(std::uint64_t u, int home, std::byte* dst, std::uint64
       if ((now & ~kMateBits) != (before & ~kMateBits)) break;
     }
     if ((now & ~kMateBits) == (before & ~kMateBits)) return true;
+  }
+  return false;
+}
+
+bool node_homes::try_take(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes) {
+  const mate& m = mates_[static_cast<size_t>(home)];
+  std::atomic<std::uint64_t>& w = m.words[u];
+  const std::uint64_t bit = std::uint64_t{1} << local_;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::uint64_t before = w.load(std::memory_order_acquire);
+    if ((before & kSeqOne) != 0) return false;  // its engine is applying a diff to it
+    if ((before & kPrivate) == 0) return try_copy(u, home, dst, bytes);
+    // Enter, then count, then copy: the home reads the count at its release after that release's
+    // writes, so a copy it has not counted began after them.
+    if ((before & bit) == 0) {
+      if (!w.compare_exchange_strong(before, before | bit, std::memory_order_seq_cst, std::memory_order_acquire)) continue;
+      before |= bit;
+    }
+    m.taken->fetch_add(1, std::memory_order_seq_cst);
+    std::memcpy(dst, m.view + u * space_.unit(), bytes);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    // Still entered (the home forgets the entries at the release that announces u: then copy
+    // again, to be counted for the next one), and no diff applied meanwhile.
+    const std::uint64_t after = w.load(std::memory_order_acquire);
+    if ((after & ~kMateBits) == (before & ~kMateBits) && (after & bit) != 0) return true;
   }
   return false;
 }

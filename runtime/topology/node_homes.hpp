@@ -10,8 +10,11 @@
 //   bits 0..46   the node-mates that copied the unit this way (node-local index): they hold a copy
 //                the home must keep up to date (eager release) or tell about its next write
 //                (home-based lazy release), exactly as if they were in its copyset
-//   bit 47       private: the home writes the unit without a fault (home-based lazy release, a unit
-//                nobody else holds), so a copy taken now would not hear of later writes: none is
+//   bit 47       private: the home writes the unit without a fault (a unit nobody else holds). Under
+//                eager release no copy is taken then (try_copy fails: ask the home). Home-based lazy
+//                release lets a mate take one anyway (try_take): the mate enters itself and counts
+//                the copy in the home's `taken` word before it copies, and the home, which may have
+//                written the unit during the copy, announces it at its next release as if written
 //   bits 48..63  a sequence number, odd while the home copy may change under a reader (the home is
 //                writing the unit, or its engine is applying a diff to it)
 //
@@ -21,9 +24,10 @@
 // home by message, as a rank of another node does. Only the home changes the number, always with
 // its protocol lock held; node-mates only add their bit.
 //
-// The same segment holds the first-touch claims of the units this rank manages (coherence/homes.hpp):
+// After the words, the segment holds the first-touch claims of the units this rank manages (coherence/homes.hpp):
 // one word per unit, 0 or the home + 1, set once with a compare-and-swap by whichever node-mate
-// claims the unit first (the manager's engine sets it the same way for claims from other nodes).
+// claims the unit first (the manager's engine sets it the same way for claims from other nodes),
+// and last the `taken` word: how many copies node-mates have taken of private units (try_take).
 //
 // Used by eager release consistency and home-based lazy release, whose homes keep the master copy
 // (coherence/eager_release.cpp, coherence/home_lazy_release.cpp). One word per unit of the space:
@@ -66,6 +70,23 @@ class node_homes {
   // enters this rank as a copy holder; false if the home copy was changing: ask the home instead.
   // `dst` may have been written when false is returned.
   bool try_copy(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes);
+  // As try_copy, but a private unit is copied too (home-based lazy release): this rank enters itself
+  // and counts the copy in the home's `taken` word before copying, so the home's next release
+  // announces the unit (see private_taken). A copy that overlapped a write is torn only in bytes
+  // written after it began, which that announcement drops before any acquire can make them due.
+  bool try_take(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes);
+  // Home side: how many copies of private units node-mates have taken so far (it only grows). Read
+  // it at a release, after that release's writes: a copy counted later than this read began later
+  // than them, so it holds them.
+  std::uint64_t private_taken() const {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the writes before the release come first
+    return mates_[static_cast<size_t>(rank_)].taken->load(std::memory_order_seq_cst);
+  }
+  // Home side: true if u is private and a node-mate took a copy of it (try_take).
+  bool taken(std::uint64_t u) const {
+    const std::uint64_t w = word(u).load(std::memory_order_acquire);
+    return (w & kPrivate) != 0 && (w & kMateBits) != 0;
+  }
 
   // Home side, protocol lock held: u's home copy starts / stops changing (mates stay off it).
   void begin_change(std::uint64_t u) { word(u).fetch_add(kSeqOne, std::memory_order_acq_rel); }
@@ -79,7 +100,26 @@ class node_homes {
     return true;
   }
   // Home side: u's home copy takes a fault at its next write again (call after protecting it).
-  void make_tracked(std::uint64_t u) { word(u).fetch_and(~kPrivate, std::memory_order_acq_rel); }
+  // True if node-mates took copies while it was private (try_take): the home's writes since may
+  // be missing from them, so it must announce u.
+  bool make_tracked(std::uint64_t u) {
+    const std::uint64_t was = word(u).fetch_and(~kPrivate, std::memory_order_acq_rel);
+    return (was & kPrivate) != 0 && (was & kMateBits) != 0;
+  }
+  // Home side, home-based lazy release: u becomes private although node-mates may hold copies
+  // (their entries stay, so the home's next release announces u). True if any did.
+  bool force_private(std::uint64_t u) {
+    return (word(u).fetch_or(kPrivate, std::memory_order_acq_rel) & kMateBits) != 0;
+  }
+  // Home side, at a release: if u is private and node-mates took copies of it, forgets them (the
+  // release announces u, and the notice drops them) and returns true.
+  bool forget_taken(std::uint64_t u) {
+    std::uint64_t w = word(u).load(std::memory_order_acquire);
+    do {
+      if ((w & kPrivate) == 0 || (w & kMateBits) == 0) return false;
+    } while (!word(u).compare_exchange_weak(w, w & ~kMateBits, std::memory_order_acq_rel, std::memory_order_acquire));
+    return true;
+  }
   bool has_copies(std::uint64_t u) const { return (word(u).load(std::memory_order_acquire) & kMateBits) != 0; }
   // Home side, while u is changing: the mates' copies are dropped (a notice tells them), but rank
   // `keep`'s if it is a mate.
@@ -128,6 +168,7 @@ class node_homes {
     const std::byte* view = nullptr;    // its runtime view, read-only
     std::atomic<std::uint64_t>* words = nullptr;  // its directory
     std::atomic<std::int32_t>* claims = nullptr;  // the claims it manages, after the directory
+    std::atomic<std::uint64_t>* taken = nullptr;  // copies of its private units taken, after the claims
     std::size_t dir_bytes = 0;
   };
   std::atomic<std::uint64_t>& word(std::uint64_t u) const {

@@ -102,6 +102,9 @@ TEST_F(collective, a_node_mates_miss_on_a_shared_unit_is_a_copy_without_messages
   if (!eager()) count_from(before);
   if (home_based_lazy() && dsm::rank() == 1)
     for (std::size_t u = 0; u < kUnits; u += 2) warm += data[u * per_unit + 1] != static_cast<long>(u);  // half read again
+  // Before rank 0 writes again: read concurrently with its writes, rank 1 could take the new values
+  // from its memory, as lazy release allows a racing read to.
+  MPI_Barrier(MPI_COMM_WORLD);
   write_all(100);
   if (eager()) count_from(before);
   long wrong = 0;
@@ -118,8 +121,10 @@ TEST_F(collective, a_node_mates_miss_on_a_shared_unit_is_a_copy_without_messages
   DSM_EXPECT_ALL(warm == 0) << warm << " wrong values read by rank 1 before the second write";
   if (fast_path_expected()) {
     // Rank 1 copies every unit: those it read since they were last shared at the barrier, the
-    // others at a miss (with the units that follow it).
-    DSM_EXPECT_ALL(dsm::rank() != 1 || (copies == kUnits && (eager() ? misses == kUnits : misses >= kUnits / 8)))
+    // others at a miss (with the units that follow it). Under home-based lazy release the units it
+    // first copied while their home kept them private were announced at the next barrier, so the
+    // half it read again was copied once more.
+    DSM_EXPECT_ALL(dsm::rank() != 1 || (eager() ? copies == kUnits && misses == kUnits : copies >= kUnits && misses >= kUnits / 8))
         << "rank 1: " << misses << " read misses, " << copies << " node copies";
     DSM_EXPECT_ALL(messages == 0) << messages << " messages sent while rank 1 read units homed at its node-mates";
   } else {
