@@ -725,8 +725,8 @@ class home_lazy_release final : public protocol {
     return true;
   }
 
-  // state_mu held: a node-mate home announced a write to u, which this rank holds a copy of and
-  // read since it last missed on it: copy the unit again now instead of dropping it. Taking write
+  // state_mu held: a node-mate home announced a write to u, which this rank holds a copy of since
+  // a miss (on u, or on the unit that brought it): copy the unit again now instead of dropping it. Taking write
   // access away costs far more than a copy here (the kernel must flush every processor's TLB), and
   // so does the fault that follows. A copy refreshed kRefreshes times without a miss in between is
   // dropped as usual, so that a reader that has moved on stops costing its home anything.
@@ -757,6 +757,7 @@ class home_lazy_release final : public protocol {
         for (std::uint64_t v = u + 1; v < u + prefetch_ && v < ctx_.space->units(); ++v) {
           if (ctx_.table->state(v) != holding::invalid || ctx_.table->home(v) != home || pending_.count(v) == 0) break;
           if (!copy_from_mate(v, home)) break;
+          credit_[v] = kRefreshes;  // read soon, most often: refreshed like u (a mprotect costs more)
           ctx_.table->map(v);
         }
         account();
@@ -788,6 +789,7 @@ class home_lazy_release final : public protocol {
     }
     wire_reader r{reply_, 0, "fetch reply"};
     bool got_u = false;
+    const bool mate = ctx_.homes && ctx_.homes->readable(home);  // its next notices refresh the copies
     {
       unit_table::batch protections(*ctx_.table);  // the units that came with u are mapped with it
       while (!r.done()) {
@@ -798,10 +800,10 @@ class home_lazy_release final : public protocol {
         if (data.size() != ctx_.table->extent(v)) fatal("home-based lazy release: a unit of %zu bytes in a fetch reply", data.size());
         install(v, data);
         if (v != u) ctx_.table->map(v);
+        if (mate) credit_[v] = kRefreshes;
         got_u = got_u || v == u;
       }
     }
-    if (ctx_.homes && ctx_.homes->readable(home)) credit_[u] = kRefreshes;
     DSM_REQUIRE(got_u, "home-based lazy release: the fetch of unit %llu came back without it", static_cast<unsigned long long>(u));
     reply_.clear();
     account();
@@ -900,7 +902,7 @@ class home_lazy_release final : public protocol {
 
   static constexpr std::uint64_t kTokenDataBytes = 64 * 1024;  // unit data one token may carry
   static constexpr std::uint8_t kRefreshes = 8;                 // refresh() at most this often without a miss
-  static constexpr std::uint8_t kHot = 8;                       // closes a unit written while mates read it stays private
+  static constexpr std::uint8_t kHot = 32;                      // closes a unit written while mates read it stays private
 
   context& ctx_;
   const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
