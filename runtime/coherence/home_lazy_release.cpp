@@ -289,6 +289,7 @@ class home_lazy_release final : public protocol {
     std::erase_if(privates_, inside);
     std::erase_if(hot_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(announce_, inside);
+    std::erase_if(look_, inside);
     DSM_REQUIRE(std::none_of(parked_.begin(), parked_.end(), [&](const auto& kv) { return inside(kv.first); }),
                 "home-based lazy release: a fetch waits for a unit being freed");
     ctx_.table->reset(first, end);
@@ -392,7 +393,7 @@ class home_lazy_release final : public protocol {
     privates_.insert(u);
     if (ctx_.homes && ctx_.homes->force_private(u)) {
       hot_[u] = kHot;
-      rescan_ = true;
+      look_.push_back(u);
     }
   }
 
@@ -406,31 +407,29 @@ class home_lazy_release final : public protocol {
     for (const std::uint64_t u : announce_) notices.push_back({u, me_});
     announce_.clear();
     if (!ctx_.homes) return;
-    const std::uint64_t taken = ctx_.homes->private_taken();
-    if (taken == taken_seen_ && !rescan_) return;
-    taken_seen_ = taken;
-    rescan_ = false;
-    for (auto it = privates_.begin(); it != privates_.end();) {
-      const std::uint64_t u = *it;
+    std::vector<std::uint64_t> look = std::move(look_);
+    look_.clear();
+    if (!ctx_.homes->taken_since(taken_seen_, look)) {
+      look.assign(privates_.begin(), privates_.end());  // the log cannot say which: every private unit
+    }
+    for (const std::uint64_t u : look) {
+      auto it = privates_.find(u);
+      if (it == privates_.end()) continue;
       if (ctx_.table->state(u) != holding::owner_sole) {
-        it = privates_.erase(it);
+        privates_.erase(it);
         continue;
       }
-      if (!ctx_.homes->forget_taken(u)) {
-        ++it;
-        continue;
-      }
+      if (!ctx_.homes->forget_taken(u)) continue;
       notices.push_back({u, me_});
       auto h = hot_.find(u);
       if (h != hot_.end() && h->second > 0) {
         --h->second;
-        ++it;
         continue;
       }
       if (h != hot_.end()) hot_.erase(h);
       ctx_.table->set_state(u, holding::copy);  // in the caller's batch, before the application runs again
       ctx_.homes->make_tracked(u);
-      it = privates_.erase(it);
+      privates_.erase(it);
     }
   }
 
@@ -447,6 +446,7 @@ class home_lazy_release final : public protocol {
   void track(std::uint64_t u) {
     if (ctx_.table->state(u) != holding::owner_sole) return;
     ctx_.table->set_state(u, holding::copy);
+    privates_.erase(u);
     // After the protection: node-mates may copy it from now on. Those that took it while it was
     // private are told at the next release.
     if (ctx_.homes && ctx_.homes->make_tracked(u)) announce_.push_back(u);
@@ -663,6 +663,7 @@ class home_lazy_release final : public protocol {
         units.push_back(u);
         if (ctx_.table->state(u) != holding::owner_sole) continue;
         ctx_.table->set_state(u, holding::copy);
+        privates_.erase(u);
         untracked.push_back(u);
       }
     }
@@ -696,7 +697,8 @@ class home_lazy_release final : public protocol {
   // state_mu held: the unit's data arrived from its home and includes everything needs(u) names.
   void install(std::uint64_t u, std::span<const std::byte> data) {
     std::byte* dst = ctx_.space->runtime_unit(u);
-    global_space::prefault(dst, data.size());  // a fresh page, often
+    // A fresh page, often; a copy refreshed in place has its page already.
+    if (ctx_.table->state(u) == holding::invalid) global_space::prefault(dst, data.size());
     if (bound_ != nullptr) {
       // Bound bytes travel with their locks: keep this rank's.
       std::vector<std::byte> tmp(data.begin(), data.end());
@@ -927,11 +929,11 @@ class home_lazy_release final : public protocol {
   std::vector<std::byte> copy_buffer_;                       // a unit copied from a node-mate's memory
   std::unordered_map<std::uint64_t, std::uint8_t> credit_;  // unit -> refreshes left before its copy is dropped
   // Home side, node-local copies of private units (announce_taken).
-  std::unordered_set<std::uint64_t> privates_;              // units private here (some may have moved on)
+  std::unordered_set<std::uint64_t> privates_;              // units private here
   std::unordered_map<std::uint64_t, std::uint8_t> hot_;     // unit -> closes it stays private though taken
   std::vector<std::uint64_t> announce_;                     // tracked by the engine after mates took them
-  std::uint64_t taken_seen_ = 0;                            // node_homes::private_taken() at the last close
-  bool rescan_ = false;                                     // a unit went private while mates held it
+  std::uint64_t taken_seen_ = 0;                            // the taken count at the last close (node_homes)
+  std::vector<std::uint64_t> look_;                         // went private while mates held copies
   bool warned_ = false;  // the memory warning of account() was given since the last barrier
 };
 

@@ -25,12 +25,16 @@ node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int r
 
   // This rank's directory first; every rank then learns whether all have one, so none is left
   // waiting for a rank that failed. A node of more ranks than the word has bits goes without.
-  // Words, then claims, then the `taken` word (8-byte aligned).
-  const std::size_t taken_at = (space_.units() * 12 + 7) & ~std::size_t{7};
-  const std::size_t dir_bytes = (taken_at + 8 + 4095) & ~std::size_t{4095};
+  // Words, then claims, then the `taken` word and its log (on cache lines of their own).
+  const std::size_t taken_at = (space_.units() * 12 + 63) & ~std::size_t{63};
+  const std::size_t log_at = taken_at + 64;
+  const std::size_t dir_bytes = (log_at + kTakenLog * sizeof(taken_entry) + 4095) & ~std::size_t{4095};
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free && sizeof(taken_entry) == 16, "the taken log is shared");
   auto place = [&](mate& m) {
+    std::byte* base = reinterpret_cast<std::byte*>(m.words);
     m.claims = reinterpret_cast<std::atomic<std::int32_t>*>(m.words + space_.units());
-    m.taken = reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<std::byte*>(m.words) + taken_at);
+    m.taken = reinterpret_cast<std::atomic<std::uint64_t>*>(base + taken_at);
+    m.log = reinterpret_cast<taken_entry*>(base + log_at);
     m.dir_bytes = dir_bytes;
   };
   static_assert(std::atomic<std::int32_t>::is_always_lock_free, "claims are shared between processes");
@@ -125,7 +129,10 @@ bool node_homes::try_take(std::uint64_t u, int home, std::byte* dst, std::uint64
       if (!w.compare_exchange_strong(before, before | bit, std::memory_order_seq_cst, std::memory_order_acquire)) continue;
       before |= bit;
     }
-    m.taken->fetch_add(1, std::memory_order_seq_cst);
+    const std::uint64_t ticket = m.taken->fetch_add(1, std::memory_order_seq_cst);
+    taken_entry& e = m.log[ticket % kTakenLog];
+    e.unit.store(u, std::memory_order_relaxed);
+    e.ticket.store(ticket + 1, std::memory_order_release);
     std::memcpy(dst, m.view + u * space_.unit(), bytes);
     std::atomic_thread_fence(std::memory_order_acquire);
     // Still entered (the home forgets the entries at the release that announces u: then copy
@@ -134,6 +141,23 @@ bool node_homes::try_take(std::uint64_t u, int home, std::byte* dst, std::uint64
     if ((after & ~kMateBits) == (before & ~kMateBits) && (after & bit) != 0) return true;
   }
   return false;
+}
+
+bool node_homes::taken_since(std::uint64_t& seen, std::vector<std::uint64_t>& units) const {
+  const mate& self = mates_[static_cast<size_t>(rank_)];
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the release's writes come first
+  const std::uint64_t now = self.taken->load(std::memory_order_seq_cst);
+  const std::uint64_t from = seen;
+  seen = now;
+  if (now - from > kTakenLog) return false;
+  for (std::uint64_t t = from; t < now; ++t) {
+    const taken_entry& e = self.log[t % kTakenLog];
+    if (e.ticket.load(std::memory_order_acquire) != t + 1) return false;
+    const std::uint64_t u = e.unit.load(std::memory_order_relaxed);
+    if (e.ticket.load(std::memory_order_acquire) != t + 1) return false;  // overwritten meanwhile
+    units.push_back(u);
+  }
+  return true;
 }
 
 }  // namespace dsm::rt

@@ -27,7 +27,8 @@
 // After the words, the segment holds the first-touch claims of the units this rank manages (coherence/homes.hpp):
 // one word per unit, 0 or the home + 1, set once with a compare-and-swap by whichever node-mate
 // claims the unit first (the manager's engine sets it the same way for claims from other nodes),
-// and last the `taken` word: how many copies node-mates have taken of private units (try_take).
+// and last the `taken` word, how many copies node-mates have taken of private units (try_take),
+// with a log of the last kTakenLog of those units, so that the home looks at them alone.
 //
 // Used by eager release consistency and home-based lazy release, whose homes keep the master copy
 // (coherence/eager_release.cpp, coherence/home_lazy_release.cpp). One word per unit of the space:
@@ -72,16 +73,15 @@ class node_homes {
   bool try_copy(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes);
   // As try_copy, but a private unit is copied too (home-based lazy release): this rank enters itself
   // and counts the copy in the home's `taken` word before copying, so the home's next release
-  // announces the unit (see private_taken). A copy that overlapped a write is torn only in bytes
+  // announces the unit (see taken_since). A copy that overlapped a write is torn only in bytes
   // written after it began, which that announcement drops before any acquire can make them due.
   bool try_take(std::uint64_t u, int home, std::byte* dst, std::uint64_t bytes);
-  // Home side: how many copies of private units node-mates have taken so far (it only grows). Read
-  // it at a release, after that release's writes: a copy counted later than this read began later
-  // than them, so it holds them.
-  std::uint64_t private_taken() const {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // the writes before the release come first
-    return mates_[static_cast<size_t>(rank_)].taken->load(std::memory_order_seq_cst);
-  }
+  // Home side, at a release, after that release's writes (a copy counted later than this began
+  // later than them, so it holds them): appends to `units` the units node-mates took copies of
+  // since the count was `seen`, and advances `seen`. False if the log cannot say (more copies than
+  // it holds, or a copier between its count and its entry): then any private unit may have been
+  // taken. Units may be named twice, or be private no longer.
+  bool taken_since(std::uint64_t& seen, std::vector<std::uint64_t>& units) const;
   // Home side: true if u is private and a node-mate took a copy of it (try_take).
   bool taken(std::uint64_t u) const {
     const std::uint64_t w = word(u).load(std::memory_order_acquire);
@@ -157,6 +157,12 @@ class node_homes {
   static constexpr std::uint64_t kSeqOne = std::uint64_t{1} << 48;
   static constexpr std::uint64_t kPrivate = std::uint64_t{1} << 47;
   static constexpr std::uint64_t kMateBits = kPrivate - 1;
+  static constexpr std::uint64_t kTakenLog = 1024;  // entries of the taken log
+
+  struct taken_entry {
+    std::atomic<std::uint64_t> ticket;  // the count it was written at, + 1
+    std::atomic<std::uint64_t> unit;
+  };
 
   int local_of(int r) const {
     for (std::size_t i = 0; i < local_to_rank_.size(); ++i)
@@ -169,6 +175,7 @@ class node_homes {
     std::atomic<std::uint64_t>* words = nullptr;  // its directory
     std::atomic<std::int32_t>* claims = nullptr;  // the claims it manages, after the directory
     std::atomic<std::uint64_t>* taken = nullptr;  // copies of its private units taken, after the claims
+    taken_entry* log = nullptr;                   // the units of the last kTakenLog of them
     std::size_t dir_bytes = 0;
   };
   std::atomic<std::uint64_t>& word(std::uint64_t u) const {
