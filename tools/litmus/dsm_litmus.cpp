@@ -44,142 +44,17 @@
 #include "dsm/dsm.hpp"
 #include "jitter.hpp"
 #include "json.hpp"
+#include "program.hpp"
 
 namespace {
 
 using litmus::json::value;
-using outcome = std::vector<long>;
-
-// A usage or file problem: every rank finds the same one and exits 2.
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct op {
-  char kind;  // W R L U
-  int loc = -1;
-  long val = 0;
-  int reg = -1;
-  int lock = -1;
-};
-
-struct observation {
-  bool final = false;
-  int proc = -1;
-  int reg = -1;
-  int loc = -1;
-  std::string label;
-};
-
-struct program {
-  std::string id;
-  std::string cls;
-  std::vector<std::vector<op>> procs;
-  std::vector<std::string> locs;
-  std::vector<std::string> locks;
-  std::vector<std::vector<std::string>> regs;  // per process
-  std::vector<observation> observed;
-  std::vector<outcome> candidates;
-  std::vector<int> bound_lock;  // per location: the lock it is bound to under entry, or -1
-  const value* raw = nullptr;
-};
-
-int index_of(std::vector<std::string>& names, const std::string& n) {
-  auto it = std::find(names.begin(), names.end(), n);
-  if (it != names.end()) return static_cast<int>(it - names.begin());
-  names.push_back(n);
-  return static_cast<int>(names.size() - 1);
-}
-
-const std::string& as_string(const value& v, const std::string& where) {
-  if (!v.is_string()) throw usage_error(where + ": expected a string");
-  return v.s;
-}
-
-long as_long(const value& v, const std::string& where) {
-  if (!v.is_number()) throw usage_error(where + ": expected a number");
-  return static_cast<long>(v.n);
-}
-
-std::vector<outcome> outcomes_of(const value& v, const std::string& where) {
-  if (!v.is_array()) throw usage_error(where + ": expected a list of outcomes");
-  std::vector<outcome> out;
-  for (const value& o : v.items) {
-    if (!o.is_array()) throw usage_error(where + ": expected an outcome (a list of numbers)");
-    outcome x;
-    for (const value& n : o.items) x.push_back(as_long(n, where));
-    out.push_back(std::move(x));
-  }
-  return out;
-}
-
-program load_program(const value& t) {
-  program p;
-  p.raw = &t;
-  p.id = as_string(t.at("id"), "a test's id");
-  const std::string where = "litmus test " + p.id;
-  if (const value* c = t.find("class")) p.cls = as_string(*c, where + ": class");
-  const value& threads = t.at("threads_ops");
-  if (!threads.is_array() || threads.items.empty()) throw usage_error(where + ": threads_ops must list processes");
-  for (const value& th : threads.items) {
-    std::vector<op> ops;
-    std::vector<std::string> regs;
-    for (const value& o : th.items) {
-      if (!o.is_array() || o.items.empty()) throw usage_error(where + ": an op must be a list [kind, ...]");
-      const std::string k = as_string(o.items[0], where + ": op kind");
-      auto arg = [&](std::size_t i) -> const value& {
-        if (o.items.size() <= i) throw usage_error(where + ": op " + k + " lacks an argument");
-        return o.items[i];
-      };
-      op x{k.empty() ? '?' : k[0]};
-      if (k == "W") {
-        x.loc = index_of(p.locs, as_string(arg(1), where));
-        x.val = as_long(arg(2), where);
-      } else if (k == "R") {
-        x.loc = index_of(p.locs, as_string(arg(1), where));
-        x.reg = index_of(regs, as_string(arg(2), where));
-      } else if (k == "L" || k == "U") {
-        x.lock = index_of(p.locks, as_string(arg(1), where));
-      } else {
-        throw usage_error(where + ": unknown op \"" + k + "\" (this runner knows W, R, L, U)");
-      }
-      ops.push_back(x);
-    }
-    p.procs.push_back(std::move(ops));
-    p.regs.push_back(std::move(regs));
-  }
-  for (const value& o : t.at("observed").items) {
-    const std::string s = as_string(o, where + ": observed");
-    const auto colon = s.find(':');
-    if (colon == std::string::npos) throw usage_error(where + ": observed \"" + s + "\" is not P:reg or final:loc");
-    observation ob;
-    ob.label = s;
-    const std::string head = s.substr(0, colon), tail = s.substr(colon + 1);
-    if (head == "final") {
-      ob.final = true;
-      ob.loc = index_of(p.locs, tail);
-    } else {
-      ob.proc = std::atoi(head.c_str());
-      if (ob.proc < 0 || ob.proc >= static_cast<int>(p.procs.size()) || head.find_first_not_of("0123456789") != std::string::npos)
-        throw usage_error(where + ": observed \"" + s + "\" names no process");
-      auto& regs = p.regs[static_cast<size_t>(ob.proc)];
-      auto it = std::find(regs.begin(), regs.end(), tail);
-      if (it == regs.end()) throw usage_error(where + ": observed \"" + s + "\": P" + head + " has no register " + tail);
-      ob.reg = static_cast<int>(it - regs.begin());
-    }
-    p.observed.push_back(ob);
-  }
-  if (const value* c = t.find("all_candidate_outcomes")) p.candidates = outcomes_of(*c, where + ": all_candidate_outcomes");
-  p.bound_lock.assign(p.locs.size(), -1);
-  if (const value* b = t.find("ec_binding")) {
-    for (const auto& [lock, locs] : b->fields) {
-      const int l = index_of(p.locks, lock);
-      for (const value& n : locs.items) p.bound_lock[static_cast<size_t>(index_of(p.locs, as_string(n, where)))] = l;
-    }
-  }
-  p.bound_lock.resize(p.locs.size(), -1);
-  return p;
-}
+using litmus::observation;
+using litmus::op;
+using litmus::outcome;
+using litmus::program;
+using litmus::usage_error;
+using litmus::show;
 
 // The key of a model in litmus.json.
 const char* model_key(dsm::model m) {
@@ -192,43 +67,16 @@ const char* model_key(dsm::model m) {
   return "?";
 }
 
-// The allowed outcomes of p under model key `key`, following conventions.allowed_sets: a list, or
-// "SC", "ALL", "SC+interest". Throws usage_error if the program says nothing about the model.
+// The allowed outcomes litmus.json lists for p under model key `key`. Throws usage_error if the
+// program says nothing about the model: the runner refuses to guess.
 std::vector<outcome> allowed_for(const program& p, const std::string& key) {
-  const std::string where = "litmus test " + p.id;
-  const value* all = p.raw->find("allowed_outcomes");
-  const value* mine = all ? all->find(key) : nullptr;
-  if (mine == nullptr) {
-    std::string known;
-    if (all)
-      for (const auto& [k, v] : all->fields) known += (known.empty() ? "" : ", ") + k;
-    throw usage_error(where + " lists no allowed outcomes for model " + key + " (" +
-                      dsm::model_name(dsm::current_model()) + "); it lists: " + (known.empty() ? "none" : known) +
-                      ". The runner does not guess: add \"" + key + "\" to its allowed_outcomes");
-  }
-  if (mine->is_array()) return outcomes_of(*mine, where + ": allowed_outcomes." + key);
-  const std::string s = as_string(*mine, where + ": allowed_outcomes." + key);
-  if (s == "ALL") {
-    if (p.candidates.empty()) throw usage_error(where + ": allowed \"ALL\" but no all_candidate_outcomes");
-    return p.candidates;
-  }
-  if (s == "SC" || s == "SC+interest") {
-    if (key == "SC") throw usage_error(where + ": allowed_outcomes.SC refers to itself");
-    std::vector<outcome> sc = allowed_for(p, "SC");
-    if (s == "SC+interest") {
-      outcome interest;
-      for (const value& n : p.raw->at("outcome_of_interest").items) interest.push_back(as_long(n, where));
-      sc.push_back(std::move(interest));
-    }
-    return sc;
-  }
-  throw usage_error(where + ": allowed_outcomes." + key + " = \"" + s + "\" is not a list, SC, ALL or SC+interest");
-}
-
-std::string show(const outcome& o) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < o.size(); ++i) s += (i ? "," : "") + std::to_string(o[i]);
-  return s + ")";
+  if (auto listed = litmus::listed_outcomes(p, key)) return *listed;
+  std::string known;
+  if (const value* all = p.raw->find("allowed_outcomes"))
+    for (const auto& [k, v] : all->fields) known += (known.empty() ? "" : ", ") + k;
+  throw usage_error("litmus test " + p.id + " lists no allowed outcomes for model " + key + " (" +
+                    dsm::model_name(dsm::current_model()) + "); it lists: " + (known.empty() ? "none" : known) +
+                    ". The runner does not guess: add \"" + key + "\" to its allowed_outcomes");
 }
 
 long load(long* v) { return std::atomic_ref<long>(*v).load(std::memory_order_seq_cst); }
@@ -280,9 +128,16 @@ std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, st
           case 'W': store(loc(o.loc), o.val); break;
           case 'R': regs[static_cast<size_t>(o.reg)] = load(loc(o.loc)); break;
           case 'L': locks[static_cast<size_t>(o.lock)].acquire(); break;
-          case 'U': locks[static_cast<size_t>(o.lock)].release(); break;
+          case 'S': locks[static_cast<size_t>(o.lock)].acquire_shared(); break;
+          case 'U':
+            if (o.shared) locks[static_cast<size_t>(o.lock)].release_shared();
+            else locks[static_cast<size_t>(o.lock)].release();
+            break;
+          case 'B': dsm::barrier(); break;
         }
       }
+    } else {
+      for (int b = 0; b < p.barriers; ++b) dsm::barrier();  // the program's barriers are collective
     }
     dsm::barrier();
     for (std::size_t k = 0; k < nobs; ++k) {
@@ -389,7 +244,7 @@ int main_collective(int argc, char** argv) {
     throw usage_error(file + ": " + e.what());
   }
   std::vector<program> programs;
-  for (const value& t : doc.at("tests").items) programs.push_back(load_program(t));
+  for (const value& t : doc.at("tests").items) programs.push_back(litmus::load_program(t));
   for (const std::string& w : wanted)
     if (std::none_of(programs.begin(), programs.end(), [&](const program& p) { return p.id == w; }))
       throw usage_error("no litmus test \"" + w + "\" in " + file + " (see --list)");
