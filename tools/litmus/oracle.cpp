@@ -650,7 +650,7 @@ std::set<outcome> allowed(const program& p, model m) {
 explanation explain(const program& p, model m, const outcome& o) {
   const skeleton s = build(p);
   explanation ex;
-  std::set<std::vector<int>> shown;  // one execution per rf
+  std::map<std::pair<std::vector<int>, std::vector<std::pair<int, int>>>, std::size_t> shown;  // (rf, so) -> its execution
   each_candidate(s, has_co(m), false, [&](const candidate& c) {
     const outcome r = result_of(s, c);
     if (r != o) return true;
@@ -661,7 +661,25 @@ explanation explain(const program& p, model m, const outcome& o) {
       ex.executions = {make_execution(s, c, r, std::move(v))};
       return false;
     }
-    if (shown.insert(c.rf).second) ex.executions.push_back(make_execution(s, c, r, std::move(v)));
+    // One execution per choice of rf and lock order; of its co orders, the one whose cycle keeps
+    // clearest of the final reads (the observer's view adds detours), then the shortest.
+    auto score = [&](const std::vector<edge>& cycle) {
+      long touching = 0;
+      for (const edge& e : cycle)
+        touching += s.ev[static_cast<size_t>(e.to)].proc >= static_cast<int>(s.p->procs.size()) ||
+                    s.ev[static_cast<size_t>(e.to)].text == "the final barrier";
+      return std::make_pair(touching, cycle.size());
+    };
+    std::vector<std::pair<int, int>> so;
+    for (const edge& e : c.so) so.emplace_back(e.from, e.to);
+    const auto choice = std::make_pair(c.rf, so);
+    auto known = shown.find(choice);
+    if (known == shown.end()) {
+      shown.emplace(choice, ex.executions.size());
+      ex.executions.push_back(make_execution(s, c, r, std::move(v)));
+    } else if (score(v.cycle) < score(ex.executions[known->second].cycle)) {
+      ex.executions[known->second] = make_execution(s, c, r, std::move(v));
+    }
     return true;
   });
   return ex;
@@ -702,12 +720,20 @@ std::string dot(const program& p, const execution& x, model m) {
       out += std::string(cluster ? "    " : "  ") + "e" + std::to_string(e) + " [label=" + q(t) + "];\n";
     }
     if (cluster) {
-      for (std::size_t i = 0; i + 1 < evs.size(); ++i)
-        out += "    e" + std::to_string(evs[i]) + " -> e" + std::to_string(evs[i + 1]) + " [style=invis];\n";
       out += "  }\n";
     }
   }
-  for (const edge& e : x.rf) out += "  e" + std::to_string(e.from) + " -> e" + std::to_string(e.to) + " [label=rf, color=blue, fontcolor=blue];\n";
+  auto in_cycle = [&](int a, int b) {
+    return std::any_of(x.cycle.begin(), x.cycle.end(), [&](const edge& e) { return e.from == a && e.to == b; });
+  };
+  for (const auto& [proc, evs] : by_proc)
+    if (proc >= 0)
+      for (std::size_t i = 0; i + 1 < evs.size(); ++i)
+        if (!in_cycle(evs[i], evs[i + 1]))
+          out += "  e" + std::to_string(evs[i]) + " -> e" + std::to_string(evs[i + 1]) + " [label=po, color=gray, fontcolor=gray];\n";
+  for (const edge& e : x.rf)
+    if (!in_cycle(e.from, e.to))
+      out += "  e" + std::to_string(e.from) + " -> e" + std::to_string(e.to) + " [label=rf, color=blue, fontcolor=blue];\n";
   for (const edge& e : x.cycle)
     out += "  e" + std::to_string(e.from) + " -> e" + std::to_string(e.to) + " [label=" + q(e.kind) + ", color=red, fontcolor=red, penwidth=2];\n";
   return out + "}\n";

@@ -68,7 +68,7 @@ struct execution {
 std::set<outcome> allowed(const program& p, model m);
 
 // Why outcome o is allowed or forbidden: `allowed` with one consistent execution producing it, or
-// every candidate execution producing it (at most one per choice of rf), each with its cycle.
+// every candidate execution producing it (one per choice of rf and lock order), each with its cycle.
 // `candidates` counts every candidate with that outcome (rf, so and co choices).
 struct explanation {
   bool allowed = false;
