@@ -367,6 +367,20 @@ verdict views(const skeleton& s, const candidate& c, bool causal, bool want_cycl
   order.close();
   for (const auto& w : s.writes) order.row[static_cast<size_t>(w[0])] = s.later;
   const std::string name = causal ? "causal" : "po|so";
+  // A cycle's edges of `order` drawn as the po, so (and for causal, rf) steps they stand for.
+  std::vector<edge> steps = s.po_next;
+  steps.insert(steps.end(), c.so.begin(), c.so.end());
+  if (causal)
+    for (const edge& e : rf_edges(s, c, false)) steps.push_back(e);
+  auto unfold = [&](const std::vector<edge>& cycle) {
+    std::vector<edge> out;
+    for (const edge& e : cycle) {
+      std::vector<edge> path = e.kind == name ? find_path(s.n(), steps, e.from, e.to) : std::vector<edge>{};
+      if (path.empty()) out.push_back(e);
+      else out.insert(out.end(), path.begin(), path.end());
+    }
+    return out;
+  };
   for (std::size_t proc = 0; proc < s.seq.size(); ++proc) {
     std::vector<bool> in(s.n(), false);
     std::vector<int> mine;
@@ -391,7 +405,7 @@ verdict views(const skeleton& s, const candidate& c, bool causal, bool want_cycl
         std::vector<edge> e = base;
         for (const edge& x : co_fr_edges(s, co, c.rf, mine, who)) e.push_back(x);
         if (acyclic(s.n(), e)) return true;
-        if (want_cycle && first_failure.empty()) first_failure = find_cycle(s.n(), e);
+        if (want_cycle && first_failure.empty()) first_failure = unfold(find_cycle(s.n(), e));
         return false;
       }
       do {
@@ -401,9 +415,9 @@ verdict views(const skeleton& s, const candidate& c, bool causal, bool want_cycl
     };
     if (!choose(0))
       return {false,
-              "P" + std::to_string(proc) + " sees the writes in no order that extends " +
-                  (causal ? "causality (po | rf | so)+" : "every process's program order and the locks' order (po | so)+") +
-                  " and lets each of its reads return the last write before it",
+              "P" + std::to_string(proc) + "'s view: acyclic(" + (causal ? "(po | rf | so)+" : "(po | so)+") + " | rf | co" + who +
+                  " | fr" + who + ") for some co" + who + ", the order in which P" + std::to_string(proc) +
+                  " sees each location's writes",
               first_failure};
   }
   return {};
