@@ -4,6 +4,7 @@
 // (the cross-check: a failure names the program and the model); and the enumeration's speed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -197,8 +198,8 @@ TEST(explain, a_forbidden_outcome_has_a_cycle) {
 struct litmus_file {
   litmus::json::value doc;
   std::vector<litmus::program> programs;
-  litmus_file() {
-    std::ifstream in(DSM_LITMUS_JSON);
+  explicit litmus_file(const char* path = DSM_LITMUS_JSON) {
+    std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
     doc = litmus::json::parse(text.str());
@@ -224,6 +225,41 @@ TEST(litmus_json, hand_written_lists_agree_with_the_oracle) {
       EXPECT_EQ(hand, oracle) << "litmus.json disagrees with the oracle on " << p.id << " under " << name(m)
                               << ": listed but forbidden:" << only_hand << "; allowed but not listed:" << only_oracle;
     }
+}
+
+// models.json: each program's outcome of interest is allowed by the first model of each pair it
+// separates and forbidden by the second.
+TEST(models_json, each_program_separates_its_pair) {
+  const litmus_file f(DSM_MODELS_JSON);
+  ASSERT_FALSE(f.programs.empty());
+  for (const auto& p : f.programs) {
+    outcome interest;
+    for (const auto& n : p.raw->at("outcome_of_interest").items) interest.push_back(static_cast<long>(n.n));
+    ASSERT_FALSE(p.raw->at("separates").items.empty()) << p.id;
+    for (const auto& pair : p.raw->at("separates").items) {
+      ASSERT_EQ(pair.items.size(), 2u) << p.id;
+      const auto allows = litmus::oracle::parse_model(pair.items[0].s), forbids = litmus::oracle::parse_model(pair.items[1].s);
+      ASSERT_TRUE(allows && forbids) << p.id;
+      EXPECT_TRUE(litmus::oracle::allowed(p, *allows).count(interest)) << p.id << " under " << name(*allows);
+      EXPECT_FALSE(litmus::oracle::allowed(p, *forbids).count(interest)) << p.id << " under " << name(*forbids);
+    }
+  }
+}
+
+// Each model allows at least what a stronger one does: sequential within causal within PRAM, and
+// sequential within weak within eager release within lazy release within entry.
+TEST(litmus_json, models_are_ordered_by_strength) {
+  const litmus_file a, b(DSM_MODELS_JSON);
+  const std::vector<std::pair<model, model>> weaker{
+      {model::sequential, model::causal},       {model::causal, model::pram},
+      {model::sequential, model::weak},         {model::weak, model::eager_release},
+      {model::eager_release, model::lazy_release}, {model::lazy_release, model::entry}};
+  for (const auto* f : {&a, &b})
+    for (const auto& p : f->programs)
+      for (const auto& [strong, weak] : weaker) {
+        const outcomes s = litmus::oracle::allowed(p, strong), w = litmus::oracle::allowed(p, weak);
+        EXPECT_TRUE(std::includes(w.begin(), w.end(), s.begin(), s.end())) << p.id << ": " << name(strong) << " allows more than " << name(weak);
+      }
 }
 
 // A data-race-free (PL) program has the same outcomes under every model.

@@ -131,6 +131,11 @@ options parse_options(int argc, char** argv) {
     else if (a != "all") o.wanted.push_back(a);
   }
   if (o.rounds <= 0) throw usage_error("--rounds must be at least 1");
+  // --file=models.json: a bare name not in the working directory is looked for beside litmus.json.
+  if (o.file.find('/') == std::string::npos && !std::ifstream(o.file).good()) {
+    const std::string beside = default_file(argv[0]);
+    o.file = beside.substr(0, beside.find_last_of('/') + 1) + o.file;
+  }
   if (!o.model.empty() && !o.oracle_only) throw usage_error("--model goes with --oracle; a run takes its model from DSM_MODEL");
   if (o.file_verdicts && o.explain) throw usage_error("--explain needs the oracle's verdicts, not --verdicts=file");
   return o;
@@ -303,8 +308,8 @@ int oracle_main(const options& opt) {
 long load(long* v) { return std::atomic_ref<long>(*v).load(std::memory_order_seq_cst); }
 void store(long* v, long x) { std::atomic_ref<long>(*v).store(x, std::memory_order_seq_cst); }
 
-// The delay before each thread's accesses, its generator seeded from the run's seed.
-litmus::jitter make_jitter(std::uint64_t seed) { return litmus::jitter(seed * 0x9e3779b97f4a7c15ull + 1); }
+// The state of the generator of each thread's delay, seeded from the run's seed.
+std::uint64_t make_jitter_state(std::uint64_t seed) { return seed * 0x9e3779b97f4a7c15ull + 1; }
 
 
 // Runs p for `rounds` rounds; collective. Returns rank 0's histogram (empty elsewhere).
@@ -332,7 +337,8 @@ std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, st
   std::vector<long> mine(static_cast<size_t>(rounds) * nobs, LONG_MIN);
   const bool runs_a_process = me < static_cast<int>(p.procs.size());
   std::vector<long> regs(runs_a_process ? p.regs[static_cast<size_t>(me)].size() : 0);
-  litmus::jitter delay = make_jitter(seed + static_cast<std::uint64_t>(me));
+  const long extra = runs_a_process ? p.delay[static_cast<size_t>(me)] : 0;
+  litmus::jitter delay(make_jitter_state(seed + static_cast<std::uint64_t>(me)), static_cast<std::uint64_t>(extra));
   volatile long sink = 0;
 
   for (int round = 0; round < rounds; ++round) {
@@ -384,7 +390,7 @@ std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, st
 // Prints the histogram and the summary lines; true if a forbidden outcome appeared.
 bool report(const options& opt, const program& p, const std::map<outcome, long>& hist, const std::set<outcome>& ok,
             const std::optional<std::set<outcome>>& listed, oracle::model m, int rounds) {
-  std::set<outcome> rows(p.candidates.begin(), p.candidates.end());
+  std::set<outcome> rows = universe(p);
   for (const auto& [o, n] : hist) rows.insert(o);
   for (const auto& o : ok) rows.insert(o);
   std::printf("%s (%s) under %s [%s]: %d rounds, %d ranks; outcome = (%s)\n", p.id.c_str(), p.cls.c_str(),

@@ -125,6 +125,11 @@ program load_program(const json::value& t) {
     }
   }
   p.bound_lock.resize(p.locs.size(), -1);
+  p.delay.assign(p.procs.size(), 0);
+  if (const json::value* d = t.find("delay")) {
+    if (!d->is_array() || d->items.size() != p.procs.size()) throw usage_error(where + ": delay must list one number per process");
+    for (std::size_t i = 0; i < p.procs.size(); ++i) p.delay[i] = as_long(d->items[i], where + ": delay");
+  }
   return p;
 }
 

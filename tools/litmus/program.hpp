@@ -10,7 +10,8 @@
 //   ["B"]               barrier: every process must name the same number, in the same order
 // "observed" names the outcome tuple: "i:reg" is register reg of Pi, "final:loc" the value of loc
 // after the program's last barrier. Every location starts at 0. "ec_binding" maps a lock to the
-// locations bound to it under entry consistency.
+// locations bound to it under entry consistency. "delay": [n0, n1, ...] makes the runner spin ni more
+// iterations before Pi's accesses, to make an outcome that needs one order of the processes likely.
 #ifndef DSM_TOOLS_LITMUS_PROGRAM_HPP_
 #define DSM_TOOLS_LITMUS_PROGRAM_HPP_
 
@@ -58,6 +59,7 @@ struct program {
   std::vector<outcome> candidates;  // all_candidate_outcomes, if given
   std::vector<int> bound_lock;      // per location: the lock it is bound to under entry, or -1
   int barriers = 0;                 // barriers per process
+  std::vector<long> delay;          // per process: extra spins before its accesses ("delay"), for the runner
   const json::value* raw = nullptr; // the test's JSON object (allowed_outcomes, ...)
 };
 
