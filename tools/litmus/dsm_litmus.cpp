@@ -24,8 +24,8 @@
 // and the runner's own accesses to it (reset, warm-up, final read) go through that lock.
 //
 // Collective: every rank parses the same file and makes the same calls; the verdict is rank 0's,
-// broadcast so that every rank exits with the same status. --oracle and --list run on one process
-// without MPI.
+// broadcast so that every rank exits with the same status. --oracle, --list and --help run on one
+// process without MPI.
 #include <mpi.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -421,10 +421,6 @@ bool report(const options& opt, const program& p, const std::map<outcome, long>&
 }
 
 int main_collective(const options& opt) {
-  if (opt.help) {
-    if (dsm::rank() == 0) usage();
-    return 0;
-  }
   litmus_file f;
   load(opt, f);
   const std::string name = dsm::model_name(dsm::current_model());
@@ -499,6 +495,10 @@ int main(int argc, char** argv) {
   options opt;
   try {
     opt = parse_options(argc, argv);
+    if (opt.help) {
+      usage();
+      return 0;
+    }
     if (opt.oracle_only) return oracle_main(opt);
     if (opt.list) return list_main(opt);
   } catch (const std::runtime_error& e) {  // usage_error, and json's missing members

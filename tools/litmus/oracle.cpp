@@ -357,6 +357,20 @@ verdict visible(const skeleton& s, const candidate& c, bool entry, bool want_cyc
   return {};
 }
 
+// Whether cycle a keeps clearer of the final reads than b (they add detours through the final
+// barrier), or is as clear and shorter: the one to show.
+bool clearer(const skeleton& s, const std::vector<edge>& a, const std::vector<edge>& b) {
+  auto score = [&](const std::vector<edge>& cycle) {
+    long touching = 0;
+    for (const edge& e : cycle) {
+      const event& to = s.ev[static_cast<size_t>(e.to)];
+      touching += to.proc >= static_cast<int>(s.p->procs.size()) || to.text == "the final barrier";
+    }
+    return std::make_pair(touching, cycle.size());
+  };
+  return score(a) < score(b);
+}
+
 // Causal and PRAM: every process sees all writes and its own events in one order that extends
 // `order`, each of its reads returning the last write to its location before it in that order.
 verdict views(const skeleton& s, const candidate& c, bool causal, bool want_cycle) {
@@ -398,14 +412,19 @@ verdict views(const skeleton& s, const candidate& c, bool causal, bool want_cycl
     // Some order of each location's writes, as this process sees them, must make base acyclic.
     std::vector<std::vector<int>> co = s.writes;
     for (auto& w : co) std::sort(w.begin() + 1, w.end());
-    const std::string who = "(P" + std::to_string(proc) + ")";
+    const bool final_reader = proc == s.p->procs.size();
+    const std::string process = final_reader ? "the final reader" : "P" + std::to_string(proc);
+    const std::string who = "(" + std::string(final_reader ? "final" : process) + ")";
     std::vector<edge> first_failure;
     std::function<bool(std::size_t)> choose = [&](std::size_t loc) -> bool {
       if (loc == co.size()) {
         std::vector<edge> e = base;
         for (const edge& x : co_fr_edges(s, co, c.rf, mine, who)) e.push_back(x);
         if (acyclic(s.n(), e)) return true;
-        if (want_cycle && first_failure.empty()) first_failure = unfold(find_cycle(s.n(), e));
+        if (want_cycle) {  // of the orders tried, the cycle that keeps clearest of the final reads
+          std::vector<edge> cycle = unfold(find_cycle(s.n(), e));
+          if (first_failure.empty() || clearer(s, cycle, first_failure)) first_failure = std::move(cycle);
+        }
         return false;
       }
       do {
@@ -415,9 +434,8 @@ verdict views(const skeleton& s, const candidate& c, bool causal, bool want_cycl
     };
     if (!choose(0))
       return {false,
-              "P" + std::to_string(proc) + "'s view: acyclic(" + (causal ? "(po | rf | so)+" : "(po | so)+") + " | rf | co" + who +
-                  " | fr" + who + ") for some co" + who + ", the order in which P" + std::to_string(proc) +
-                  " sees each location's writes",
+              process + "'s view: acyclic(" + (causal ? "(po | rf | so)+" : "(po | so)+") + " | rf | co" + who + " | fr" +
+                  who + ") for some co" + who + ", the order in which " + process + " sees each location's writes",
               first_failure};
   }
   return {};
@@ -675,15 +693,7 @@ explanation explain(const program& p, model m, const outcome& o) {
       ex.executions = {make_execution(s, c, r, std::move(v))};
       return false;
     }
-    // One execution per choice of rf and lock order; of its co orders, the one whose cycle keeps
-    // clearest of the final reads (the observer's view adds detours), then the shortest.
-    auto score = [&](const std::vector<edge>& cycle) {
-      long touching = 0;
-      for (const edge& e : cycle)
-        touching += s.ev[static_cast<size_t>(e.to)].proc >= static_cast<int>(s.p->procs.size()) ||
-                    s.ev[static_cast<size_t>(e.to)].text == "the final barrier";
-      return std::make_pair(touching, cycle.size());
-    };
+    // One execution per choice of rf and lock order; of its co orders, the clearest cycle.
     std::vector<std::pair<int, int>> so;
     for (const edge& e : c.so) so.emplace_back(e.from, e.to);
     const auto choice = std::make_pair(c.rf, so);
@@ -691,7 +701,7 @@ explanation explain(const program& p, model m, const outcome& o) {
     if (known == shown.end()) {
       shown.emplace(choice, ex.executions.size());
       ex.executions.push_back(make_execution(s, c, r, std::move(v)));
-    } else if (score(v.cycle) < score(ex.executions[known->second].cycle)) {
+    } else if (clearer(s, v.cycle, ex.executions[known->second].cycle)) {
       ex.executions[known->second] = make_execution(s, c, r, std::move(v));
     }
     return true;
