@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # litmus_oracle_cli.sh <dsm-litmus>: dsm-litmus --oracle runs without mpirun and prints what the
 # oracle says: the allowed sets of every model, the cycle that forbids MP's (1,0) under sequential
-# consistency (--explain), the same cycle as a Graphviz file (--dot), and exit 2 for an unknown model.
+# consistency (--explain), the same cycle as a Graphviz file (--dot), a separating program for each
+# pair of models over litmus.json and models.json (--separate), and exit 2 for an unknown model.
 set -u
 runner=$1
 out=$(mktemp)
@@ -27,6 +28,11 @@ for edge in "--fr-->  P0: data = 1" "--po-->  P0: flag = 1" "--rf-->  P1: r0 = f
 done
 grep -q "digraph" "$dir/MP.sequential.1_0.dot" || fail "no Graphviz file"
 grep -q 'label="fr", color=red' "$dir/MP.sequential.1_0.dot" || fail "the Graphviz file does not draw the cycle"
+
+"$runner" --oracle --separate --file=litmus.json,models.json >"$out" 2>&1 || fail "--separate: exit status $?"
+grep -q "^  eager-release  allows, weak           forbids: SB+cs (0,0)$" "$out" || fail "--separate: weak and eager release"
+grep -q "^  causal         allows, sequential     forbids: SB (0,0)$" "$out" || fail "--separate: sequential and causal"
+grep -q "^not told apart by these programs: strict and sequential$" "$out" || fail "--separate: the pairs left"
 
 "$runner" --oracle --model=nonsense MP >"$out" 2>&1; rc=$?
 [[ $rc -eq 2 ]] || fail "--model=nonsense: exit status $rc, expected 2"

@@ -64,7 +64,8 @@ using litmus::show;
 using litmus::usage_error;
 
 struct options {
-  std::string file;
+  std::string file;                // as given; after parse_options, the files joined by commas
+  std::vector<std::string> files;
   int rounds = 1000;
   std::uint64_t seed = 1;
   std::string only_class;
@@ -73,6 +74,7 @@ struct options {
   std::string model;             // --model=M|all (with --oracle)
   bool file_verdicts = false;    // --verdicts=file
   bool explain = false;          // --explain
+  bool separate = false;         // --separate (with --oracle)
   std::string dot_dir;           // --dot=DIR
   std::optional<outcome> only_outcome;  // --outcome=1,0
   bool help = false;
@@ -126,17 +128,31 @@ options parse_options(int argc, char** argv) {
     else if (a == "--list") o.list = true;
     else if (a == "--oracle") o.oracle_only = true;
     else if (a == "--explain") o.explain = true;
+    else if (a == "--separate") o.separate = true;
     else if (a == "--help" || a == "-h") o.help = true;
     else if (a.rfind("--", 0) == 0) throw usage_error("unknown option " + a + " (see --help)");
     else if (a != "all") o.wanted.push_back(a);
   }
   if (o.rounds <= 0) throw usage_error("--rounds must be at least 1");
-  // --file=models.json: a bare name not in the working directory is looked for beside litmus.json.
-  if (o.file.find('/') == std::string::npos && !std::ifstream(o.file).good()) {
-    const std::string beside = default_file(argv[0]);
-    o.file = beside.substr(0, beside.find_last_of('/') + 1) + o.file;
+  // --file=litmus.json,models.json: several files, read in turn. A bare name not in the working
+  // directory is looked for beside the default litmus.json.
+  std::string list = o.file;
+  o.file.clear();
+  for (std::size_t start = 0; start <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    std::string name = list.substr(start, comma - start);
+    start = comma + 1;
+    if (name.empty()) continue;
+    if (name.find('/') == std::string::npos && !std::ifstream(name).good()) {
+      const std::string beside = default_file(argv[0]);
+      name = beside.substr(0, beside.find_last_of('/') + 1) + name;
+    }
+    o.files.push_back(name);
+    o.file += (o.file.empty() ? "" : ",") + name;
   }
+  if (o.files.empty()) throw usage_error("--file names no file");
   if (!o.model.empty() && !o.oracle_only) throw usage_error("--model goes with --oracle; a run takes its model from DSM_MODEL");
+  if (o.separate && !o.oracle_only) throw usage_error("--separate goes with --oracle");
   if (o.file_verdicts && o.explain) throw usage_error("--explain needs the oracle's verdicts, not --verdicts=file");
   return o;
 }
@@ -155,35 +171,46 @@ std::string model_names() {
 
 void usage() {
   std::printf(
-      "usage: mpirun -np N dsm-litmus [--file=litmus.json] [--rounds=N] [--seed=S] [--class=racy|PL|mixed]\n"
+      "usage: mpirun -np N dsm-litmus [--file=litmus.json[,more.json]] [--rounds=N] [--seed=S] [--class=racy|PL|mixed]\n"
       "                              [--verdicts=oracle|file] [--explain] [--dot=DIR] [TEST...|all]\n"
       "       dsm-litmus --oracle [--model=M|all] [--explain] [--outcome=1,0] [--dot=DIR] [TEST...]\n"
+      "       dsm-litmus --oracle --separate [TEST...]\n"
       "       dsm-litmus --list\n"
       "Runs litmus programs under the model in DSM_MODEL; prints each histogram, outcomes marked allowed or\n"
       "forbidden for that model by the oracle; exit 1 if a forbidden outcome appeared, 2 on a usage or file\n"
       "error. --oracle prints the allowed sets without running anything, for the models: %s.\n"
       "--explain prints, for each forbidden outcome (observed, or with --oracle every one), the cycle of\n"
-      "orders that rules it out; --dot=DIR also writes each as DIR/<test>.<model>.<outcome>.dot.\n",
+      "orders that rules it out; --dot=DIR also writes each as DIR/<test>.<model>.<outcome>.dot.\n"
+      "--separate prints, for every pair of models, a program and outcome that one allows and the other\n"
+      "forbids, from the programs selected.\n",
       model_names().c_str());
 }
 
-// The programs of the file, as the options select them (usage_error for an unknown name).
+// The programs of the files (usage_error for a file that does not parse, a name given twice, or a
+// wanted program that no file has).
 struct litmus_file {
-  value doc;
+  std::deque<value> docs;  // a deque: the programs point into them
   std::vector<program> programs;
 };
 
 void load(const options& o, litmus_file& f) {
-  std::ifstream in(o.file);
-  if (!in) throw usage_error("cannot read " + o.file);
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    f.doc = litmus::json::parse(text.str());
-  } catch (const std::runtime_error& e) {
-    throw usage_error(o.file + ": " + e.what());
+  for (const std::string& file : o.files) {
+    std::ifstream in(file);
+    if (!in) throw usage_error("cannot read " + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      f.docs.push_back(litmus::json::parse(text.str()));
+    } catch (const std::runtime_error& e) {
+      throw usage_error(file + ": " + e.what());
+    }
+    for (const value& t : f.docs.back().at("tests").items) {
+      f.programs.push_back(litmus::load_program(t));
+      const std::string& id = f.programs.back().id;
+      if (std::count_if(f.programs.begin(), f.programs.end(), [&](const program& p) { return p.id == id; }) > 1)
+        throw usage_error("litmus test " + id + " is named twice in " + o.file);
+    }
   }
-  for (const value& t : f.doc.at("tests").items) f.programs.push_back(litmus::load_program(t));
   for (const std::string& w : o.wanted)
     if (std::none_of(f.programs.begin(), f.programs.end(), [&](const program& p) { return p.id == w; }))
       throw usage_error("no litmus test \"" + w + "\" in " + o.file + " (see --list)");
@@ -266,10 +293,48 @@ void explain(const options& opt, const program& p, oracle::model m, const outcom
   }
 }
 
+// --oracle --separate: for every pair of models (a, b), the first program of the selection with an
+// outcome that a allows and b forbids.
+int separate_main(const options& opt, const litmus_file& f) {
+  const auto& models = oracle::all_models();
+  std::vector<const program*> chosen;
+  std::vector<std::vector<std::set<outcome>>> sets;  // per program, per model
+  for (const program& p : f.programs) {
+    if (!selected(opt, p)) continue;
+    chosen.push_back(&p);
+    sets.emplace_back();
+    for (oracle::model m : models) sets.back().push_back(oracle::allowed(p, m));
+  }
+  if (chosen.empty()) throw usage_error("no litmus test selected");
+  std::printf("a program whose outcome the first model allows and the second forbids (from %zu programs):\n", chosen.size());
+  std::string alike;
+  for (std::size_t a = 0; a < models.size(); ++a)
+    for (std::size_t b = 0; b < models.size(); ++b) {
+      if (a == b) continue;
+      std::string found;
+      for (std::size_t i = 0; i < chosen.size() && found.empty(); ++i)
+        for (const outcome& o : sets[i][a])
+          if (!sets[i][b].count(o)) {
+            found = chosen[i]->id + " " + show(o);
+            break;
+          }
+      if (!found.empty())
+        std::printf("  %-14s allows, %-14s forbids: %s\n", oracle::name(models[a]), oracle::name(models[b]), found.c_str());
+      else if (a < b) {
+        bool other_way = false;
+        for (std::size_t i = 0; i < chosen.size() && !other_way; ++i) other_way = sets[i][a] != sets[i][b];
+        if (!other_way) append(alike, ", ", std::string(oracle::name(models[a])) + " and " + oracle::name(models[b]));
+      }
+    }
+  std::printf("not told apart by these programs: %s\n", alike.empty() ? "none" : alike.c_str());
+  return 0;
+}
+
 // --oracle: the allowed sets, and with --explain the cycles, without running anything.
 int oracle_main(const options& opt) {
   litmus_file f;
   load(opt, f);
+  if (opt.separate) return separate_main(opt, f);
   std::vector<oracle::model> models;
   const std::string want = opt.model.empty() ? "all" : opt.model;
   if (want == "all") models = oracle::all_models();
@@ -480,7 +545,7 @@ int list_main(const options& opt) {
   litmus_file f;
   load(opt, f);
   for (const program& p : f.programs)
-    std::printf("%-14s %-6s %zu processes\n", p.id.c_str(), p.cls.c_str(), p.procs.size());
+    std::printf("%-18s %-6s %zu processes\n", p.id.c_str(), p.cls.c_str(), p.procs.size());
   return 0;
 }
 
