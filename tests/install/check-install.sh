@@ -4,7 +4,7 @@
 # 1. `cmake --install <build-dir> --prefix <work-dir>/prefix`;
 # 2. every installed file must be a public header (include/dsm/dsm.h, dsm.hpp, detail/...), the
 #    library (lib/libdsm*), the package config (lib/cmake/dsm/*) or the litmus runner with its
-#    programs (bin/dsm-litmus, share/dsm/litmus.json), and no installed header may include
+#    programs (bin/dsm-litmus, share/dsm/litmus.json and models.json), and no installed header may include
 #    a runtime header;
 # 3. the outside project <consumer-src> is configured with -DCMAKE_PREFIX_PATH=<prefix> and built;
 #    its C program is also built with plain mpicc -I -L -ldsm;
@@ -23,7 +23,7 @@ echo "-- [1/4] cmake --install $build --prefix $prefix"
 
 echo "-- [2/4] installed files"
 libdir='lib(64)?(/[a-z0-9_]+-linux-gnu)?'
-allowed="^(include/dsm/dsm\.h|include/dsm/dsm\.hpp|include/dsm/detail/[^/]+|$libdir/libdsm[^/]*|$libdir/cmake/dsm/[^/]+|bin/dsm-litmus|share/dsm/litmus\.json)$"
+allowed="^(include/dsm/dsm\.h|include/dsm/dsm\.hpp|include/dsm/detail/[^/]+|$libdir/libdsm[^/]*|$libdir/cmake/dsm/[^/]+|bin/dsm-litmus|share/dsm/litmus\.json|share/dsm/models\.json)$"
 bad=0
 while IFS= read -r f; do
   echo "   $f"

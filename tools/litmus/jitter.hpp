@@ -10,18 +10,22 @@ namespace litmus {
 
 class jitter {
  public:
-  // state: the generator's starting state; any value but 0.
-  explicit jitter(std::uint64_t state) : state_(state) {}
+  // state: the generator's starting state; any value but 0. Each call spins `base` iterations
+  // plus a random number below `spread`.
+  explicit jitter(std::uint64_t state, std::uint64_t base = 0, std::uint64_t spread = 20000)
+      : state_(state), base_(base), spread_(spread) {}
   void operator()() {
     state_ ^= state_ << 13;
     state_ ^= state_ >> 7;
     state_ ^= state_ << 17;
-    const std::uint64_t spins = state_ % 20000;
+    const std::uint64_t spins = base_ + state_ % spread_;
     for (std::uint64_t i = 0; i < spins; ++i) sink_ = sink_ + 1;
   }
 
  private:
   std::uint64_t state_;
+  std::uint64_t base_;
+  std::uint64_t spread_;
   volatile std::uint64_t sink_ = 0;
 };
 
