@@ -1,8 +1,9 @@
-// litmus_test.cpp: litmus tests from /work/shared/litmus/litmus.json, run on the DSM and judged per
-// consistency model. Each test runs many rounds; every shared variable lives on its own unit; each
-// round resets the variables, makes every rank read them (warm-up, so stale copies exist where a
-// model allows them), runs the litmus program with a small random delay per rank, and records the
-// outcome. Every outcome observed must be in the test's allowed set for dsm::current_model():
+// litmus_test.cpp: litmus tests from tools/litmus/litmus.json (the public litmus set), run on the
+// DSM and judged per consistency model. Each test runs many rounds; every shared variable lives on
+// its own unit; each round resets the variables, makes every rank read them (warm-up, so stale
+// copies exist where a model allows them), runs the litmus program with a small random delay per
+// rank, and records the outcome. Every outcome observed must be in the test's allowed set for
+// dsm::current_model():
 //   SB (Dekker, racy): (r0, r1) = (0, 0) is forbidden under sequential, allowed under the others;
 //   MP+lock, SB+locks, MP+locks-2, LB+locks, IRIW+locks, WRC+locks, 2+2W+lock and ISA2+locks
 //   (properly labelled, data-race free): their forbidden outcomes are forbidden under every model.
