@@ -27,6 +27,9 @@
 // its copy when it learns that notice, and the unit is private again until someone fetches it. As
 // allocated, every rank reads a unit's zeros without asking, so the home's first writes are announced
 // once. A unit written by a rank other than its home is shared by definition: its writer twins it.
+// A node-mate copies the unit straight from the home's memory instead of fetching it, private units
+// included: it enters itself in the home's node-local directory and counts the copy first, and the
+// home announces the units taken at its next release (announce_taken; topology/node_homes.hpp).
 //
 // Data with the lock: a token passed to a rank that held a copy of a unit the token's notices name,
 // from the unit's home, carries the unit (if the home has applied every diff those notices name), so
@@ -534,9 +537,10 @@ class home_lazy_release final : public protocol {
     dirty_.clear();
     if (!notices.empty()) {
       // A unit announced as taken may have been written in the interval too: one notice each.
-      std::sort(notices.begin(), notices.end(), [](const notice& a, const notice& b) { return a.unit < b.unit; });
-      notices.erase(std::unique(notices.begin(), notices.end(), [](const notice& a, const notice& b) { return a.unit == b.unit; }),
-                    notices.end());
+      auto before = [](const notice& a, const notice& b) { return a.unit < b.unit; };
+      auto same = [](const notice& a, const notice& b) { return a.unit == b.unit; };
+      std::sort(notices.begin(), notices.end(), before);
+      notices.erase(std::unique(notices.begin(), notices.end(), same), notices.end());
       const std::uint32_t index = log_.add_own(std::move(notices)).index;
       for (std::size_t i = first_new; i < unsent_.size(); ++i) unsent_[i].index = index;
     }
@@ -728,10 +732,10 @@ class home_lazy_release final : public protocol {
   }
 
   // state_mu held: a node-mate home announced a write to u, which this rank holds a copy of since
-  // a miss (on u, or on the unit that brought it): copy the unit again now instead of dropping it. Taking write
-  // access away costs far more than a copy here (the kernel must flush every processor's TLB), and
-  // so does the fault that follows. A copy refreshed kRefreshes times without a miss in between is
-  // dropped as usual, so that a reader that has moved on stops costing its home anything.
+  // a miss (on u, or on the unit that brought it): copy the unit again now instead of dropping it.
+  // Taking access away costs far more than a copy here (the kernel must flush every processor's
+  // TLB), and so does the fault that follows. A copy refreshed kRefreshes times without a miss in
+  // between is dropped as usual, so that a reader that has moved on stops costing its home anything.
   bool refresh(std::uint64_t u) {
     auto c = credit_.find(u);
     if (c == credit_.end()) return false;
