@@ -141,15 +141,16 @@ class home_lazy_release final : public protocol {
       // instead, so that writes to the bound bytes alone (which travel with their locks) announce
       // nothing.
       const bool bound = bound_ != nullptr && bound_->touches(u);
-      if (!shared_remotely(u) && !(bound && ctx_.homes && ctx_.homes->has_copies(u))) {
+      const bool alone = !shared_remotely(u) && !(bound && ctx_.homes && ctx_.homes->has_copies(u));
+      if (alone) {
         go_private(u);
-        ctx_.table->map(u);
-        global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u));  // its first write, often
-        return;
+      } else {
+        if (ctx_.homes) ctx_.homes->begin_change(u);
+        ctx_.table->set_state(u, holding::dirty);
       }
-      if (ctx_.homes) ctx_.homes->begin_change(u);
-      ctx_.table->set_state(u, holding::dirty);
       ctx_.table->map(u);
+      global_space::prefault(ctx_.space->app_unit(u), ctx_.table->extent(u));  // its first write, often
+      if (alone) return;
       dirty_.push_back(u);
       if (!bound) return;
     } else {
