@@ -5,15 +5,10 @@
 # pair of models over litmus.json and models.json (--separate), and exit 2 for an unknown model.
 set -u
 runner=$1
-out=$(mktemp)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_output litmus_oracle_cli
 dir=$(mktemp -d)
 trap 'rm -rf "$out" "$dir"' EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "----- output -----"
-  cat "$out"
-  exit 1
-}
 
 "$runner" --oracle MP >"$out" 2>&1 || fail "--oracle MP: exit status $?"
 grep -q "^  sequential     allowed (0,0) (0,1) (1,1);  forbidden (1,0)$" "$out" || fail "sequential's set for MP"

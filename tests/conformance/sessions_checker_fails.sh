@@ -5,14 +5,10 @@
 # each; on the same logs put right, all four hold.
 set -u
 checker=$1
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_output sessions_checker_fails
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "----- output -----"
-  cat "$dir/out"
-  exit 1
-}
+trap 'rm -rf "$out" "$dir"' EXIT
 write() {  # write <x2> <y2> <w2> <x4>
   cat >"$dir/s.1.json" <<JSON
 {"rank": 1, "model": "crafted", "barriers": [0, 100],
@@ -24,12 +20,12 @@ JSON
 JSON
 }
 write 3 2 4 6
-python3 "$checker" - "$dir/s" >"$dir/out" 2>&1 || fail "exit status $?"
+python3 "$checker" - "$dir/s" >"$out" 2>&1 || fail "exit status $?"
 for g in "monotonic reads" "read your writes" "monotonic writes" "writes follow reads"; do
-  grep -q "^  $g *VIOLATED 1 times" "$dir/out" || fail "$g: the violation is not reported"
-  grep -q "^first violation of $g" "$dir/out" || fail "$g: the first violation is not shown"
+  grep -q "^  $g *VIOLATED 1 times" "$out" || fail "$g: the violation is not reported"
+  grep -q "^first violation of $g" "$out" || fail "$g: the first violation is not shown"
 done
 write 6 4 5 7
-python3 "$checker" - "$dir/s" >"$dir/out" 2>&1 || fail "exit status $?"
-[[ $(grep -c "^  .* held  .* in 1 checks" "$dir/out") -eq 4 ]] || fail "four guarantees should hold"
+python3 "$checker" - "$dir/s" >"$out" 2>&1 || fail "exit status $?"
+[[ $(grep -c "^  .* held  .* in 1 checks" "$out") -eq 4 ]] || fail "four guarantees should hold"
 echo "sessions_checker_fails: OK"
