@@ -2,8 +2,9 @@
  *
  * The same surface as dsm.hpp for C programs built with mpicc. Every rank of an mpirun job calls
  * dsm_init() first and dsm_finalize() last; both are collective. dsm_alloc() and dsm_free() are
- * collective and return the same pointer on every rank. Lock and barrier calls block the calling
- * thread (it sleeps, it does not spin) until the operation completes.
+ * collective and return the same pointer on every rank; dsm_malloc() and dsm_mfree() are not (any
+ * rank, any time). Lock and barrier calls block the calling thread (it sleeps, it does not spin)
+ * until the operation completes.
  *
  *   #include <dsm/dsm.h>
  *   int main(int argc, char** argv) {
@@ -44,10 +45,23 @@ int dsm_rank(void);
 int dsm_ranks(void);
 dsm_model dsm_current_model(void);
 
-/* Collective: zero-filled shared memory, the same address on every rank. */
+/* Errors a program can handle: calls that return NULL or -1 leave a message here (this thread's
+ * last such error). Errors that leave the ranks out of step still end the job. */
+const char* dsm_last_error(void);
+
+/* Collective: zero-filled shared memory, the same address on every rank. NULL (on every rank) if
+ * the global space has no room (DSM_SIZE); see dsm_last_error. */
 void* dsm_alloc(size_t bytes);
-/* Collective: p must come from dsm_alloc. */
-void dsm_free(void* p);
+/* Collective: p must come from dsm_alloc. Returns 0, or -1 on every rank if p did not come from
+ * dsm_alloc (a rank out of step ends the job). */
+int dsm_free(void* p);
+
+/* Not collective: bytes from this rank's arena, which any rank may read and write (under the
+ * model's rules) and free. Not zeroed. NULL if the arena is full (DSM_ARENA). */
+void* dsm_malloc(size_t bytes);
+/* Not collective: p must come from dsm_malloc on any rank. Returns 0, or -1 for any other pointer
+ * or a block freed already. */
+int dsm_mfree(void* p);
 
 void dsm_lock_acquire(uint64_t id);
 void dsm_lock_release(uint64_t id);
@@ -56,8 +70,8 @@ void dsm_lock_release_shared(uint64_t id);
 /* Returns 1 if the lock was taken, 0 if another rank holds it. */
 int dsm_lock_try_acquire(uint64_t id);
 /* Collective: binds [p, p + bytes) of the global space to lock id (entry consistency); see
-   dsm::mutex::bind in dsm.hpp. An overlapping or foreign range ends the job with a message. */
-void dsm_bind(uint64_t id, const void* p, size_t bytes);
+   dsm::mutex::bind in dsm.hpp. Returns 0, or -1 on every rank for an overlapping or foreign range. */
+int dsm_bind(uint64_t id, const void* p, size_t bytes);
 
 /* Collective. */
 void dsm_barrier(void);

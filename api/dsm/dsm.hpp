@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -70,20 +71,29 @@ const char* model_name(model m) noexcept;
 // The coherence unit in bytes (DSM_UNIT).
 std::size_t unit_size() noexcept;
 
+// Where an allocation's units keep their home copies, under the models that have homes (eager
+// release, home-based lazy release, entry consistency's unbound data). `configured` is DSM_HOME's
+// choice; the others override it for one allocation (see DSM_HOME in the README). Sequential
+// consistency and homeless lazy release ignore it.
+enum class placement { configured, first_touch, cyclic, block };
+
 namespace detail {
-void* alloc_bytes(std::size_t bytes, std::size_t align);
+void* alloc_bytes(std::size_t bytes, std::size_t align, placement where = placement::configured);
 void free_bytes(void* p);
 void bind_bytes(std::uint64_t lock, const void* p, std::size_t bytes);
+// dsm::free for destructors, which must not throw: a pointer dsm::alloc did not return ends the job.
+void free_or_die(void* p) noexcept;
 }  // namespace detail
 
 // Collective: `count` zero-filled objects of T in the global space; the same pointer on every rank.
-// T must be trivially copyable: its bytes move between ranks.
+// T must be trivially copyable: its bytes move between ranks. `where` must be the same on every rank.
 //   double* grid = dsm::alloc<double>(n * n);
+//   double* rows = dsm::alloc<double>(n * n, dsm::placement::block);   // homes: a block per rank
 template <class T>
-T* alloc(std::size_t count) {
+T* alloc(std::size_t count, placement where = placement::configured) {
   static_assert(std::is_trivially_copyable_v<T>, "dsm::alloc<T>: T must be trivially copyable");
   if (count != 0 && count > SIZE_MAX / sizeof(T)) throw error("dsm::alloc: size overflows");
-  return static_cast<T*>(detail::alloc_bytes(count * sizeof(T), alignof(T)));
+  return static_cast<T*>(detail::alloc_bytes(count * sizeof(T), alignof(T), where));
 }
 
 // Collective: p must be a pointer returned by dsm::alloc (the same one on every rank). The memory
@@ -94,6 +104,136 @@ template <class T>
 void free(T* p) {
   detail::free_bytes(const_cast<void*>(static_cast<const void*>(p)));
 }
+
+// ---- Allocation by one rank: any rank, at any time, with no other rank taking part.
+//
+// Each rank allocates from an arena of its own (DSM_ARENA bytes, above the collective heap), with
+// no lock another rank holds and no message. The pointer means the same on every rank, and the
+// memory is shared like any other: another rank sees what was written there under the model's
+// rules (after a release that it then acquires, or after a barrier; under entry consistency, after
+// a barrier, or with a lock the data is bound to). Any rank may free a block, whichever rank made it.
+//   struct node { long value; node* next; };
+//   node* n = dsm::new_<node>(node{42, nullptr});   // this rank alone
+//   { std::lock_guard g(m); n->next = *head; *head = n; }
+//   ...
+//   dsm::delete_(n);                                // any rank
+// Memory from here is not zeroed. dsm::free refuses its pointers, and dsm::mfree refuses
+// dsm::alloc's, with dsm::error. Objects that live here may hold pointers into the global space
+// (they mean the same everywhere), but not to a rank's own memory, and no virtual functions (each
+// rank's code may sit at another address).
+
+// Bytes from this rank's arena, aligned to `align` (a power of two; dsm::error otherwise), or null
+// if the arena has no room.
+void* malloc_bytes(std::size_t bytes, std::size_t align = alignof(std::max_align_t));
+// Gives back a block dsm::malloc_bytes returned on any rank; null does nothing. Throws dsm::error
+// for any other pointer and for a block freed already.
+void mfree(void* p);
+
+// One T constructed from args in this rank's arena. Throws std::bad_alloc if the arena is full.
+template <class T, class... Args>
+T* new_(Args&&... args) {
+  void* p = malloc_bytes(sizeof(T), alignof(T));
+  if (p == nullptr) throw std::bad_alloc();
+  try {
+    return ::new (p) T(static_cast<Args&&>(args)...);
+  } catch (...) {
+    mfree(p);
+    throw;
+  }
+}
+
+// Destroys and frees an object dsm::new_ made, on any rank.
+template <class T>
+void delete_(T* p) {
+  if (p == nullptr) return;
+  p->~T();
+  mfree(const_cast<void*>(static_cast<const volatile void*>(p)));
+}
+
+namespace detail {
+// dsm::mfree for Allocator::deallocate, which must not throw: a bad pointer ends the job.
+void mfree_or_die(void* p) noexcept;
+}  // namespace detail
+
+// A standard Allocator over dsm::malloc_bytes: containers whose elements live in shared memory.
+// To share the container itself, make it there too, and give other ranks its address:
+//   using vec = std::vector<double, dsm::allocator<double>>;
+//   vec* v = dsm::new_<vec>();           // rank 0
+//   v->assign(1000, 1.0);                // the elements too are in rank 0's arena
+// Every dsm::allocator is interchangeable with every other: memory one allocates, any frees.
+template <class T>
+class allocator {
+ public:
+  using value_type = T;
+  allocator() noexcept = default;
+  template <class U>
+  allocator(const allocator<U>&) noexcept {}  // NOLINT: converting, as the Allocator requirements ask
+
+  [[nodiscard]] T* allocate(std::size_t n) {
+    if (n > SIZE_MAX / sizeof(T)) throw std::bad_array_new_length();
+    void* p = malloc_bytes(n * sizeof(T), alignof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t) noexcept { detail::mfree_or_die(p); }
+
+  template <class U>
+  friend bool operator==(const allocator&, const allocator<U>&) noexcept {
+    return true;
+  }
+};
+
+// Collective: an owning array of `count` zero-filled T in the global space, the same on every rank,
+// freed (collectively) when it goes out of scope, as by dsm::alloc and dsm::free:
+//   dsm::array<double> grid(n * n, dsm::placement::block);
+//   for (double& x : grid) ...;  std::span<double> s = grid;
+template <class T>
+class array {
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+  using iterator = T*;
+  using const_iterator = const T*;
+
+  array() noexcept = default;
+  explicit array(std::size_t count, placement where = placement::configured)
+      : data_(dsm::alloc<T>(count, where)), size_(count) {}
+  ~array() { reset(); }
+  array(array&& other) noexcept : data_(other.data_), size_(other.size_) { other.data_ = nullptr, other.size_ = 0; }
+  array& operator=(array&& other) noexcept {
+    if (this != &other) {
+      reset();
+      data_ = other.data_, size_ = other.size_;
+      other.data_ = nullptr, other.size_ = 0;
+    }
+    return *this;
+  }
+  array(const array&) = delete;
+  array& operator=(const array&) = delete;
+
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+  operator std::span<T>() noexcept { return {data_, size_}; }
+  operator std::span<const T>() const noexcept { return {data_, size_}; }
+
+  // Collective: frees the memory now; the array is empty afterwards.
+  void reset() noexcept {
+    if (data_ != nullptr) detail::free_or_die(data_);
+    data_ = nullptr, size_ = 0;
+  }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 // A global lock named by an integer, the same lock on every rank that names it. The manager of lock
 // `id` is rank id % ranks(). Meets Lockable and SharedLockable, so std::lock_guard, std::scoped_lock,

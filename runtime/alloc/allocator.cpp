@@ -34,9 +34,16 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> allocator::containing(std
   return *it;
 }
 
+std::optional<dsm::placement> allocator::placement_of(std::uint64_t offset) const {
+  auto it = placement_.find(offset);
+  if (it == placement_.end()) return std::nullopt;
+  return it->second;
+}
+
 void allocator::release(std::uint64_t offset) {
   auto it = used_.find(offset);
   if (it == used_.end()) return;
+  placement_.erase(offset);
   std::uint64_t off = it->first, len = it->second;
   used_.erase(it);
   in_use_ -= len;

@@ -13,6 +13,8 @@
 #include <optional>
 #include <utility>
 
+#include "dsm/dsm.hpp"
+
 namespace dsm::rt {
 
 class allocator {
@@ -22,7 +24,11 @@ class allocator {
   std::optional<std::uint64_t> allocate(std::uint64_t bytes);
   // The length of the allocation starting at offset, or nothing if none starts there.
   std::optional<std::uint64_t> length_of(std::uint64_t offset) const;
+  // Releases the allocation at offset, and its placement.
   void release(std::uint64_t offset);
+  // The home placement an allocation asked for (dsm::alloc's `where`), if not DSM_HOME's.
+  void place(std::uint64_t offset, dsm::placement where) { placement_[offset] = where; }
+  std::optional<dsm::placement> placement_of(std::uint64_t offset) const;
   // The allocation that holds byte `offset`, as (start, length), or nothing.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> containing(std::uint64_t offset) const;
   std::uint64_t in_use() const { return in_use_; }
@@ -34,6 +40,7 @@ class allocator {
   std::uint64_t in_use_ = 0;
   std::map<std::uint64_t, std::uint64_t> free_;  // offset -> length
   std::map<std::uint64_t, std::uint64_t> used_;  // offset -> length
+  std::map<std::uint64_t, dsm::placement> placement_;  // offset -> the allocation's own placement
 };
 
 }  // namespace dsm::rt

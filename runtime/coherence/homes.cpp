@@ -2,18 +2,28 @@
 #include "coherence/homes.hpp"
 
 #include "alloc/allocator.hpp"
+#include "alloc/arenas.hpp"
 #include "core/log.hpp"
 
 namespace dsm::rt {
 
 int home_map::placed(std::uint64_t u, bool* claim) const {
   const auto ranks = static_cast<std::uint64_t>(ctx_.ranks);
-  *claim = ctx_.opt.home == home_policy::first_touch;
-  if (ctx_.opt.home == home_policy::cyclic) return static_cast<int>(u % ranks);
-  // Block, or first touch's manager: the rank whose block of the allocation holds u. Outside any
-  // allocation (a stray pointer), cyclic.
   const std::uint64_t unit = ctx_.space->unit();
   const auto a = ctx_.heap->containing(u * unit);
+  // The allocation's own placement (dsm::alloc's `where`), else DSM_HOME's.
+  home_policy policy = ctx_.opt.home;
+  if (const auto own = a ? ctx_.heap->placement_of(a->first) : std::nullopt) {
+    policy = *own == dsm::placement::cyclic ? home_policy::cyclic
+             : *own == dsm::placement::block ? home_policy::block
+                                             : home_policy::first_touch;
+  }
+  *claim = policy == home_policy::first_touch;
+  if (policy == home_policy::cyclic) return static_cast<int>(u % ranks);
+  // A rank's arena is its block.
+  if (const int owner = ctx_.arena->owner_of(ctx_.space->app_unit(u)); owner >= 0) return owner;
+  // Block, or first touch's manager: the rank whose block of the allocation holds u. Outside any
+  // allocation (a stray pointer), cyclic.
   if (!a) return static_cast<int>(u % ranks);
   const std::uint64_t first = a->first / unit, count = a->second / unit;
   return static_cast<int>((u - first) * ranks / count);

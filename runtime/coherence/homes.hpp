@@ -7,6 +7,8 @@
 //   manager, the rank whose block (as in `block`) holds the unit, so in the usual SPMD program, in
 //   which each rank initialises its own block, claiming sends no message; any other claim costs one
 //   round trip (home_claim, home_is).
+// An allocation may choose its own placement (dsm::alloc's `where`, kept by the allocator), and a
+// rank's arena (alloc/arenas.hpp) counts as its own block.
 // Every rank remembers the homes it has learned (by claiming, from the write notices that name them,
 // from requests that reach it as the home) in its unit table; an allocation's units forget theirs
 // when it is freed. Where the node-local fast path is in use, the manager keeps its claims in shared

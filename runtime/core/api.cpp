@@ -10,8 +10,10 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "alloc/allocator.hpp"
+#include "alloc/arenas.hpp"
 #include "coherence/protocol.hpp"
 #include "core/context.hpp"
 #include "core/log.hpp"
@@ -158,7 +160,12 @@ void init(int* argc, char*** argv) {
       MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
       return all != 0;
     };
-    c->space = std::make_unique<rt::global_space>(all_ok, c->opt.size, c->opt.unit);
+    // The collective heap (DSM_SIZE), then each rank's arena (DSM_ARENA).
+    const std::uint64_t arenas = c->opt.arena * static_cast<std::uint64_t>(ranks);
+    c->space = std::make_unique<rt::global_space>(
+        all_ok, c->opt.size + arenas, c->opt.unit,
+        "DSM_SIZE=" + std::to_string(c->opt.size) + " with DSM_ARENA=" + std::to_string(c->opt.arena) + " for each of " +
+            std::to_string(ranks) + " ranks");
   });
   step(c->comm, rank, ranks, owns, [&] {
     // A chunk of unit data, or a diff of such a chunk (at worst the chunk as one run, plus its header).
@@ -214,6 +221,7 @@ void init(int* argc, char*** argv) {
   c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
   c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier));
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
+  c->arena = std::make_unique<rt::arenas>(*c, c->opt.size, c->opt.arena);
 
   if (rank == 0) {
     DSM_LOG(info, "%s; %d rank(s)", c->opt.describe().c_str(), ranks);
@@ -273,7 +281,7 @@ const char* model_name(model m) noexcept {
 
 namespace detail {
 
-void* alloc_bytes(std::size_t bytes, std::size_t align) {
+void* alloc_bytes(std::size_t bytes, std::size_t align, placement where) {
   rt::context& c = ctx();
   if (align > c.opt.unit) throw dsm::error("dsm::alloc: alignment " + std::to_string(align) + " exceeds the unit");
   c.barriers->arrive(rt::collective::alloc, bytes);
@@ -281,6 +289,7 @@ void* alloc_bytes(std::size_t bytes, std::size_t align) {
   {
     std::lock_guard<std::mutex> g(c.op_mu);
     off = c.heap->allocate(bytes);
+    if (off && where != placement::configured) c.heap->place(*off, where);
   }
   if (!off) {
     throw dsm::error("dsm::alloc(" + std::to_string(bytes) + " bytes): the global space is full (DSM_SIZE=" +
@@ -311,7 +320,10 @@ void free_bytes(void* p) {
   if (!len) {
     char where[32];
     std::snprintf(where, sizeof where, "%p", p);
-    throw dsm::error(std::string("dsm::free(") + where + "): not a pointer returned by dsm::alloc");
+    throw dsm::error(std::string("dsm::free(") + where + "): not a pointer returned by dsm::alloc" +
+                     (c.arena->contains(p) ? " (it is in a rank's arena: memory from dsm::malloc_bytes or dsm::new_ "
+                                             "goes back with dsm::mfree or dsm::delete_)"
+                                           : ""));
   }
   {
     std::lock_guard<std::mutex> op(c.op_mu);
@@ -468,7 +480,56 @@ void close_object(const object_ref& o, bool write) noexcept {
   }
 }
 
+void free_or_die(void* p) noexcept {
+  try {
+    free_bytes(p);
+  } catch (const std::exception& e) {
+    rt::fatal("%s", e.what());
+  }
+}
+
+void mfree_or_die(void* p) noexcept {
+  try {
+    mfree(p);
+  } catch (const std::exception& e) {
+    rt::fatal("%s", e.what());
+  }
+}
+
 }  // namespace detail
+
+namespace {
+// True if p is a pointer dsm::alloc returned and dsm::free has not taken back.
+bool from_alloc(rt::context& c, const void* p) {
+  if (!c.space->contains(p)) return false;
+  std::lock_guard<std::mutex> g(c.op_mu);
+  return c.heap->length_of(static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base())).has_value();
+}
+}  // namespace
+
+void* malloc_bytes(std::size_t bytes, std::size_t align) {
+  rt::context& c = ctx();
+  if (align == 0 || (align & (align - 1)) != 0) {
+    throw dsm::error("dsm::malloc_bytes: alignment " + std::to_string(align) + " is not a power of two");
+  }
+  if (bytes > c.opt.arena || align > c.opt.arena / 2) return nullptr;
+  return c.arena->allocate(bytes, align);
+}
+
+void mfree(void* p) {
+  if (p == nullptr) return;
+  rt::context& c = ctx();
+  const rt::arenas::freed r = c.arena->free(p);
+  if (r == rt::arenas::freed::ok) return;
+  char where[32];
+  std::snprintf(where, sizeof where, "%p", p);
+  if (r == rt::arenas::freed::not_live) {
+    throw dsm::error(std::string("dsm::mfree(") + where +
+                     "): no live block starts there (freed already, or not a pointer dsm::malloc_bytes returned)");
+  }
+  throw dsm::error(std::string("dsm::mfree(") + where + "): not a pointer from dsm::malloc_bytes or dsm::new_" +
+                   (from_alloc(c, p) ? " (memory from dsm::alloc goes back with the collective dsm::free)" : ""));
+}
 
 void barrier() {
   rt::context& c = ctx();
@@ -527,12 +588,45 @@ dsm_model dsm_current_model(void) { return static_cast<dsm_model>(dsm::current_m
     dsm::rt::fatal("%s", e.what());                       \
   }
 
+namespace {
+// The message of this thread's last error a C call returned (dsm_last_error).
+thread_local std::string t_last_error;
+}  // namespace
+
+// A recoverable error (dsm::error: the same on every rank of a collective call, or this rank's own
+// in a call that is not collective) becomes `fail` and a message for dsm_last_error; anything
+// else ends the job, as the ranks may be out of step.
+#define DSM_C_TRY(expr, fail)                             \
+  try {                                                   \
+    expr;                                                 \
+  } catch (const dsm::error& e) {                         \
+    t_last_error = e.what();                              \
+    return fail;                                          \
+  } catch (const std::exception& e) {                     \
+    dsm::rt::fatal("%s", e.what());                       \
+  }
+
+const char* dsm_last_error(void) { return t_last_error.c_str(); }
+
 void* dsm_alloc(size_t bytes) {
   void* p = nullptr;
-  DSM_C_CALL(p = dsm::detail::alloc_bytes(bytes, alignof(std::max_align_t)));
+  DSM_C_TRY(p = dsm::detail::alloc_bytes(bytes, alignof(std::max_align_t)), nullptr);
   return p;
 }
-void dsm_free(void* p) { DSM_C_CALL(dsm::detail::free_bytes(p)); }
+int dsm_free(void* p) {
+  DSM_C_TRY(dsm::detail::free_bytes(p), -1);
+  return 0;
+}
+void* dsm_malloc(size_t bytes) {
+  void* p = nullptr;
+  DSM_C_TRY(p = dsm::malloc_bytes(bytes), nullptr);
+  if (p == nullptr) t_last_error = "dsm_malloc(" + std::to_string(bytes) + "): this rank's arena is full (DSM_ARENA)";
+  return p;
+}
+int dsm_mfree(void* p) {
+  DSM_C_TRY(dsm::mfree(p), -1);
+  return 0;
+}
 void dsm_lock_acquire(uint64_t id) { DSM_C_CALL(dsm::mutex(id).acquire()); }
 void dsm_lock_release(uint64_t id) { DSM_C_CALL(dsm::mutex(id).release()); }
 void dsm_lock_acquire_shared(uint64_t id) { DSM_C_CALL(dsm::mutex(id).acquire_shared()); }
@@ -543,6 +637,9 @@ int dsm_lock_try_acquire(uint64_t id) {
   return r;
 }
 void dsm_barrier(void) { DSM_C_CALL(dsm::barrier()); }
-void dsm_bind(uint64_t id, const void* p, size_t bytes) { DSM_C_CALL(dsm::detail::bind_bytes(id, p, bytes)); }
+int dsm_bind(uint64_t id, const void* p, size_t bytes) {
+  DSM_C_TRY(dsm::detail::bind_bytes(id, p, bytes), -1);
+  return 0;
+}
 
 }  // extern "C"

@@ -7,6 +7,7 @@
 #include <new>
 #include <thread>
 
+#include "alloc/arenas.hpp"
 #include "coherence/protocol.hpp"
 #include "core/invariant.hpp"
 #include "core/log.hpp"
@@ -80,6 +81,9 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
     case msg::barrier_arrive: case msg::barrier_data:
       barriers->handle(h, payload);
       break;
+    case msg::arena_free:
+      arena->handle(h);
+      break;
     case msg::goodbye:
       ++goodbyes_;
       break;
@@ -137,6 +141,7 @@ void context::receive_app(app_op& op) {
         proto->handle_reply(op, h, payload);
         break;
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
+      case msg::arena_freed: arenas::handle_reply(op, h); break;
       case msg::barrier_release: op.done = true; break;
       default: fatal("reply %s is not an application message", msg_name(h.type));
     }

@@ -34,6 +34,7 @@ class protocol;
 class lock_service;
 class barrier_service;
 class allocator;
+class arenas;
 
 // What the application thread is waiting for; filled in as replies arrive.
 struct app_op {
@@ -84,7 +85,8 @@ class context {
   std::unique_ptr<protocol> proto;
   std::unique_ptr<lock_service> locks;
   std::unique_ptr<barrier_service> barriers;
-  std::unique_ptr<allocator> heap;
+  std::unique_ptr<allocator> heap;   // collective allocation (dsm::alloc), the first DSM_SIZE bytes
+  std::unique_ptr<arenas> arena;     // allocation by one rank (dsm::malloc_bytes), the DSM_ARENA bytes a rank above
   limits lim;
   bindings bound;              // ranges bound to locks (dsm::mutex::bind), the same on every rank
   std::uint64_t objects = 0;   // objects made so far (dsm::make_object), the same on every rank

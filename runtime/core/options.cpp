@@ -66,7 +66,7 @@ std::uint64_t parse_size(const std::string& variable, const std::string& value) 
 std::string options::describe() const {
   std::string s = "model=";
   s += dsm::model_name(model);
-  s += " size=" + std::to_string(size) + " unit=" + std::to_string(unit);
+  s += " size=" + std::to_string(size) + " unit=" + std::to_string(unit) + " arena=" + std::to_string(arena);
   s += " stats=" + std::string(stats_table ? "table" : stats_path.empty() ? "off" : stats_path);
   s += " transport=";
   s += transport == transport_kind::mpi ? "mpi" : transport == transport_kind::shm ? "shm" : "auto";
@@ -91,7 +91,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
   static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
                                        "NODE_SHM", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
-                                       "HOME", "LAZY", "PREFETCH"};
+                                       "HOME", "LAZY", "PREFETCH", "ARENA"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
   if (argc != nullptr && argv != nullptr && *argv != nullptr) {
@@ -112,7 +112,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
             "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
             "--dsm-check=, --dsm-node-shm=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
-            "--dsm-prefetch=");
+            "--dsm-prefetch=, --dsm-arena=");
       }
       flags.emplace_back(variable, eq + 1);
     }
@@ -149,6 +149,13 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
     if (o.size < o.unit || o.size % o.unit != 0 || o.size > (std::uint64_t{1} << 46)) {
       bad(v->first, v->second, "is not a valid global space size",
           "a multiple of DSM_UNIT (" + std::to_string(o.unit) + " bytes) between one unit and 64T, e.g. 1G, 16G");
+    }
+  }
+  if (auto v = lookup("DSM_ARENA")) {
+    o.arena = parse_size(v->first, v->second);
+    if (o.arena % o.unit != 0 || o.arena < std::uint64_t{64} << 10 || o.arena > (std::uint64_t{1} << 40)) {
+      bad(v->first, v->second, "is not a valid arena size",
+          "a multiple of DSM_UNIT (" + std::to_string(o.unit) + " bytes) between 64K and 1T, e.g. 256M, 1G");
     }
   }
   if (auto v = lookup("DSM_STATS")) {

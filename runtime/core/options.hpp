@@ -42,6 +42,7 @@ struct options {
   dsm::model model = dsm::model::sequential;
   std::uint64_t size = std::uint64_t{16} << 30;  // DSM_SIZE: the global space, reserved
   std::uint64_t unit = 4096;                     // DSM_UNIT: the coherence unit
+  std::uint64_t arena = std::uint64_t{1} << 30;  // DSM_ARENA: each rank's arena for dsm::malloc_bytes, above DSM_SIZE
   bool stats_table = false;                      // DSM_STATS=1
   std::string stats_path;                        // DSM_STATS=<path>.json
   transport_kind transport = transport_kind::automatic;

@@ -39,18 +39,20 @@ constexpr std::uintptr_t kStep = std::uintptr_t{0x400} << 32;            // 4 Ti
 constexpr int kCandidates = 24;
 }  // namespace
 
-global_space::global_space(const agreement& all_ok, std::uint64_t size, std::uint64_t unit) : size_(size), unit_(unit) {
+global_space::global_space(const agreement& all_ok, std::uint64_t size, std::uint64_t unit, std::string name)
+    : size_(size), unit_(unit) {
+  if (name.empty()) name = "DSM_SIZE=" + std::to_string(size);
   // Local set-up first; every rank then learns whether all succeeded, so none is left waiting.
   std::string failure;
   fd_ = memfd_create("dsm-global-space", MFD_CLOEXEC);
   if (fd_ < 0) {
     failure = std::string("memfd_create failed: ") + std::strerror(errno);
   } else if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    failure = "DSM_SIZE=" + std::to_string(size) + " could not be reserved (" + std::strerror(errno) + "); valid: a smaller size";
+    failure = name + " could not be reserved (" + std::strerror(errno) + "); valid: a smaller size";
   } else {
     void* shadow = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
     if (shadow == MAP_FAILED) {
-      failure = "DSM_SIZE=" + std::to_string(size) + " could not be mapped (" + std::strerror(errno) +
+      failure = name + " could not be mapped (" + std::strerror(errno) +
                 "; the space takes twice DSM_SIZE of virtual memory, see ulimit -v); valid: a smaller size";
     } else {
       shadow_ = static_cast<std::byte*>(shadow);
@@ -75,7 +77,7 @@ global_space::global_space(const agreement& all_ok, std::uint64_t size, std::uin
     }
   }
   if (app_ == nullptr) {
-    throw dsm::error("DSM_SIZE=" + std::to_string(size) +
+    throw dsm::error(name +
                      ": no address range of that size is free on every rank (the space takes twice DSM_SIZE of "
                      "virtual memory, and at most 128 TiB exist); valid: a smaller size, at most about 32T");
   }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace dsm::rt {
 
@@ -19,8 +20,9 @@ class global_space {
   // True iff `ok` is true on every rank (an MPI_Allreduce in a job; identity in a unit test).
   using agreement = std::function<bool(bool ok)>;
   // Collective: creates the backing memory and maps the application view at an address every rank
-  // could map. Throws dsm::error if no common address is found.
-  global_space(const agreement& all, std::uint64_t size, std::uint64_t unit);
+  // could map. Throws dsm::error if no common address is found; `name` says where the size came
+  // from in such messages (by default "DSM_SIZE=<size>").
+  global_space(const agreement& all, std::uint64_t size, std::uint64_t unit, std::string name = {});
   ~global_space();
   global_space(const global_space&) = delete;
   global_space& operator=(const global_space&) = delete;

@@ -39,6 +39,8 @@ const char* msg_name(msg m) noexcept {
     case msg::fetch_req: return "fetch_req";
     case msg::fetch_reply: return "fetch_reply";
     case msg::home_diff: return "home_diff";
+    case msg::arena_free: return "arena_free";
+    case msg::arena_freed: return "arena_freed";
     case msg::kLast: break;
   }
   return "unknown";
@@ -83,6 +85,8 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::home_claim: case msg::home_diff: r = {inbox::engine, true, false, false}; return true;
     case msg::home_is: case msg::fetch_reply: r = {inbox::app, true, false, false}; return true;
     case msg::fetch_req: r = {inbox::engine, true, false, false, false, true}; return true;
+    case msg::arena_free: r = {inbox::engine, false, false, false}; return true;
+    case msg::arena_freed: r = {inbox::app, false, false, false}; return true;
     case msg::kLast: break;
   }
   return false;
@@ -115,6 +119,7 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
   }
   if (h.type == msg::diff_ack && h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more forwards than ranks";
   if (h.type == msg::home_is && h.arg >= static_cast<std::uint64_t>(lim.ranks)) return "home rank out of range";
+  if (h.type == msg::arena_freed && h.arg > 1) return "bad answer to a free";
   if (h.type == msg::fetch_req && (h.arg == 0 || h.arg > 64 || h.arg > lim.units - h.id)) return "fetch of units out of range";
   if (r.data) {
     if (h.length > lim.max_payload) return "payload larger than the transport allows";

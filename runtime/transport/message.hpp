@@ -62,6 +62,9 @@ enum class msg : std::uint16_t {
                     // per unit the diffs it must hold first, [u32 n][(i32 writer, u32 interval) x n]
   fetch_reply,      // home -> reader (app), bulk: [u64 unit][u32 n][(i32, u32) x n applied][u32 bytes][data]...
   home_diff,        // writer -> home, bulk: a diff of unit `id` made in the writer's interval `arg`
+  // Allocation by one rank (alloc/arenas.hpp).
+  arena_free,       // any rank -> the arena's owner: free the block at byte `id` of the arenas
+  arena_freed,      // owner -> that rank (app): arg = 1 if the block was live and is freed, 0 if not
   kLast
 };
 

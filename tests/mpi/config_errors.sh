@@ -69,12 +69,12 @@ case $case_name in
   size_no_address_range)
     # Accepted by the parser, but two views of 64 TiB do not fit in the 128 TiB user address space.
     run DSM_SIZE=64T -- keep
-    expect_refused "DSM_SIZE=70368744177664.*no address range" "smaller size" ;;
+    expect_refused "DSM_SIZE=70368744177664 with DSM_ARENA=.*no address range" "smaller size" ;;
   size_over_vm_limit)
     # A virtual-memory limit (ulimit -v, 4 GB) below twice DSM_SIZE: the mapping fails, clearly.
     (ulimit -v 4000000; run DSM_SIZE=8G -- keep; echo $rc >"$out.rc")
     rc=$(cat "$out.rc"); rm -f "$out.rc"
-    expect_refused "DSM_SIZE=8589934592 could not be mapped" "smaller size" ;;
+    expect_refused "DSM_SIZE=8589934592 with DSM_ARENA=[0-9]* for each of 2 ranks could not be mapped" "smaller size" ;;
   stats_bogus)
     run DSM_STATS=sometimes -- keep
     expect_refused "DSM_STATS.*sometimes" "json" ;;
