@@ -8,6 +8,8 @@
 // - a home that never writes its units keeps them up to date for the ranks that do (DSM_HOME=cyclic
 //   and block make such homes; under first touch the first writer is the home);
 // - first touch by a rank other than the unit's manager makes that rank the home;
+// - an allocation's own placement (dsm::alloc's `where`) wins over DSM_HOME: cyclic makes twins of
+//   units written by a rank after their home, first touch none;
 // - a unit freed and allocated again gets a new home, and reads as zero;
 // - a lock-protected counter alternating between two ranks costs exactly two messages per acquire,
 //   its data included (the node-local lock hand-off: the request to the holder and the token);
@@ -203,6 +205,38 @@ TEST_F(collective, first_touch_by_a_rank_other_than_the_units_manager_makes_it_t
   }
   dsm::barrier();
   dsm::free(x);
+}
+
+TEST_F(collective, an_allocation_chooses_its_own_placement_over_dsm_home) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a writer other than the cyclic home";
+  // Each unit is written only by the rank after its cyclic home. Placed cyclic, every write is a
+  // non-home's: twins and diffs. Placed first-touch, the writer becomes the home: no twin. Whatever
+  // DSM_HOME says.
+  constexpr std::size_t kUnitsPerRank = 4;
+  const auto n = static_cast<std::size_t>(dsm::ranks());
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  auto twins_writing = [&](dsm::placement where) {
+    long* data = dsm::alloc<long>(kUnitsPerRank * n * per_unit, where);  // whole units: the heap is unit-aligned
+    long wrong = 0;
+    const dsm::statistics before = settled();
+    for (int round = 1; round <= 3; ++round) {
+      for (std::size_t u = 0; u < kUnitsPerRank * n; ++u)
+        if (static_cast<std::size_t>(dsm::rank()) == (u + 1) % n) data[u * per_unit] = round * 100 + static_cast<long>(u);
+      dsm::barrier();
+      for (std::size_t u = 0; u < kUnitsPerRank * n; ++u) wrong += data[u * per_unit] != round * 100 + static_cast<long>(u);
+      dsm::barrier();
+    }
+    const dsm::statistics after = settled();
+    DSM_EXPECT_ALL(wrong == 0) << wrong << " wrong values";
+    dsm::free(data);
+    return after.twins_created - before.twins_created;
+  };
+  const std::uint64_t cyclic = twins_writing(dsm::placement::cyclic);
+  const std::uint64_t touched = twins_writing(dsm::placement::first_touch);
+  if (home_based()) {
+    DSM_EXPECT_ALL(cyclic >= kUnitsPerRank) << cyclic << " twins of units placed cyclic, written by a rank not their home";
+    DSM_EXPECT_ALL(touched == 0) << touched << " twins of units placed by first touch, written only by their first toucher";
+  }
 }
 
 TEST_F(collective, a_unit_freed_and_allocated_again_gets_a_new_home_and_reads_zero) {
