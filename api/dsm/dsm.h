@@ -73,6 +73,15 @@ int dsm_lock_try_acquire(uint64_t id);
    dsm::mutex::bind in dsm.hpp. Returns 0, or -1 on every rank for an overlapping or foreign range. */
 int dsm_bind(uint64_t id, const void* p, size_t bytes);
 
+/* Atomics on a shared, 8-byte aligned int64_t (see dsm::atomic_ref in dsm.hpp: under entry
+ * consistency the word must be bound to a lock). Each returns the value the word held before; a bad
+ * address ends the job with a message. dsm_atomic_compare_exchange stores `desired` only if the
+ * word held `expected`. */
+int64_t dsm_atomic_load(int64_t* p);
+int64_t dsm_atomic_fetch_add(int64_t* p, int64_t value);
+int64_t dsm_atomic_exchange(int64_t* p, int64_t value);
+int64_t dsm_atomic_compare_exchange(int64_t* p, int64_t expected, int64_t desired);
+
 /* Collective. */
 void dsm_barrier(void);
 

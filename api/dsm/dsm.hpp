@@ -21,6 +21,7 @@
 #ifndef DSM_DSM_HPP_
 #define DSM_DSM_HPP_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -373,6 +374,85 @@ void destroy(object<T>& o) {
   detail::free_bytes(o.o_.p);
   o.o_ = {};
 }
+
+// ---- Atomics on shared integers, read like std::atomic_ref.
+//
+// Each operation is performed under a lock of the word's: the lock the word is bound to
+// (dsm::mutex::bind), else one of 4,096 runtime locks chosen by its unit (ids from 2^63 up). So it
+// is correct under every model, and like a lock hand-off it orders what came before: what a rank
+// wrote before an atomic operation is visible to a rank whose later operation on the same word
+// reads its result (under entry consistency: the data bound to that lock). Under entry consistency
+// the word must be bound to a lock (dsm::error otherwise), and a rank must not hold that lock
+// itself when it calls (locks are not recursive); load() takes it shared.
+//   long* hits = dsm::alloc<long>(bins);
+//   dsm::mutex{9}.bind(hits, bins * sizeof(long));           // collective; needed under entry
+//   dsm::atomic_ref<long>(hits[b]).fetch_add(1);
+// T is an integer of 4 or 8 bytes, aligned to its size, in the global space. The memory orders
+// std::atomic_ref takes are accepted and every operation acts as seq_cst.
+namespace detail {
+enum class atomic_op : int { load, store, exchange, compare_exchange, fetch_add, fetch_and, fetch_or, fetch_xor };
+// Applies op to the `size`-byte integer at p and returns the value it held before. compare_exchange
+// stores `desired` if the value equals `operand`.
+std::uint64_t atomic_apply(void* p, std::size_t size, atomic_op op, std::uint64_t operand, std::uint64_t desired);
+}  // namespace detail
+
+template <class T>
+class atomic_ref {
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool> && (sizeof(T) == 4 || sizeof(T) == 8),
+                "dsm::atomic_ref<T>: T must be an integer of 4 or 8 bytes");
+
+ public:
+  using value_type = T;
+  using difference_type = T;
+  static constexpr std::size_t required_alignment = sizeof(T);
+  static constexpr bool is_always_lock_free = false;
+
+  explicit atomic_ref(T& obj) noexcept : p_(&obj) {}
+  atomic_ref(const atomic_ref&) noexcept = default;
+  atomic_ref& operator=(const atomic_ref&) = delete;
+
+  T load(std::memory_order = std::memory_order_seq_cst) const { return apply(detail::atomic_op::load); }
+  void store(T v, std::memory_order = std::memory_order_seq_cst) const { apply(detail::atomic_op::store, v); }
+  T exchange(T v, std::memory_order = std::memory_order_seq_cst) const { return apply(detail::atomic_op::exchange, v); }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order = std::memory_order_seq_cst) const {
+    const T old = apply(detail::atomic_op::compare_exchange, expected, desired);
+    if (old == expected) return true;
+    expected = old;
+    return false;
+  }
+  bool compare_exchange_weak(T& expected, T desired, std::memory_order order = std::memory_order_seq_cst) const {
+    return compare_exchange_strong(expected, desired, order);
+  }
+  T fetch_add(T v, std::memory_order = std::memory_order_seq_cst) const { return apply(detail::atomic_op::fetch_add, v); }
+  T fetch_sub(T v, std::memory_order = std::memory_order_seq_cst) const {
+    return apply(detail::atomic_op::fetch_add, static_cast<T>(T{0} - v));
+  }
+  T fetch_and(T v, std::memory_order = std::memory_order_seq_cst) const { return apply(detail::atomic_op::fetch_and, v); }
+  T fetch_or(T v, std::memory_order = std::memory_order_seq_cst) const { return apply(detail::atomic_op::fetch_or, v); }
+  T fetch_xor(T v, std::memory_order = std::memory_order_seq_cst) const { return apply(detail::atomic_op::fetch_xor, v); }
+
+  operator T() const { return load(); }
+  T operator=(T v) const {
+    store(v);
+    return v;
+  }
+  T operator++() const { return static_cast<T>(fetch_add(1) + 1); }
+  T operator++(int) const { return fetch_add(1); }
+  T operator--() const { return static_cast<T>(fetch_sub(1) - 1); }
+  T operator--(int) const { return fetch_sub(1); }
+  T operator+=(T v) const { return static_cast<T>(fetch_add(v) + v); }
+  T operator-=(T v) const { return static_cast<T>(fetch_sub(v) - v); }
+
+  T* address() const noexcept { return p_; }
+
+ private:
+  T apply(detail::atomic_op op, T operand = 0, T desired = 0) const {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(detail::atomic_apply(
+        p_, sizeof(T), op, static_cast<std::uint64_t>(static_cast<U>(operand)), static_cast<std::uint64_t>(static_cast<U>(desired)))));
+  }
+  T* p_;
+};
 
 // This rank's protocol counters since init (DSM_STATS prints the same at finalize).
 struct statistics {

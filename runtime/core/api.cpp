@@ -344,6 +344,10 @@ void free_bytes(void* p) {
 namespace {
 // Ids from here up name the locks objects carry.
 constexpr std::uint64_t kObjectLocks = std::uint64_t{1} << 62;
+// Ids from here up are the locks of atomics on words bound to no lock, one of kAtomicLockCount
+// chosen by the word's unit: a bounded number of locks, whatever the program touches.
+constexpr std::uint64_t kAtomicLocks = std::uint64_t{1} << 63;
+constexpr std::uint64_t kAtomicLockCount = 4096;
 
 void check_user_lock(std::uint64_t id) {
   if (id >= kObjectLocks)
@@ -478,6 +482,50 @@ void close_object(const object_ref& o, bool write) noexcept {
   } catch (const std::exception& e) {
     rt::fatal("%s", e.what());
   }
+}
+
+std::uint64_t atomic_apply(void* p, std::size_t size, atomic_op op, std::uint64_t operand, std::uint64_t desired) {
+  rt::context& c = ctx();
+  auto* bytes = static_cast<std::byte*>(p);
+  if (!c.space->contains(p) || !c.space->contains(bytes + size - 1)) {
+    throw dsm::error("dsm::atomic_ref: the integer is not in the global space");
+  }
+  if (reinterpret_cast<std::uintptr_t>(p) % size != 0) {
+    throw dsm::error("dsm::atomic_ref: the integer is not aligned to its size (" + std::to_string(size) + " bytes)");
+  }
+  const auto off = static_cast<std::uint64_t>(bytes - c.space->app_base());
+  std::uint64_t lock;
+  {
+    std::lock_guard<std::mutex> g(c.op_mu);
+    const rt::bindings::range* r = c.bound.find(off);
+    if (r != nullptr && off + size <= r->offset + r->bytes) {
+      lock = r->lock;
+    } else if (r != nullptr || c.opt.model == model::entry) {
+      throw dsm::error(std::string("dsm::atomic_ref: under entry consistency the integer must lie in a range bound to a "
+                                   "lock (dsm::mutex::bind)") +
+                       (r != nullptr ? "; it straddles the end of one" : ""));
+    } else {
+      lock = kAtomicLocks + off / c.opt.unit % kAtomicLockCount;
+    }
+  }
+  const bool exclusive = op != atomic_op::load;
+  acquire_lock(lock, exclusive, false);
+  std::uint64_t old = 0;
+  std::memcpy(&old, p, size);
+  const std::uint64_t mask = size == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1;
+  std::uint64_t value = old;
+  switch (op) {
+    case atomic_op::load: break;
+    case atomic_op::store: case atomic_op::exchange: value = operand; break;
+    case atomic_op::compare_exchange: value = old == operand ? desired : old; break;
+    case atomic_op::fetch_add: value = (old + operand) & mask; break;
+    case atomic_op::fetch_and: value = old & operand; break;
+    case atomic_op::fetch_or: value = old | operand; break;
+    case atomic_op::fetch_xor: value = old ^ operand; break;
+  }
+  if (value != old) std::memcpy(p, &value, size);
+  release_lock(lock, exclusive);
+  return old;
 }
 
 void free_or_die(void* p) noexcept {
@@ -637,6 +685,27 @@ int dsm_lock_try_acquire(uint64_t id) {
   return r;
 }
 void dsm_barrier(void) { DSM_C_CALL(dsm::barrier()); }
+
+int64_t dsm_atomic_load(int64_t* p) {
+  int64_t r = 0;
+  DSM_C_CALL(r = dsm::atomic_ref<int64_t>(*p).load());
+  return r;
+}
+int64_t dsm_atomic_fetch_add(int64_t* p, int64_t value) {
+  int64_t r = 0;
+  DSM_C_CALL(r = dsm::atomic_ref<int64_t>(*p).fetch_add(value));
+  return r;
+}
+int64_t dsm_atomic_exchange(int64_t* p, int64_t value) {
+  int64_t r = 0;
+  DSM_C_CALL(r = dsm::atomic_ref<int64_t>(*p).exchange(value));
+  return r;
+}
+int64_t dsm_atomic_compare_exchange(int64_t* p, int64_t expected, int64_t desired) {
+  int64_t r = expected;
+  DSM_C_CALL(dsm::atomic_ref<int64_t>(*p).compare_exchange_strong(r, desired));
+  return r;
+}
 int dsm_bind(uint64_t id, const void* p, size_t bytes) {
   DSM_C_TRY(dsm::detail::bind_bytes(id, p, bytes), -1);
   return 0;
