@@ -25,7 +25,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#if __cplusplus >= 202002L
 #include <span>
+#endif
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -185,7 +187,8 @@ class allocator {
 };
 
 // Collective: an owning array of `count` zero-filled T in the global space, the same on every rank,
-// freed (collectively) when it goes out of scope, as by dsm::alloc and dsm::free:
+// freed (collectively) when it goes out of scope, as by dsm::alloc and dsm::free (std::span
+// conversions from C++20 on):
 //   dsm::array<double> grid(n * n, dsm::placement::block);
 //   for (double& x : grid) ...;  std::span<double> s = grid;
 template <class T>
@@ -222,8 +225,10 @@ class array {
   T* end() noexcept { return data_ + size_; }
   const T* begin() const noexcept { return data_; }
   const T* end() const noexcept { return data_ + size_; }
+#if __cplusplus >= 202002L
   operator std::span<T>() noexcept { return {data_, size_}; }
   operator std::span<const T>() const noexcept { return {data_, size_}; }
+#endif
 
   // Collective: frees the memory now; the array is empty afterwards.
   void reset() noexcept {
