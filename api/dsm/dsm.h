@@ -82,6 +82,11 @@ int64_t dsm_atomic_fetch_add(int64_t* p, int64_t value);
 int64_t dsm_atomic_exchange(int64_t* p, int64_t value);
 int64_t dsm_atomic_compare_exchange(int64_t* p, int64_t expected, int64_t desired);
 
+/* Makes [p, p + bytes) readable (write = 0) or writable (write = 1) on this rank now, for code that
+ * hands shared memory to the kernel or a device past dsm's wrappers (see dsm::touch). Returns 0, or
+ * -1 for a range outside the global space. */
+int dsm_touch(const void* p, size_t bytes, int write);
+
 /* Collective. */
 void dsm_barrier(void);
 

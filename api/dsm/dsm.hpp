@@ -459,6 +459,25 @@ class atomic_ref {
   T* p_;
 };
 
+// ---- Shared memory passed to the kernel and to MPI.
+//
+// The kernel does not take dsm's page faults, and MPI's transports read and write buffers in the
+// kernel. libdsm therefore wraps the usual system calls (read, write, pread, pwrite, readv, writev,
+// send, sendto, recv, recvfrom), stdio's fread and fwrite, and the program's own MPI calls
+// (point-to-point, blocking and nonblocking, and the common collectives): a buffer in the global
+// space goes through a private copy, so the bytes are the ones the model makes visible at the call
+// and no call fails with EFAULT or hangs. The README lists exactly what is covered. For anything
+// else that hands shared memory to the kernel or to a device, dsm::touch makes a range accessible
+// first:
+//   dsm::touch(block, bytes, dsm::access::read);
+//   syscall(SYS_write, fd, block, bytes);
+enum class access { read, write };
+// Makes [p, p + bytes) of the global space readable (or writable) on this rank now, as the first
+// load (or store) to each unit would. The access lasts until the protocol takes it back: another
+// rank's write under sequential consistency, this rank's next acquire or barrier under the release
+// models. Throws dsm::error for a range outside the global space.
+void touch(const void* p, std::size_t bytes, access a);
+
 // This rank's protocol counters since init (DSM_STATS prints the same at finalize).
 struct statistics {
   std::uint64_t messages_sent = 0;

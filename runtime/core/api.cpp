@@ -20,6 +20,7 @@
 #include "core/trace.hpp"
 #include "dsm/dsm.h"
 #include "dsm/dsm.hpp"
+#include "interpose/bounce.hpp"
 #include "memory/fault_handler.hpp"
 #include "sync/barrier.hpp"
 #include "sync/locks.hpp"
@@ -229,6 +230,10 @@ void init(int* argc, char*** argv) {
   DSM_LOG(info, "global space at %p (%llu bytes, %llu units); transport: %s", static_cast<void*>(c->space->app_base()),
           static_cast<unsigned long long>(c->space->size()), static_cast<unsigned long long>(c->space->units()),
           c->net->describe());
+  if (const std::string missing = rt::calls_not_wrapped(); !missing.empty() && rank == 0) {
+    DSM_LOG(warn, "the program's calls to %s do not pass through dsm (link libdsm before the MPI library): shared "
+            "memory handed to them may fail with EFAULT or hang between hosts; see dsm::touch", missing.c_str());
+  }
   g_ctx = c.release();
   rt::install_terminate_handler();
   rt::install_fault_handler();
@@ -555,6 +560,15 @@ bool from_alloc(rt::context& c, const void* p) {
 }
 }  // namespace
 
+void touch(const void* p, std::size_t bytes, access a) {
+  if (bytes == 0) return;
+  rt::context& c = ctx();
+  if (!c.space->contains(p) || !c.space->contains(static_cast<const std::byte*>(p) + bytes - 1)) {
+    throw dsm::error("dsm::touch: the range is not inside the global space");
+  }
+  touch(c, p, bytes, a == access::write);
+}
+
 void* malloc_bytes(std::size_t bytes, std::size_t align) {
   rt::context& c = ctx();
   if (align == 0 || (align & (align - 1)) != 0) {
@@ -685,6 +699,11 @@ int dsm_lock_try_acquire(uint64_t id) {
   return r;
 }
 void dsm_barrier(void) { DSM_C_CALL(dsm::barrier()); }
+
+int dsm_touch(const void* p, size_t bytes, int write) {
+  DSM_C_TRY(dsm::touch(p, bytes, write ? dsm::access::write : dsm::access::read), -1);
+  return 0;
+}
 
 int64_t dsm_atomic_load(int64_t* p) {
   int64_t r = 0;

@@ -62,7 +62,7 @@ void mpi_bridge::run() {
     for (outgoing& o : batch) {
       sending.push_back({MPI_REQUEST_NULL, std::move(o.bytes)});
       in_flight& f = sending.back();
-      int rc = MPI_Isend(f.bytes.data(), static_cast<int>(f.bytes.size()), MPI_BYTE, o.dest, kTag, comm_, &f.request);
+      int rc = PMPI_Isend(f.bytes.data(), static_cast<int>(f.bytes.size()), MPI_BYTE, o.dest, kTag, comm_, &f.request);
       if (rc != MPI_SUCCESS) fatal("MPI_Isend to rank %d failed (%d)", o.dest, rc);
       progress = true;
     }
@@ -84,7 +84,7 @@ void mpi_bridge::run() {
     // Deliver in the order the messages were matched: per-sender order is part of the contract.
     while (!receiving.empty()) {
       int done = 0;
-      MPI_Test(&receiving.front().request, &done, MPI_STATUS_IGNORE);
+      PMPI_Test(&receiving.front().request, &done, MPI_STATUS_IGNORE);
       if (!done) break;
       deliver_(std::span<const std::byte>(receiving.front().bytes.data(), receiving.front().bytes.size()));
       receiving.pop_front();
@@ -92,7 +92,7 @@ void mpi_bridge::run() {
     }
     for (auto it = sending.begin(); it != sending.end();) {
       int done = 0;
-      MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
+      PMPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
       if (done) {
         it = sending.erase(it);
         progress = true;

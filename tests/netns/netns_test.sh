@@ -12,7 +12,9 @@
 #
 # What it runs, under every model in <build-dir>/models.txt: the lock, barrier and pointer suites
 # (tests/mpi), three litmus tests (tests/conformance) and the counter and jacobi examples, at 2 ranks
-# (one per host); counter also at 4 ranks (two per host: queues inside a host, TCP between them).
+# (one per host); counter also at 4 ranks (two per host: queues inside a host, TCP between them);
+# the io_buffers suite (shared memory handed to system calls and to the program's own MPI, which
+# crosses the hosts over TCP in the kernel) at 2 and 4 ranks.
 # Every run must pass, and every rank must report (DSM_LOG=info) that it is alone on its node (or
 # with its one node-mate at 4 ranks) and reaches the other host through MPI. For counter at 2 ranks
 # the bytes that crossed the veth pair (its kernel counters) must be at least the bytes dsm sent
@@ -115,6 +117,8 @@ for model in "${models[@]}"; do
   run "$model" 2 counter "$build/examples/counter" 1000
   run "$model" 2 jacobi "$build/examples/jacobi" 128 20
   run "$model" 4 counter "$build/examples/counter" 100
+  run "$model" 2 io_buffers "$build/tests/mpi/mpi_io_buffers_test"
+  run "$model" 4 io_buffers "$build/tests/mpi/mpi_io_buffers_test"
 done
 echo "$runs runs across two namespaces in $(($(date +%s) - t0)) s, $failures failed"
 [[ $failures -eq 0 ]]
