@@ -7,16 +7,20 @@
 // of, in a Boost.Interprocess segment its node-mates map read-write (the name is unlinked as soon
 // as every node-mate has it mapped, before any application code runs):
 //
-//   bits 0..46   the node-mates that copied the unit this way (node-local index): they hold a copy
+//   bits 0..22   the node-mates that copied the unit this way (node-local index): they hold a copy
 //                the home must keep up to date (eager release) or tell about its next write
 //                (home-based lazy release), exactly as if they were in its copyset
-//   bit 47       private: the home writes the unit without a fault (a unit nobody else holds). Under
+//   bit 23       private: the home writes the unit without a fault (a unit nobody else holds). Under
 //                eager release no copy is taken then (try_copy fails: ask the home). Home-based lazy
 //                release lets a mate take one anyway (try_take): the mate enters itself and counts
 //                the copy in the home's `taken` word before it copies, and the home, which may have
 //                written the unit during the copy, announces it at its next release as if written
-//   bits 48..63  a sequence number, odd while the home copy may change under a reader (the home is
-//                writing the unit, or its engine is applying a diff to it)
+//   bits 24..63  a sequence number, odd while the home copy may change under a reader (the home is
+//                writing the unit, or its engine is applying a diff to it). 40 bits: a reader would
+//                have to sleep through 2^39 changes of one unit (days at a change a microsecond) to
+//                see the same number again and accept a torn copy. (With 16 bits, 32,768 changes
+//                were enough: under a second of preemption.) So at most 24 ranks of a node share
+//                their home copies this way; with more the node's misses go by message.
 //
 // A reader copies while the number is even and enters itself only if the number has not moved
 // meanwhile (a seqlock whose reader commits with a compare-and-swap): so it either gets the home
@@ -51,7 +55,7 @@ namespace dsm::rt {
 
 class node_homes {
  public:
-  static constexpr int kMaxMates = 47;
+  static constexpr int kMaxMates = 23;
 
   // Collective over `comm` (every rank calls it; each maps only its node-mates). Throws dsm::error,
   // on every rank, if any rank could not set up its own part.
@@ -154,9 +158,10 @@ class node_homes {
   }
 
  private:
-  static constexpr std::uint64_t kSeqOne = std::uint64_t{1} << 48;
-  static constexpr std::uint64_t kPrivate = std::uint64_t{1} << 47;
+  static constexpr std::uint64_t kSeqOne = std::uint64_t{1} << (kMaxMates + 1);
+  static constexpr std::uint64_t kPrivate = std::uint64_t{1} << kMaxMates;
   static constexpr std::uint64_t kMateBits = kPrivate - 1;
+  static_assert(64 - (kMaxMates + 1) >= 40, "the sequence number must not wrap while a reader copies");
   static constexpr std::uint64_t kTakenLog = 1024;  // entries of the taken log
 
   struct taken_entry {
