@@ -91,6 +91,13 @@ class entry final : public protocol, private bound_filter {
   // ---- locks
   bool serves_locks() const override { return true; }
 
+  std::optional<std::uint64_t> any_held() override {
+    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    for (const auto& [id, s] : holders_)
+      if (s.held != mode::none) return id;
+    return std::nullopt;
+  }
+
   bool acquire(std::uint64_t id, bool exclusive, bool try_only) override {
     const mode want = exclusive ? mode::exclusive : mode::shared;
     trace::span traced(trace::ev::acquire, id, manager(id));

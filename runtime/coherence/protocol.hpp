@@ -9,6 +9,7 @@
 #define DSM_RUNTIME_COHERENCE_PROTOCOL_HPP_
 
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -69,6 +70,8 @@ class protocol {
   virtual bool serves_locks() const { return false; }
   virtual bool acquire(std::uint64_t /*lock*/, bool /*exclusive*/, bool /*try_only*/) { return false; }
   virtual void release(std::uint64_t /*lock*/, bool /*exclusive*/) {}
+  // A lock this rank holds now, if the protocol serves locks (application thread).
+  virtual std::optional<std::uint64_t> any_held() { return std::nullopt; }
   // DSM_CHECK=1: the fault handler reports every write fault here before write_miss, and asks
   // after it whether the unit must lose write access again after this one write (it holds data
   // bound to a lock this rank does not hold exclusively). state_mu not held.

@@ -247,7 +247,7 @@ void finalize() {
   rt::context& c = *g_ctx;
   // A lock still held here would leave every rank that waits for it hanging (and this rank waiting
   // for them in the finalize barrier): end the job instead, naming the lock.
-  if (const std::optional<std::uint64_t> held = c.locks->any_held()) {
+  if (const std::optional<std::uint64_t> held = c.proto->serves_locks() ? c.proto->any_held() : c.locks->any_held()) {
     rt::fatal("dsm::finalize while this rank holds dsm::mutex %llu; release every lock before finalize",
               static_cast<unsigned long long>(*held));
   }

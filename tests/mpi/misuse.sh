@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # misuse.sh: a misuse of the API ends the job with a clear error. Usage:
-#   misuse.sh <case> <misuse_probe> <mpirun> [mpirun options...]
-# Runs misuse_probe <case> at -np 2 under `timeout` and requires: a non-zero exit before the timeout
+#   misuse.sh <case> <model> <misuse_probe> <mpirun> [mpirun options...]
+# Runs misuse_probe <case> at -np 2 under `timeout`, with DSM_MODEL=<model>, and requires: a non-zero
+# exit before the timeout
 # (no hang), the case's error line in the output (naming the calls, the lock or the rank), and no
 # "not detected" line.
 set -u
 case_name=$1
-probe=$2
-shift 2
+model=$2
+probe=$3
+shift 3
 mpirun=("$@")
 limit=45
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 dsm_clean_env
+export DSM_MODEL=$model
 ulimit -c 0
 
-dsm_output "misuse $case_name"
+dsm_output "misuse $case_name $model"
 
 case $case_name in
   barrier_vs_alloc)
@@ -43,5 +46,5 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [[ $rc -ne 0 ]] || fail "exit status 0: the misuse was not reported"
 grep -q "not detected" "$out" && fail "the program ran past the misuse"
 grep -Eq -- "$want" "$out" || fail "no line matching /$want/"
-echo "ok [misuse $case_name]: exit $rc after ${ms} ms; $(grep -Em1 -- "$want" "$out")"
+echo "ok [misuse $case_name, $model]: exit $rc after ${ms} ms; $(grep -Em1 -- "$want" "$out")"
 exit 0
