@@ -62,9 +62,9 @@ arenas::freed arenas::free(void* p) {
     take_back();
     return freed::ok;
   }
-  std::lock_guard<std::mutex> op(ctx_.op_mu);
+  std::lock_guard<runtime_mutex> op(ctx_.op_mu);
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     ctx_.post(owner, header{.type = msg::arena_free, .to = inbox::engine, .id = off});
   }
   app_op wait;

@@ -42,24 +42,24 @@ class eager_release final : public protocol {
       : ctx_(ctx), homes_(ctx), span_(std::min<std::uint64_t>(ctx.space->unit(), std::uint64_t{256} << 10)) {}
 
   void read_miss(std::uint64_t u) override {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, false)) return;
     if (homes_.resolve(u) != ctx_.rank) fetch(u);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     ctx_.table->map(u);
   }
 
   void write_miss(std::uint64_t u) override {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, true)) return;
     const int home = homes_.resolve(u);
     bool valid;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       valid = ctx_.table->state(u) != holding::invalid;
     }
     if (!valid) fetch(u);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     bump(ctx_.stats.write_misses);
     if (home == ctx_.rank && !ctx_.table->copies_besides(u, ctx_.rank) && (!ctx_.homes || ctx_.homes->make_private(u))) {
       // Nobody else holds it: written in place, without a twin, and not announced.
@@ -81,7 +81,7 @@ class eager_release final : public protocol {
   void on_release(std::uint64_t) override { flush(); }
 
   void on_free(std::uint64_t first, std::uint64_t end) override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     std::erase_if(dirty_, [&](std::uint64_t u) {
       if (u < first || u >= end) return false;
       twins_.erase(u);
@@ -161,7 +161,7 @@ class eager_release final : public protocol {
 
  private:
   bool usable(std::uint64_t u, bool write) {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     return ctx_.table->map_if_allowed(u, write);
   }
 
@@ -186,7 +186,7 @@ class eager_release final : public protocol {
     if (ctx_.homes && ctx_.homes->readable(home)) {
       // state_mu across the copy: a diff the home forwards once this rank is in its copyset must
       // find the unit valid here, not be dropped as if there were no copy.
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       if (ctx_.homes->try_copy(u, home, ctx_.space->runtime_unit(u), ctx_.table->extent(u))) {
         bump(ctx_.stats.read_misses);
         bump(ctx_.stats.units_fetched);
@@ -198,7 +198,7 @@ class eager_release final : public protocol {
       }
     }
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       bump(ctx_.stats.read_misses);
       held_[u];  // diffs that arrive before the data are held here
       header req{.type = msg::read_req, .to = inbox::engine, .id = u};
@@ -210,7 +210,7 @@ class eager_release final : public protocol {
     ctx_.wait(op, [](const app_op& o) { return o.unit_complete(); });
     bump(ctx_.stats.units_fetched);
     DSM_TRACE_NOTE(fetch, u, home, op.data_total);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     auto it = held_.find(u);
     for (const held_diff& d : it->second) apply_now(u, d.offset, d.span, d.bytes);
     held_.erase(it);
@@ -272,7 +272,7 @@ class eager_release final : public protocol {
     };
     std::vector<outgoing> diffs;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       unit_table::batch protections(*ctx_.table);  // one mprotect per run of units
       for (std::uint64_t u : dirty_) {
         // Read-only first, so that the bytes cannot change while they are compared. From here on
@@ -319,7 +319,7 @@ class eager_release final : public protocol {
     const std::int64_t window = 8 * static_cast<std::int64_t>(ctx_.ranks);
     for (const outgoing& o : diffs) {
       ctx_.wait(op, [&](const app_op& x) { return outstanding(x) + ctx_.ranks <= window; });
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       const int home = ctx_.table->home(o.u);
       if (home == ctx_.rank) {
         // This rank keeps the master: forward to the copies directly.

@@ -92,7 +92,7 @@ class entry final : public protocol, private bound_filter {
   bool serves_locks() const override { return true; }
 
   std::optional<std::uint64_t> any_held() override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     for (const auto& [id, s] : holders_)
       if (s.held != mode::none) return id;
     return std::nullopt;
@@ -101,9 +101,9 @@ class entry final : public protocol, private bound_filter {
   bool acquire(std::uint64_t id, bool exclusive, bool try_only) override {
     const mode want = exclusive ? mode::exclusive : mode::shared;
     trace::span traced(trace::ev::acquire, id, manager(id));
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       holder& s = state(id);
       if (s.held != mode::none) {
         if (try_only) return false;
@@ -125,7 +125,7 @@ class entry final : public protocol, private bound_filter {
     op.expect_b = msg::ec_fail;
     op.id = id;
     ctx_.wait(op, [](const app_op& o) { return o.done || o.failed; });
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     holder& s = state(id);
     if (!op.failed) {
       if (grant_has_data_) install(id, grant_);
@@ -144,8 +144,8 @@ class entry final : public protocol, private bound_filter {
   void release(std::uint64_t id, bool exclusive) override {
     const mode was = exclusive ? mode::exclusive : mode::shared;
     trace::span traced(trace::ev::release, id);
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     auto it = holders_.find(id);
     if (it == holders_.end() || it->second.held != was) {
       // Worded as lock_service words it, with the mode where it matters.
@@ -162,7 +162,7 @@ class entry final : public protocol, private bound_filter {
   void check_write(const std::byte* addr) override {
     if (!ctx_.space->contains(addr)) return;
     const auto off = static_cast<std::uint64_t>(addr - ctx_.space->app_base());
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     const bindings::range* r = ctx_.bound.find(off);
     if (r == nullptr) return;
     auto it = holders_.find(r->lock);
@@ -177,7 +177,7 @@ class entry final : public protocol, private bound_filter {
   bool watch_writes(std::uint64_t u) override {
     const std::uint64_t base = u * ctx_.space->unit();
     bool watch = false;
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     ctx_.bound.for_each_in(base, base + ctx_.space->unit(), [&](const bindings::range& r, std::uint64_t, std::uint64_t) {
       auto it = holders_.find(r.lock);
       watch = watch || it == holders_.end() || it->second.held != mode::exclusive;

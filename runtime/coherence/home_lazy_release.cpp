@@ -114,26 +114,26 @@ class home_lazy_release final : public protocol {
 
   // ---- detection
   void read_miss(std::uint64_t u) override {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, false)) return;
     bump(ctx_.stats.read_misses);
     validate(u);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     ctx_.table->map(u);
   }
 
   void write_miss(std::uint64_t u) override {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, true)) return;
     bump(ctx_.stats.write_misses);
     const int home = homes_.resolve(u);
     bool invalid;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       invalid = ctx_.table->state(u) == holding::invalid;
     }
     if (invalid) validate(u);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     if (home == me_) {
       // In place. A unit no other node holds is private from here on: no fault until a rank of
       // another node fetches it. Node-mates' copies are told at the release (announce_taken).
@@ -168,11 +168,11 @@ class home_lazy_release final : public protocol {
 
   // ---- synchronisation
   void on_release(std::uint64_t) override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     close_interval();
   }
   void on_barrier() override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     close_interval();
   }
 
@@ -209,7 +209,7 @@ class home_lazy_release final : public protocol {
   }
 
   void on_token(int from, std::span<const std::byte> token) override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     wire_reader r{token, 0, "lock token"};
     const std::uint32_t iv_bytes = r.get<std::uint32_t>();
     incorporate(r.get_bytes(iv_bytes));
@@ -233,7 +233,7 @@ class home_lazy_release final : public protocol {
   }
 
   std::vector<std::byte> barrier_arrival() override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     send_unsent(-1);  // the barrier makes every interval visible
     return barrier_arrival_of(log_, 0, at_last_barrier_);
   }
@@ -244,7 +244,7 @@ class home_lazy_release final : public protocol {
 
   bool on_barrier_release(std::span<const std::byte> release) override {
     if (release.empty()) fatal("lazy release: a barrier release without model data");
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     incorporate(release.subspan(1));
     at_last_barrier_ = log_.vc();  // every rank now knows every interval up to here: none is asked for again
     log_.trim(at_last_barrier_);
@@ -260,7 +260,7 @@ class home_lazy_release final : public protocol {
     // this rank as their home must land before the memory is zeroed, not after.
     std::vector<std::uint64_t> waiting;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       for (const auto& [u, need] : pending_)
         if (u >= first && u < end && ctx_.table->home(u) == me_) waiting.push_back(u);
     }
@@ -271,7 +271,7 @@ class home_lazy_release final : public protocol {
     for (std::uint64_t u = first; u < end; ++u) {
       bool invalid;
       {
-        std::lock_guard<std::mutex> g(ctx_.state_mu);
+        std::lock_guard<runtime_mutex> g(ctx_.state_mu);
         invalid = ctx_.table->state(u) == holding::invalid;
       }
       if (invalid) validate(u);
@@ -279,7 +279,7 @@ class home_lazy_release final : public protocol {
   }
 
   void on_free(std::uint64_t first, std::uint64_t end) override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     auto inside = [&](std::uint64_t u) { return u >= first && u < end; };
     std::erase_if(dirty_, inside);
     std::erase_if(unsent_, [&](const outgoing& d) { return inside(d.u); });
@@ -375,7 +375,7 @@ class home_lazy_release final : public protocol {
   };
 
   bool usable(std::uint64_t u, bool write) {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     return ctx_.table->map_if_allowed(u, write);
   }
 
@@ -753,7 +753,7 @@ class home_lazy_release final : public protocol {
     std::uint64_t count = 1;
     int home;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       if (ctx_.table->state(u) != holding::invalid) return;  // its diffs arrived meanwhile (this rank is its home)
       home = ctx_.table->home(u);
       DSM_REQUIRE(home >= 0 && pending_.count(u) != 0, "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
@@ -788,7 +788,7 @@ class home_lazy_release final : public protocol {
     op.expect_a = msg::fetch_reply;
     op.id = u;
     ctx_.wait(op, [](const app_op& o) { return o.done; });
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     if (home == me_) {  // the diffs this copy waited for have been applied
       pending_.erase(u);
       if (ctx_.table->state(u) == holding::invalid) ctx_.table->set_state(u, holding::copy);

@@ -31,23 +31,23 @@ int home_map::placed(std::uint64_t u, bool* claim) const {
 
 int home_map::resolve(std::uint64_t u) {
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     if (const int h = ctx_.table->home(u); h >= 0) return h;
   }
   bool claim = false;
   const int at = placed(u, &claim);
   if (claim && ctx_.homes && ctx_.homes->reaches(at)) {  // the manager's claims are in shared memory
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, ctx_.homes->claim(at, u, ctx_.rank));
     return ctx_.table->home(u);
   }
   if (!claim || at == ctx_.rank) {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, claim ? ctx_.rank : at);
     return ctx_.table->home(u);
   }
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     header req{.type = msg::home_claim, .to = inbox::engine, .id = u};
     ctx_.post(at, req);
   }
@@ -55,7 +55,7 @@ int home_map::resolve(std::uint64_t u) {
   op.expect_a = msg::home_is;
   op.id = u;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
-  std::lock_guard<std::mutex> g(ctx_.state_mu);
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
   if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, static_cast<int>(op.data_total));
   return ctx_.table->home(u);
 }

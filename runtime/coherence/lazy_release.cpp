@@ -44,25 +44,25 @@ class lazy_release final : public protocol {
 
   // ---- detection
   void read_miss(std::uint64_t u) override {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, false)) return;
     bump(ctx_.stats.read_misses);
     validate(u);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     ctx_.table->map(u);
   }
 
   void write_miss(std::uint64_t u) override {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, true)) return;
     bump(ctx_.stats.write_misses);
     bool invalid;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       invalid = ctx_.table->state(u) == holding::invalid;
     }
     if (invalid) validate(u);
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     encode_lazy(u);  // the diff of an earlier interval first: the twin is about to change
     auto& twin = twins_[u];
     if (!twin) twin = std::make_unique<std::byte[]>(unit());
@@ -77,11 +77,11 @@ class lazy_release final : public protocol {
 
   // ---- synchronisation
   void on_release(std::uint64_t) override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     close_interval();
   }
   void on_barrier() override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     close_interval();
   }
 
@@ -104,7 +104,7 @@ class lazy_release final : public protocol {
   void on_token(int, std::span<const std::byte> token) override { incorporate(token); }
 
   std::vector<std::byte> barrier_arrival() override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     return barrier_arrival_of(log_, memory(), at_last_barrier_);  // what every rank knew at the last barrier
   }
 
@@ -116,7 +116,7 @@ class lazy_release final : public protocol {
     if (release.empty()) fatal("lazy release: a barrier release without model data");
     const bool collect = release[0] != std::byte{0};
     incorporate(release.subspan(1));
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     at_last_barrier_ = log_.vc();  // every rank now knows every interval up to here
     return collect;
   }
@@ -124,14 +124,14 @@ class lazy_release final : public protocol {
   void collect_validate() override {
     std::vector<std::uint64_t> units;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       for (const auto& [u, notices] : pending_) units.push_back(u);
     }
     for (std::uint64_t u : units) validate(u);
   }
 
   void collect_discard() override {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     DSM_REQUIRE(pending_.empty() && dirty_.empty(), "garbage collection with units still invalid or dirty");
     diffs_.clear();
     diff_bytes_ = 0;
@@ -148,7 +148,7 @@ class lazy_release final : public protocol {
     for (std::uint64_t u = first; u < end; ++u) {
       bool invalid;
       {
-        std::lock_guard<std::mutex> g(ctx_.state_mu);
+        std::lock_guard<runtime_mutex> g(ctx_.state_mu);
         encode_lazy(u);
         invalid = pending_.count(u) != 0;
       }
@@ -159,7 +159,7 @@ class lazy_release final : public protocol {
   void on_free(std::uint64_t first, std::uint64_t end) override {
     // After the barrier that precedes a free every rank knows every interval, so no token or barrier
     // will name these units again with an interval from before the free.
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     std::erase_if(dirty_, [&](std::uint64_t u) { return u >= first && u < end; });
     for (auto it = lazy_.begin(); it != lazy_.end();) {
       if (it->first >= first && it->first < end) {
@@ -214,7 +214,7 @@ class lazy_release final : public protocol {
   std::uint64_t unit() const { return ctx_.space->unit(); }
 
   bool usable(std::uint64_t u, bool write) {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     return ctx_.table->map_if_allowed(u, write);
   }
 
@@ -271,7 +271,7 @@ class lazy_release final : public protocol {
 
   // Application thread, op_mu held: the write notices of intervals this rank had not seen.
   void incorporate(std::span<const std::byte> bytes) {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     unit_table::batch protections(*ctx_.table);
     close_interval();
     wire_reader r{bytes, 0, "write notices"};
@@ -301,7 +301,7 @@ class lazy_release final : public protocol {
     std::map<int, std::vector<std::uint32_t>> by_writer;
     std::size_t expected = 0;
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       auto it = pending_.find(u);
       DSM_REQUIRE(it != pending_.end(), "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
       for (auto [r, index] : it->second) by_writer[r].push_back(index);
@@ -323,7 +323,7 @@ class lazy_release final : public protocol {
     op.id = u;
     ctx_.wait(op, [&](const app_op&) { return replies_.size() == expected; });
 
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     struct piece {
       std::uint64_t weight;
       int rank;

@@ -70,9 +70,9 @@ class sequential final : public protocol {
 
   // Application thread.
   void miss(std::uint64_t u, bool write) {
-    std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       // Another thread of this rank may have fetched it meanwhile.
       if (ctx_.table->map_if_allowed(u, write)) return;
       bump(write ? ctx_.stats.write_misses : ctx_.stats.read_misses);
@@ -87,7 +87,7 @@ class sequential final : public protocol {
     if (op.data_total != 0) bump(ctx_.stats.units_fetched);
     if (op.data_total != 0) DSM_TRACE_NOTE(fetch, u, -1, op.data_total);
     {
-      std::lock_guard<std::mutex> g(ctx_.state_mu);
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       ctx_.table->set_state(u, op.granted_access == access::write ? holding::owner_sole : holding::copy);
       ctx_.table->map(u);
       // Nobody waits for the confirmation: the home needs it only before the unit's next request,

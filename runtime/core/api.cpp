@@ -292,7 +292,7 @@ void* alloc_bytes(std::size_t bytes, std::size_t align, placement where) {
   c.barriers->arrive(rt::collective::alloc, bytes);
   std::optional<std::uint64_t> off;
   {
-    std::lock_guard<std::mutex> g(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> g(c.op_mu);
     off = c.heap->allocate(bytes);
     if (off && where != placement::configured) c.heap->place(*off, where);
   }
@@ -311,12 +311,12 @@ void free_bytes(void* p) {
   std::uint64_t off = 0;
   if (c.space->contains(p)) {
     off = static_cast<std::uint64_t>(static_cast<std::byte*>(p) - c.space->app_base());
-    std::lock_guard<std::mutex> g(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> g(c.op_mu);
     len = c.heap->length_of(off);
   }
   if (c.proto->needs_barrier_before_free()) barrier();
   if (len) {
-    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     c.proto->before_free(off / c.opt.unit, (off + *len) / c.opt.unit);
   }
   // The check is collective too: if every rank passes the same foreign pointer, every rank throws;
@@ -331,15 +331,15 @@ void free_bytes(void* p) {
                                            : ""));
   }
   {
-    std::lock_guard<std::mutex> op(c.op_mu);
-    std::lock_guard<std::mutex> g(c.state_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> g(c.state_mu);
     c.space->zero(off, *len);
     c.heap->release(off);
     c.bound.remove_within(off, off + *len);
     for (std::uint64_t u = off / c.opt.unit; u < (off + *len) / c.opt.unit; ++u) c.table->set_extent(u, c.opt.unit);
   }
   {
-    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     c.proto->on_free(off / c.opt.unit, (off + *len) / c.opt.unit);
   }
 }
@@ -380,7 +380,7 @@ void touch(rt::context& c, const void* p, std::size_t bytes, bool write) {
   const std::uint64_t last = c.space->unit_of(static_cast<const std::byte*>(p) + bytes - 1);
   for (std::uint64_t u = first; u <= last; ++u) {
     {
-      std::lock_guard<std::mutex> g(c.state_mu);
+      std::lock_guard<rt::runtime_mutex> g(c.state_mu);
       if (c.table->map_if_allowed(u, write)) continue;
     }
     rt::trace::span miss(write ? rt::trace::ev::write_miss : rt::trace::ev::read_miss, u);
@@ -433,14 +433,14 @@ void bind_range(rt::context& c, std::uint64_t lock, const void* p, std::size_t b
   std::snprintf(what, sizeof what, "dsm::mutex(%llu).bind(%p, %zu)", static_cast<unsigned long long>(lock), p, bytes);
   if (!inside) throw dsm::error(std::string(what) + ": the range is not inside the global space (memory from dsm::alloc)");
   {
-    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     {
-      std::lock_guard<std::mutex> g(c.state_mu);
+      std::lock_guard<rt::runtime_mutex> g(c.state_mu);
       const std::string why = c.bound.conflict(off, bytes);
       if (!why.empty()) throw dsm::error(std::string(what) + ": " + why);
     }
     c.proto->settle(off / c.opt.unit, (off + bytes - 1) / c.opt.unit + 1);
-    std::lock_guard<std::mutex> g(c.state_mu);
+    std::lock_guard<rt::runtime_mutex> g(c.state_mu);
     c.bound.add(lock, off, bytes);
   }
   // No rank acquires the lock before every rank knows the range: a grant carries the bound bytes.
@@ -460,8 +460,8 @@ bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out) {
   const std::uint64_t lock = kObjectLocks + c.objects++;
   {
     // Its last unit holds only the object's tail: only those bytes move.
-    std::lock_guard<std::mutex> op(c.op_mu);
-    std::lock_guard<std::mutex> g(c.state_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> g(c.state_mu);
     const std::uint64_t first = c.space->unit_of(p);
     const std::uint64_t last = c.space->unit_of(static_cast<std::byte*>(p) + bytes - 1);
     c.table->set_extent(last, bytes - (last - first) * c.opt.unit);
@@ -501,7 +501,7 @@ std::uint64_t atomic_apply(void* p, std::size_t size, atomic_op op, std::uint64_
   const auto off = static_cast<std::uint64_t>(bytes - c.space->app_base());
   std::uint64_t lock;
   {
-    std::lock_guard<std::mutex> g(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> g(c.op_mu);
     const rt::bindings::range* r = c.bound.find(off);
     if (r != nullptr && off + size <= r->offset + r->bytes) {
       lock = r->lock;
@@ -555,7 +555,7 @@ namespace {
 // True if p is a pointer dsm::alloc returned and dsm::free has not taken back.
 bool from_alloc(rt::context& c, const void* p) {
   if (!c.space->contains(p)) return false;
-  std::lock_guard<std::mutex> g(c.op_mu);
+  std::lock_guard<rt::runtime_mutex> g(c.op_mu);
   return c.heap->length_of(static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base())).has_value();
 }
 }  // namespace
@@ -600,7 +600,7 @@ void barrier() {
   std::vector<std::byte> arrival;
   {
     rt::trace::span phase(rt::trace::ev::barrier_flush, n);
-    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     c.proto->on_barrier();
     arrival = c.proto->barrier_arrival();
   }
@@ -610,7 +610,7 @@ void barrier() {
   bool collect;
   {
     rt::trace::span phase(rt::trace::ev::barrier_apply, n);
-    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     collect = c.proto->on_barrier_release(release);
     if (collect) c.proto->collect_validate();
   }
@@ -618,7 +618,7 @@ void barrier() {
     rt::trace::span phase(rt::trace::ev::barrier_collect, n);
     // Every rank has fetched what it lacked; then nobody needs the old diffs any more.
     c.barriers->arrive(rt::collective::barrier, 1);
-    std::lock_guard<std::mutex> op(c.op_mu);
+    std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     c.proto->collect_discard();
   }
   rt::bump(c.stats.barriers);

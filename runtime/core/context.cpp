@@ -17,6 +17,8 @@
 namespace dsm::rt {
 
 context* g_ctx = nullptr;
+thread_local int runtime_mutex::held_ = 0;
+thread_local int runtime_mutex::waiting_ = 0;
 
 void context::check_outgoing(int dest, header h, std::size_t payload_bytes) const {
   if constexpr (kInvariantChecks) {
@@ -97,7 +99,7 @@ void context::handle_engine(const header& h, std::span<const std::byte> payload)
     fatal("invalid message from rank %d (%s, unit/lock %llu): %s", h.src, msg_name(h.type),
           static_cast<unsigned long long>(h.id), why);
   }
-  std::lock_guard<std::mutex> g(state_mu);
+  std::lock_guard<runtime_mutex> g(state_mu);
   dispatch(h, payload);
   drain_local();
 }

@@ -36,6 +36,42 @@ class barrier_service;
 class allocator;
 class arenas;
 
+// A mutex of the runtime's that knows whether the calling thread holds any such mutex. The fault
+// handler asks: a fault taken by a thread that holds one, or that waits for a reply (context::wait),
+// can only come from a signal handler of the program's that touched shared memory while its thread
+// was inside dsm; serving it would wait for the thread it interrupted. The handler ends the job with
+// a message instead (memory/fault_handler.cpp).
+class runtime_mutex {
+ public:
+  void lock() {
+    mu_.lock();
+    ++held_;
+  }
+  void unlock() {
+    --held_;
+    mu_.unlock();
+  }
+  bool try_lock() {
+    if (!mu_.try_lock()) return false;
+    ++held_;
+    return true;
+  }
+  // True if this thread holds a runtime_mutex, or waits for a reply in context::wait.
+  static bool busy() noexcept { return held_ > 0 || waiting_ > 0; }
+  // context::wait's mark (a scope: entered, then left).
+  struct waiting {
+    waiting() noexcept { ++waiting_; }
+    ~waiting() { --waiting_; }
+    waiting(const waiting&) = delete;
+    waiting& operator=(const waiting&) = delete;
+  };
+
+ private:
+  std::mutex mu_;
+  static thread_local int held_;
+  static thread_local int waiting_;
+};
+
 // What the application thread is waiting for; filled in as replies arrive.
 struct app_op {
   msg expect_a = msg::kLast;  // the message types that belong to this operation
@@ -91,8 +127,8 @@ class context {
   bindings bound;              // ranges bound to locks (dsm::mutex::bind), the same on every rank
   std::uint64_t objects = 0;   // objects made so far (dsm::make_object), the same on every rank
 
-  std::mutex state_mu;  // protocol state
-  std::mutex op_mu;     // one application operation at a time
+  runtime_mutex state_mu;  // protocol state
+  runtime_mutex op_mu;     // one application operation at a time
 
   // Sends h to rank dest. A message for this rank's own engine is queued and handled by whoever
   // holds state_mu when it drains (so handlers never re-enter themselves). Caller holds state_mu
@@ -109,6 +145,7 @@ class context {
   // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.
   template <class Done>
   void wait(app_op& op, Done&& done) {
+    const runtime_mutex::waiting mark;
     while (!done(op)) receive_app(op);
   }
 

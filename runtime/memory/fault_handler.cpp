@@ -45,7 +45,7 @@ void on_trap(int sig, siginfo_t* info, void* uctx) {
     return;
   }
   static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_EFL] &= ~kTrapFlag;
-  std::lock_guard<std::mutex> g(ctx->state_mu);
+  std::lock_guard<runtime_mutex> g(ctx->state_mu);
   ctx->table->drop_write(t_watched);
   t_watched = ~std::uint64_t{0};
 }
@@ -71,6 +71,14 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
     errno = saved_errno;
     return;
   }
+  if (runtime_mutex::busy()) {
+    // This thread holds a lock of the runtime's or waits for a reply: the fault was taken inside a
+    // signal handler that interrupted a dsm call. Serving it would wait for that call.
+    fatal("shared memory at %p was touched while this thread was inside a dsm call (by a signal handler, most "
+          "likely): a signal handler may touch shared memory only while its thread is outside dsm (block the "
+          "signal around dsm calls, or let the handler set a flag that the program acts on)",
+          info->si_addr);
+  }
 #if defined(__x86_64__)
   const bool write = (static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_ERR] & 0x2) != 0;
 #else
@@ -80,7 +88,7 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
   if (write && ctx->opt.check) ctx->proto->check_write(static_cast<const std::byte*>(info->si_addr));
   bool remapped;
   {
-    std::lock_guard<std::mutex> g(ctx->state_mu);
+    std::lock_guard<runtime_mutex> g(ctx->state_mu);
     remapped = ctx->table->map_if_allowed(u, write);  // valid here, only the mapping was dropped
   }
   if (remapped) {

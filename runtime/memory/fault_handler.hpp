@@ -5,6 +5,13 @@
 // unit and returns, and the access re-executes. A fault anywhere else is the program's own bug: the
 // handler restores the previous disposition (normally the default) and returns, so the access
 // faults again and the process dies with SIGSEGV and a core, as it would without dsm.
+//
+// The path from the fault to the protocol's request takes the runtime's own locks and allocates.
+// That is safe for a fault taken by the program's code, which holds none of them. A fault taken by
+// a thread that does hold one, or waits for a reply, can only come from a signal handler of the
+// program's that interrupted a dsm call: it would wait forever for the call it interrupted, so it
+// ends the job with a message naming the address and the rule instead (runtime_mutex::busy). A
+// signal handler that touches shared memory while its thread is outside dsm is served as usual.
 #ifndef DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
 #define DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
 

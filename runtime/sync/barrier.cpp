@@ -43,7 +43,7 @@ void check_calls(const std::vector<barrier_service::call>& calls) {
 }  // namespace
 
 std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
-  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   const std::uint64_t epoch = ++epoch_;
   if (node_) return arrive_on_node(kind, arg, payload, epoch);
   // Through rank 0's engine inbox, rank 0's own arrival too, and not under state_mu: the last
@@ -120,7 +120,7 @@ std::vector<std::byte> barrier_service::arrive_on_node(collective kind, std::uin
       const std::span<const std::byte> a = node_->arrival_of(r);
       arrivals_[static_cast<size_t>(r)].assign(a.begin(), a.end());
     }
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     releases = ctx_.proto->barrier_merge(arrivals_);
   }
   for (auto& a : arrivals_) a.clear();

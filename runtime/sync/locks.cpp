@@ -42,9 +42,9 @@ void lock_service::enqueue(std::uint64_t id, lock_state& s, std::span<const std:
 
 void lock_service::acquire(std::uint64_t id) {
   trace::span traced(trace::ev::acquire, id, manager(id));
-  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
     if (s.held) throw dsm::error("dsm::mutex " + std::to_string(id) + ": acquired twice by rank " +
                                  std::to_string(ctx_.rank) + " (locks are not recursive)");
@@ -74,7 +74,7 @@ void lock_service::acquire(std::uint64_t id) {
   op.id = id;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
     DSM_INVARIANT(!s.have_token && !s.held, "lock %llu: a token arrived at rank %d, which already had one",
                   static_cast<unsigned long long>(id), ctx_.rank);
@@ -88,9 +88,9 @@ void lock_service::acquire(std::uint64_t id) {
 
 bool lock_service::try_acquire(std::uint64_t id) {
   trace::span traced(trace::ev::acquire, id, manager(id));
-  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
     if (s.held) return false;
     std::atomic<std::uint64_t>* w = node_word(id, s);
@@ -120,7 +120,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
   ctx_.wait(op, [](const app_op& o) { return o.done || o.failed; });
   if (op.failed) return false;
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
     DSM_INVARIANT(!s.have_token && !s.held, "lock %llu: a token arrived at rank %d, which already had one",
                   static_cast<unsigned long long>(id), ctx_.rank);
@@ -137,9 +137,9 @@ bool lock_service::try_acquire(std::uint64_t id) {
 
 void lock_service::release(std::uint64_t id) {
   trace::span traced(trace::ev::release, id);
-  std::lock_guard<std::mutex> op_lock(ctx_.op_mu);
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   {
-    std::lock_guard<std::mutex> g(ctx_.state_mu);
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     auto it = locks_.find(id);
     if (it == locks_.end() || !it->second.held) {
       throw dsm::error("dsm::mutex " + std::to_string(id) + ": released by rank " + std::to_string(ctx_.rank) +
@@ -147,7 +147,7 @@ void lock_service::release(std::uint64_t id) {
     }
   }
   ctx_.proto->on_release(id);
-  std::lock_guard<std::mutex> g(ctx_.state_mu);
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
   lock_state& s = state(id);
   s.held = false;
   if (s.next >= 0) {
@@ -161,7 +161,7 @@ void lock_service::release(std::uint64_t id) {
 }
 
 std::optional<std::uint64_t> lock_service::any_held() {
-  std::lock_guard<std::mutex> g(ctx_.state_mu);
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
   for (const auto& [id, s] : locks_)
     if (s.held) return id;
   return std::nullopt;

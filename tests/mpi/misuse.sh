@@ -31,6 +31,8 @@ case $case_name in
     want='fatal: collective calls out of step: rank 0 called dsm::barrier\(\) while rank 1 called dsm::finalize\(\)' ;;
   finalize_holding_lock)
     want='dsm: rank 1: fatal: dsm::finalize while this rank holds dsm::mutex 5' ;;
+  signal_inside_barrier)
+    want='dsm: rank 0: fatal: shared memory at 0x[0-9a-f]+ was touched while this thread was inside a dsm call' ;;
   c_release_not_held)
     want='dsm: rank 1: fatal: dsm::mutex 9: released by rank 1, which does not hold it' ;;
   *)

@@ -9,13 +9,25 @@
 // barrier_vs_finalize: rank 1 finalizes while rank 0 waits in a barrier.
 // finalize_holding_lock: rank 1 finalizes while it holds lock 5.
 // c_release_not_held: rank 1 calls dsm_lock_release(9) through the C API without holding lock 9.
+// signal_inside_barrier: a signal handler of rank 0 writes shared memory while rank 0's main thread
+//   waits in dsm::barrier() (another thread sends the signal; rank 1 arrives 2 s later).
 // A run that gets to the end prints "misuse_probe: not detected".
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "dsm/dsm.h"
 #include "dsm/dsm.hpp"
+
+namespace {
+long* g_target = nullptr;  // shared memory the signal handler writes
+void write_shared(int) { g_target[0] = 42; }
+}  // namespace
 
 int main(int argc, char** argv) {
   dsm::init(&argc, &argv);
@@ -37,6 +49,23 @@ int main(int argc, char** argv) {
   } else if (what == "c_release_not_held") {
     if (me == 1) dsm_lock_release(9);
     dsm::barrier();
+  } else if (what == "signal_inside_barrier") {
+    g_target = dsm::alloc<long>(1);  // never touched here: the handler's write faults
+    struct sigaction sa {};
+    sa.sa_handler = write_shared;
+    sigaction(SIGUSR1, &sa, nullptr);
+    if (me == 0) {
+      const pthread_t main_thread = pthread_self();
+      std::thread poke([main_thread] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        pthread_kill(main_thread, SIGUSR1);
+      });
+      dsm::barrier();
+      poke.join();
+    } else {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      dsm::barrier();
+    }
   } else {
     std::fprintf(stderr, "misuse_probe: unknown case '%s'\n", what.c_str());
     return 2;

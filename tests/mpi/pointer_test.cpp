@@ -6,6 +6,8 @@
 // access is ordered by a barrier or the lock, so this holds under every consistency model.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -46,6 +48,30 @@ std::vector<std::size_t> shuffled(std::size_t n, std::uint64_t seed) {
 }
 
 std::int64_t list_value(std::size_t i) { return static_cast<std::int64_t>(i * i % 1009) + 1; }
+
+namespace {
+long* g_signal_target = nullptr;  // this rank's word, written by its signal handler
+void write_from_handler(int) { *g_signal_target = 1000 + dsm::rank(); }
+}  // namespace
+
+// A signal handler of the program's may touch shared memory while its thread is outside dsm: the
+// fault it takes is served like any other (misuse.sh's signal_inside_barrier shows the other case).
+TEST_F(collective, a_signal_handler_outside_dsm_writes_shared_memory) {
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  long* words = dsm::alloc<long>(per_unit * static_cast<std::size_t>(dsm::ranks()));
+  g_signal_target = words + per_unit * static_cast<std::size_t>(dsm::rank());  // a unit of its own, untouched
+  struct sigaction sa {}, old {};
+  sa.sa_handler = write_from_handler;
+  sigaction(SIGUSR2, &sa, &old);
+  raise(SIGUSR2);  // delivered on this thread, now
+  sigaction(SIGUSR2, &old, nullptr);
+  dsm::barrier();
+  int wrong = 0;
+  for (int r = 0; r < dsm::ranks(); ++r) wrong += words[per_unit * static_cast<std::size_t>(r)] != 1000 + r;
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " words the handlers wrote read wrong after the barrier";
+  dsm::barrier();
+  dsm::free(words);
+}
 
 TEST_F(collective, list_built_by_one_rank_is_walked_by_all) {
   constexpr std::size_t kNodes = 3000;
