@@ -4,9 +4,13 @@
 // after a barrier every rank must read exactly ranks() * iterations. Also checks try_lock against a
 // holder on another rank, and reads under std::shared_lock. All accesses are ordered by the locks
 // or by barriers, so every check holds under every consistency model. Misuse a rank can see alone
-// (releasing a lock it does not hold, acquiring one twice) throws dsm::error.
+// (releasing a lock it does not hold, acquiring one twice) throws dsm::error. A rank that takes a
+// lock over and over cannot keep it from the others: each of them gets it while that rank still
+// hammers it (the documented bound: only re-acquisitions made before a waiter's request reaches
+// the holder pass it).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <mutex>
@@ -206,6 +210,41 @@ TEST_F(collective, shared_lock_reads_the_exclusive_writers_value) {
 // Misuse that one rank can detect on its own throws dsm::error naming the lock and the rank, and
 // leaves the lock usable: releasing a lock nobody holds, releasing a lock another rank holds,
 // acquiring a lock this rank already holds.
+TEST_F(collective, a_rank_taking_a_lock_over_and_over_does_not_starve_the_others) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a waiter";
+  constexpr long kEach = 20;  // acquisitions each other rank makes
+  const auto limit = std::chrono::seconds(20);
+  long* taken = dsm::alloc<long>(1);
+  dsm::mutex m{50};
+  m.bind(taken, sizeof *taken);
+  const long target = kEach * (dsm::ranks() - 1);
+  bool starved = false;
+  long rounds = 0;
+  if (dsm::rank() == 0) {
+    // Take and release the lock as fast as possible until the others are done, or the limit.
+    const auto start = std::chrono::steady_clock::now();
+    for (long seen = 0; seen < target; ++rounds) {
+      std::lock_guard g(m);
+      seen = *taken;
+      if (std::chrono::steady_clock::now() - start > limit) {
+        starved = true;
+        break;
+      }
+    }
+  } else {
+    for (long i = 0; i < kEach; ++i) {
+      std::lock_guard g(m);
+      ++*taken;
+    }
+  }
+  DSM_EXPECT_ALL(!starved) << "the other ranks got the lock " << read_under(m, taken) << " times of " << target
+                           << " in 20 s while rank 0 took it " << rounds << " times";
+  dsm::barrier();
+  DSM_EXPECT_ALL(read_under(m, taken) == target);
+  dsm::barrier();
+  dsm::free(taken);
+}
+
 TEST_F(collective, releasing_a_lock_not_held_or_acquiring_it_twice_throws) {
   auto message_of = [](auto&& call) -> std::string {
     try {
