@@ -249,8 +249,8 @@ class array {
 // Exclusive acquires are granted in the order the lock's manager receives them (FIFO), with one
 // exception that bounds how long a waiter can be passed over: the rank that released the lock last
 // keeps its token and re-acquires without asking anyone, until a waiter's request (forwarded by the
-// manager) reaches it; from then on that waiter is next. On one node the requests meet in shared
-// memory and the order is exact. acquire_shared() is the non-exclusive acquire of the
+// manager, or on one node found in the lock's shared word) reaches it; from then on that waiter
+// is next. acquire_shared() is the non-exclusive acquire of the
 // entry model; where a model has no shared mode it acts as an exclusive acquire. try_lock() succeeds
 // when it can take the lock without waiting for another holder; it never blocks on a holder.
 class mutex {
