@@ -90,6 +90,19 @@ int dsm_touch(const void* p, size_t bytes, int write);
 /* Collective. */
 void dsm_barrier(void);
 
+/* Condition variables (dsm::condition_variable in dsm.hpp), named by an integer of their own.
+ * dsm_cond_wait releases lock `lock_id`, which the caller holds, sleeps until a signal or a
+ * broadcast wakes it, and takes the lock again before it returns. dsm_cond_signal wakes the
+ * longest waiter, dsm_cond_broadcast every waiter; with nobody waiting they do nothing. Waiting
+ * without holding the lock ends the job with a message. Check the condition in a loop:
+ *   dsm_lock_acquire(1);
+ *   while (q->count == 0) dsm_cond_wait(1, 1);
+ *   ... take an item ...
+ *   dsm_lock_release(1);                                                                   */
+void dsm_cond_wait(uint64_t cv_id, uint64_t lock_id);
+void dsm_cond_signal(uint64_t cv_id);
+void dsm_cond_broadcast(uint64_t cv_id);
+
 #ifdef __cplusplus
 }
 #endif

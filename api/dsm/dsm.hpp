@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #if __cplusplus >= 202002L
 #include <span>
@@ -283,6 +284,52 @@ class mutex {
   // than entry the binding is checked the same way and changes nothing else. Freeing memory
   // unbinds the ranges inside it.
   void bind(const void* p, std::size_t bytes) { detail::bind_bytes(id_, p, bytes); }
+
+ private:
+  std::uint64_t id_;
+};
+
+// ---- Condition variables.
+//
+// A global condition variable named by an integer, the same one on every rank that names it (its
+// ids are its own: condition variable 1 is not dsm::mutex 1). Used with a dsm::mutex through
+// std::unique_lock, as std::condition_variable is with std::mutex:
+//   dsm::mutex m{1};
+//   dsm::condition_variable not_empty{1};
+//   // consumer, on one rank                          // producer, on another
+//   std::unique_lock lock(m);                         { std::lock_guard g(m); queue_push(q, item); }
+//   not_empty.wait(lock, [&] { return q->count > 0; });   not_empty.notify_one();
+//   item = queue_pop(q);
+// wait(lock) atomically releases the mutex and sleeps (it never polls) until a notify wakes it,
+// then takes the mutex again before it returns; a notify made after this rank entered wait, by any
+// rank, is never lost. Waiters are woken in the order they began to wait. wait(lock, pred) is
+// `while (!pred()) wait(lock);`. notify_one() wakes the longest waiter, notify_all() every waiter;
+// with nobody waiting both do nothing. Either may be called with or without holding the mutex, and
+// returns once the waiters it woke are chosen, so it never wakes a wait this rank begins after it.
+// The data the predicate reads is protected by the mutex and made visible by it under every model;
+// under entry consistency bind it to the mutex (mutex::bind), as for any data a lock guards.
+// All ranks waiting at once on one condition variable must use the same mutex. Misuse throws
+// dsm::error before any protocol work: wait without holding the mutex, or with another mutex than
+// the current waiters'. A wake-up without a notify never happens, but write the predicate loop
+// anyway: another rank may take the mutex and change the data between the notify and the wake.
+// The condition variable's manager (rank id % ranks()) keeps the FIFO of waiters. If every rank
+// but the waiters of one condition variable calls dsm::finalize, the job ends with an error naming
+// the waiters.
+class condition_variable {
+ public:
+  explicit constexpr condition_variable(std::uint64_t id) noexcept : id_(id) {}
+  condition_variable(const condition_variable&) = delete;
+  condition_variable& operator=(const condition_variable&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+
+  void wait(std::unique_lock<mutex>& lock);
+  template <class Predicate>
+  void wait(std::unique_lock<mutex>& lock, Predicate stop_waiting) {
+    while (!stop_waiting()) wait(lock);
+  }
+  void notify_one();
+  void notify_all();
 
  private:
   std::uint64_t id_;

@@ -159,6 +159,12 @@ class entry final : public protocol, private bound_filter {
     serve_kept(id, it->second);
   }
 
+  bool holds_exclusive(std::uint64_t id) override {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    auto it = holders_.find(id);
+    return it != holders_.end() && it->second.held == mode::exclusive;
+  }
+
   void check_write(const std::byte* addr) override {
     if (!ctx_.space->contains(addr)) return;
     const auto off = static_cast<std::uint64_t>(addr - ctx_.space->app_base());

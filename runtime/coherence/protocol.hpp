@@ -72,6 +72,8 @@ class protocol {
   virtual void release(std::uint64_t /*lock*/, bool /*exclusive*/) {}
   // A lock this rank holds now, if the protocol serves locks (application thread).
   virtual std::optional<std::uint64_t> any_held() { return std::nullopt; }
+  // True if this rank holds the lock exclusively now (dsm::condition_variable checks it). state_mu not held.
+  virtual bool holds_exclusive(std::uint64_t /*lock*/) { return false; }
   // DSM_CHECK=1: the fault handler reports every write fault here before write_miss, and asks
   // after it whether the unit must lose write access again after this one write (it holds data
   // bound to a lock this rank does not hold exclusively). state_mu not held.

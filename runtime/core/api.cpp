@@ -23,6 +23,7 @@
 #include "interpose/bounce.hpp"
 #include "memory/fault_handler.hpp"
 #include "sync/barrier.hpp"
+#include "sync/condvars.hpp"
 #include "sync/locks.hpp"
 #include "topology/topology.hpp"
 
@@ -221,6 +222,7 @@ void init(int* argc, char*** argv) {
   }
   c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
   c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier));
+  c->condvars = std::make_unique<rt::condvar_service>(*c);
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
   c->arena = std::make_unique<rt::arenas>(*c, c->opt.size, c->opt.arena);
 
@@ -251,6 +253,7 @@ void finalize() {
     rt::fatal("dsm::finalize while this rank holds dsm::mutex %llu; release every lock before finalize",
               static_cast<unsigned long long>(*held));
   }
+  c.condvars->leave();  // waiters left behind by every other rank are reported by their manager
   c.barriers->arrive(rt::collective::finalize, 0);
   c.stop_engine();
   c.net->shutdown();
@@ -414,6 +417,19 @@ bool mutex::try_acquire_shared() {
   check_user_lock(id_);
   return acquire_lock(id_, false, true);
 }
+
+// ---- Condition variables (runtime/sync/condvars.hpp).
+
+void condition_variable::wait(std::unique_lock<mutex>& lock) {
+  if (lock.mutex() == nullptr || !lock.owns_lock()) {
+    throw dsm::error("dsm::condition_variable " + std::to_string(id_) + ": wait by rank " +
+                     std::to_string(ctx().rank) + " with a std::unique_lock that holds no dsm::mutex");
+  }
+  check_user_lock(lock.mutex()->id());
+  ctx().condvars->wait(id_, lock.mutex()->id());
+}
+void condition_variable::notify_one() { ctx().condvars->notify(id_, false); }
+void condition_variable::notify_all() { ctx().condvars->notify(id_, true); }
 
 namespace detail {
 
@@ -729,5 +745,12 @@ int dsm_bind(uint64_t id, const void* p, size_t bytes) {
   DSM_C_TRY(dsm::detail::bind_bytes(id, p, bytes), -1);
   return 0;
 }
+
+// Condition variables.
+void dsm_cond_wait(uint64_t cv_id, uint64_t lock_id) {
+  DSM_C_CALL(dsm::check_user_lock(lock_id); dsm::ctx().condvars->wait(cv_id, lock_id));
+}
+void dsm_cond_signal(uint64_t cv_id) { DSM_C_CALL(dsm::condition_variable(cv_id).notify_one()); }
+void dsm_cond_broadcast(uint64_t cv_id) { DSM_C_CALL(dsm::condition_variable(cv_id).notify_all()); }
 
 }  // extern "C"

@@ -12,6 +12,7 @@
 #include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "sync/barrier.hpp"
+#include "sync/condvars.hpp"
 #include "sync/locks.hpp"
 
 namespace dsm::rt {
@@ -86,6 +87,9 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
     case msg::arena_free:
       arena->handle(h);
       break;
+    case msg::cv_wait: case msg::cv_notify: case msg::cv_signal: case msg::finalizing:
+      condvars->handle(h, payload);
+      break;
     case msg::goodbye:
       ++goodbyes_;
       break;
@@ -145,6 +149,7 @@ void context::receive_app(app_op& op) {
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
       case msg::arena_freed: arenas::handle_reply(op, h); break;
       case msg::barrier_release: op.done = true; break;
+      case msg::cv_queued: case msg::cv_notified: case msg::cv_wake: condvars->handle_reply(op, h); break;
       default: fatal("reply %s is not an application message", msg_name(h.type));
     }
   });

@@ -32,6 +32,7 @@ namespace dsm::rt {
 
 class protocol;
 class lock_service;
+class condvar_service;
 class barrier_service;
 class allocator;
 class arenas;
@@ -120,6 +121,7 @@ class context {
   std::unique_ptr<transport> net;
   std::unique_ptr<protocol> proto;
   std::unique_ptr<lock_service> locks;
+  std::unique_ptr<condvar_service> condvars;
   std::unique_ptr<barrier_service> barriers;
   std::unique_ptr<allocator> heap;   // collective allocation (dsm::alloc), the first DSM_SIZE bytes
   std::unique_ptr<arenas> arena;     // allocation by one rank (dsm::malloc_bytes), the DSM_ARENA bytes a rank above

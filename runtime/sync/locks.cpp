@@ -167,6 +167,12 @@ std::optional<std::uint64_t> lock_service::any_held() {
   return std::nullopt;
 }
 
+bool lock_service::holds(std::uint64_t id) {
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+  auto it = locks_.find(id);
+  return it != locks_.end() && it->second.held;
+}
+
 void lock_service::manager_request(const header& h, std::span<const std::byte> request) {
   lock_state& s = state(h.id);
   if (s.probing) {

@@ -36,6 +36,8 @@ class lock_service {
   bool try_acquire(std::uint64_t id);
   // A lock this rank holds now, if any (application thread).
   std::optional<std::uint64_t> any_held();
+  // True if this rank holds lock id now (application thread).
+  bool holds(std::uint64_t id);
   void handle(const header& h, std::span<const std::byte> payload);
   // A reply for the application thread's current lock operation.
   void handle_reply(app_op& op, const header& h);

@@ -1,0 +1,186 @@
+// condvars.cpp: see condvars.hpp.
+#include "sync/condvars.hpp"
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
+#include "core/log.hpp"
+#include "dsm/dsm.hpp"
+#include "sync/locks.hpp"
+
+namespace dsm::rt {
+
+condvar_service::condvar_service(context& ctx) : ctx_(ctx), left_(static_cast<std::size_t>(ctx.ranks), false) {}
+
+bool condvar_service::holds(std::uint64_t lock) {
+  return ctx_.proto->serves_locks() ? ctx_.proto->holds_exclusive(lock) : ctx_.locks->holds(lock);
+}
+
+void condvar_service::wait(std::uint64_t id, std::uint64_t lock) {
+  const std::string name = "dsm::condition_variable " + std::to_string(id);
+  if (!holds(lock)) {
+    throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + ", which does not hold dsm::mutex " +
+                     std::to_string(lock));
+  }
+  {
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+    {
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+      DSM_INVARIANT(!waiting_, "rank %d waits on condition variable %llu while it waits on %llu", ctx_.rank,
+                    static_cast<unsigned long long>(id), static_cast<unsigned long long>(waiting_on_));
+      waiting_ = true;
+      waiting_on_ = id;
+      sleeping_ = false;
+      signalled_ = false;
+      header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock};
+      ctx_.post(manager(id), req);
+    }
+    app_op op;
+    op.expect_a = msg::cv_queued;
+    op.id = id;
+    ctx_.wait(op, [](const app_op& o) { return o.done; });
+    if (answer_ == 0) {
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+      waiting_ = false;
+      throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + " with dsm::mutex " +
+                       std::to_string(lock) + " while other ranks wait on it with dsm::mutex " +
+                       std::to_string(other_lock_) + " (one mutex per condition variable at a time)");
+    }
+  }
+  // Queued: a notify from whoever takes the lock next will find this rank.
+  dsm::mutex(lock).release();
+  {
+    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+    bool sleep = false;
+    {
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+      sleep = !signalled_;
+      sleeping_ = sleep;
+    }
+    if (sleep) {
+      app_op op;
+      op.expect_a = msg::cv_wake;
+      op.id = id;
+      ctx_.wait(op, [](const app_op& o) { return o.done; });
+    }
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    waiting_ = false;
+    sleeping_ = false;
+    signalled_ = false;
+  }
+  dsm::mutex(lock).acquire();
+}
+
+int condvar_service::notify(std::uint64_t id, bool all) {
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+  {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    header req{.type = msg::cv_notify, .to = inbox::engine, .id = id, .arg = all ? 2u : 1u};
+    ctx_.post(manager(id), req);
+  }
+  app_op op;
+  op.expect_a = msg::cv_notified;
+  op.id = id;
+  ctx_.wait(op, [](const app_op& o) { return o.done; });
+  return static_cast<int>(answer_);
+}
+
+void condvar_service::leave() {
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+  for (int r = 0; r < ctx_.ranks; ++r) {
+    header bye{.type = msg::finalizing, .to = inbox::engine};
+    ctx_.post(r, bye);
+  }
+}
+
+void condvar_service::check_stranded() {
+  if (queued_ == 0 || leavers_ + static_cast<int>(queued_) < ctx_.ranks) return;
+  // Every rank has left or waits here (a rank that waits has not left): nobody can notify.
+  char who[256];
+  std::size_t n = 0;
+  who[0] = '\0';
+  for (const auto& [id, q] : queues_) {
+    for (const waiter& w : q) {
+      if (n + 80 > sizeof who) break;
+      const int k = std::snprintf(who + n, sizeof who - n, "%srank %d waits on dsm::condition_variable %llu",
+                                  n == 0 ? "" : ", ", w.rank, static_cast<unsigned long long>(id));
+      if (k > 0) n += static_cast<std::size_t>(k);
+    }
+  }
+  fatal("every other rank has called dsm::finalize, but %s: nobody is left to notify", who);
+}
+
+void condvar_service::handle(const header& h, std::span<const std::byte> /*payload*/) {
+  switch (h.type) {
+    case msg::cv_wait: {
+      DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_wait for condition variable %llu at rank %d, not its manager",
+                  static_cast<unsigned long long>(h.id), ctx_.rank);
+      DSM_REQUIRE(!left_[static_cast<std::size_t>(h.src)], "cv_wait from rank %d after its finalize", h.src);
+      std::deque<waiter>& q = queues_[h.id];
+      header answer{.type = msg::cv_queued, .to = inbox::app, .id = h.id, .arg = 1};
+      for (const waiter& w : q) {
+        DSM_REQUIRE(w.rank != h.src, "condition variable %llu: rank %d waits on it twice",
+                    static_cast<unsigned long long>(h.id), h.src);
+        if (w.lock != h.arg) answer.arg = 0, answer.arg2 = w.lock;
+      }
+      if (answer.arg == 1) {
+        q.push_back({h.src, h.arg});
+        ++queued_;
+      } else if (q.empty()) {
+        queues_.erase(h.id);
+      }
+      ctx_.post(h.src, answer);
+      check_stranded();
+      break;
+    }
+    case msg::cv_notify: {
+      DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_notify for condition variable %llu at rank %d, not its manager",
+                  static_cast<unsigned long long>(h.id), ctx_.rank);
+      std::uint64_t woken = 0;
+      auto it = queues_.find(h.id);
+      if (it != queues_.end()) {
+        std::deque<waiter>& q = it->second;
+        while (!q.empty() && (h.arg == 2 || woken == 0)) {
+          header signal{.type = msg::cv_signal, .to = inbox::engine, .id = h.id};
+          ctx_.post(q.front().rank, signal);
+          q.pop_front();
+          --queued_;
+          ++woken;
+        }
+        if (q.empty()) queues_.erase(it);
+      }
+      header answer{.type = msg::cv_notified, .to = inbox::app, .id = h.id, .arg = woken};
+      ctx_.post(h.src, answer);
+      break;
+    }
+    case msg::cv_signal:
+      DSM_REQUIRE(waiting_ && waiting_on_ == h.id && !signalled_,
+                  "a signal of condition variable %llu at rank %d, which does not wait on it",
+                  static_cast<unsigned long long>(h.id), ctx_.rank);
+      signalled_ = true;
+      if (sleeping_) {
+        header wake{.type = msg::cv_wake, .to = inbox::app, .id = h.id};
+        ctx_.post(ctx_.rank, wake);
+      }
+      break;
+    case msg::finalizing:
+      DSM_REQUIRE(!left_[static_cast<std::size_t>(h.src)], "rank %d called finalize twice", h.src);
+      left_[static_cast<std::size_t>(h.src)] = true;
+      ++leavers_;
+      check_stranded();
+      break;
+    default: fatal("condition variables: unexpected %s from rank %d", msg_name(h.type), h.src);
+  }
+}
+
+void condvar_service::handle_reply(app_op& op, const header& h) {
+  answer_ = h.arg;
+  other_lock_ = h.arg2;
+  op.done = true;
+}
+
+}  // namespace dsm::rt

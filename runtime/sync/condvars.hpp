@@ -1,0 +1,87 @@
+// condvars.hpp: global condition variables named by an integer (dsm::condition_variable), used with
+// a dsm::mutex as std::condition_variable is with std::mutex.
+//
+// The manager of condition variable `id` is rank id % ranks; it keeps the ranks waiting on it in a
+// FIFO queue. wait(id, lock), called holding `lock`: the waiter sends cv_wait to the manager and
+// waits for cv_queued BEFORE it releases the lock, so that a notify made by a rank that takes the
+// lock after it finds it in the queue; then it releases the lock, sleeps on its inbox until woken,
+// and takes the lock again. notify(id, all): cv_notify to the manager, which sends cv_signal to the
+// first waiter (or to every waiter) and answers cv_notified; notify returns after that answer, so
+// a wait this rank starts afterwards is never woken by it, whatever order messages take. A notify
+// with nobody waiting does nothing. The signal goes to the waiter's engine, which wakes the
+// application thread (cv_wake to its own inbox) only once it sleeps: the application inbox carries
+// only replies to the operation the application thread waits for (core/context.hpp), and the
+// signal may arrive while the waiter is still releasing the lock. No spurious wake-ups: each wait
+// is woken by exactly one signal. Nothing polls.
+//
+// Bounds: a rank waits on one condition variable at a time (its application thread sleeps in
+// wait), so a manager's queues hold at most `ranks` entries in all, and a rank's requests (cv_wait,
+// cv_notify) each wait for their answer: at most one is in flight per rank.
+//
+// Finalize: every rank tells every engine that it has called finalize (`finalizing`), and makes no
+// notify after that. A manager whose waiters, with the ranks that have called finalize, make up
+// the whole job ends it with a fatal error naming them: nobody is left to wake them. Waiters
+// spread over several managers are not detected (each manager sees only its own); then the job
+// hangs as any program whose ranks all wait does.
+//
+// wait, notify and leave run on the application thread (they take op_mu for their own messages;
+// wait releases and takes the dsm::mutex through its public calls); handle() on the engine with
+// state_mu held; handle_reply() on the application thread.
+#ifndef DSM_RUNTIME_SYNC_CONDVARS_HPP_
+#define DSM_RUNTIME_SYNC_CONDVARS_HPP_
+
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "core/context.hpp"
+
+namespace dsm::rt {
+
+class condvar_service {
+ public:
+  explicit condvar_service(context& ctx);
+  // Waits on condition variable id, holding dsm::mutex `lock` exclusively on entry and on return.
+  // Throws dsm::error, before any message, if this rank does not hold the lock; and if other ranks
+  // wait on id with another mutex (std calls that undefined; here it is refused).
+  void wait(std::uint64_t id, std::uint64_t lock);
+  // Wakes the first waiter on id (all = false) or every waiter; returns how many it woke.
+  int notify(std::uint64_t id, bool all);
+  // dsm::finalize, before its barrier: tells every rank that this one makes no more notifies.
+  void leave();
+  void handle(const header& h, std::span<const std::byte> payload);
+  void handle_reply(app_op& op, const header& h);
+
+ private:
+  struct waiter {
+    int rank;
+    std::uint64_t lock;
+  };
+  int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
+  bool holds(std::uint64_t lock);
+  // Manager: ends the job if its waiters and the ranks that left are the whole job. state_mu held.
+  void check_stranded();
+
+  context& ctx_;
+  // This rank as a waiter (state_mu): the condition variable it waits on, whether its application
+  // thread sleeps for the wake-up, whether the signal has come.
+  bool waiting_ = false;
+  std::uint64_t waiting_on_ = 0;
+  bool sleeping_ = false;
+  bool signalled_ = false;
+  // The last answer to this rank's wait or notify (application thread).
+  std::uint64_t answer_ = 0;
+  std::uint64_t other_lock_ = 0;
+  // Manager (state_mu): the waiters of each condition variable managed here that has any, in
+  // arrival order; at most `ranks` entries in all (see the file comment).
+  std::unordered_map<std::uint64_t, std::deque<waiter>> queues_;
+  std::size_t queued_ = 0;
+  std::vector<bool> left_;  // by rank: has called finalize
+  int leavers_ = 0;
+};
+
+}  // namespace dsm::rt
+
+#endif  // DSM_RUNTIME_SYNC_CONDVARS_HPP_
