@@ -35,6 +35,12 @@ case $case_name in
     want='dsm: rank 0: fatal: shared memory at 0x[0-9a-f]+ was touched while this thread was inside a dsm call' ;;
   c_release_not_held)
     want='dsm: rank 1: fatal: dsm::mutex 9: released by rank 1, which does not hold it' ;;
+  finalize_while_waiting_at_manager)
+    want='dsm: rank 0: fatal: every other rank has called dsm::finalize, but rank 1 waits on dsm::condition_variable 0: nobody is left to notify' ;;
+  finalize_while_waiting_here)
+    want='dsm: rank 1: fatal: every other rank has called dsm::finalize, but rank 1 waits on dsm::condition_variable 1: nobody is left to notify' ;;
+  c_cond_wait_not_held)
+    want='dsm: rank 1: fatal: dsm::condition_variable 3: wait by rank 1, which does not hold dsm::mutex 9' ;;
   *)
     echo "unknown case $case_name"
     exit 2 ;;

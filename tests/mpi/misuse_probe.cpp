@@ -11,6 +11,10 @@
 // c_release_not_held: rank 1 calls dsm_lock_release(9) through the C API without holding lock 9.
 // signal_inside_barrier: a signal handler of rank 0 writes shared memory while rank 0's main thread
 //   waits in dsm::barrier() (another thread sends the signal; rank 1 arrives 2 s later).
+// finalize_while_waiting_at_manager: rank 1 waits on condition variable 0 (managed by rank 0) and
+//   nobody notifies; rank 0 finalizes.
+// finalize_while_waiting_here: the same on condition variable 1, which rank 1 manages itself.
+// c_cond_wait_not_held: rank 1 calls dsm_cond_wait(3, 9) without holding lock 9.
 // A run that gets to the end prints "misuse_probe: not detected".
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -66,6 +71,16 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::seconds(2));
       dsm::barrier();
     }
+  } else if (what == "finalize_while_waiting_at_manager" || what == "finalize_while_waiting_here") {
+    if (me == 1) {
+      dsm::mutex m{4};
+      dsm::condition_variable cv{what == "finalize_while_waiting_here" ? 1u : 0u};
+      std::unique_lock lock(m);
+      cv.wait(lock);
+    }
+  } else if (what == "c_cond_wait_not_held") {
+    if (me == 1) dsm_cond_wait(3, 9);
+    dsm::barrier();
   } else {
     std::fprintf(stderr, "misuse_probe: unknown case '%s'\n", what.c_str());
     return 2;
