@@ -3,7 +3,8 @@
 // A program started with `mpirun -np N ./app` constructs one dsm::runtime, allocates shared memory
 // with dsm::alloc, and from then on every rank reads and writes it with ordinary loads and stores.
 // When a write becomes visible to another rank is decided by the consistency model chosen at launch
-// (DSM_MODEL or --dsm-model=). Locks (dsm::mutex) and dsm::barrier order the accesses.
+// (DSM_MODEL or --dsm-model=). Locks (dsm::mutex), condition variables (dsm::condition_variable)
+// and dsm::barrier order the accesses.
 //
 //   int main(int argc, char** argv) {
 //     dsm::runtime rt(argc, argv);                 // collective
@@ -296,13 +297,17 @@ class mutex {
 // std::unique_lock, as std::condition_variable is with std::mutex:
 //   dsm::mutex m{1};
 //   dsm::condition_variable not_empty{1};
-//   // consumer, on one rank                          // producer, on another
-//   std::unique_lock lock(m);                         { std::lock_guard g(m); queue_push(q, item); }
-//   not_empty.wait(lock, [&] { return q->count > 0; });   not_empty.notify_one();
-//   item = queue_pop(q);
-// wait(lock) atomically releases the mutex and sleeps (it never polls) until a notify wakes it,
-// then takes the mutex again before it returns; a notify made after this rank entered wait, by any
-// rank, is never lost. Waiters are woken in the order they began to wait. wait(lock, pred) is
+//   // on a producer rank
+//   { std::lock_guard g(m); push(q, item); }
+//   not_empty.notify_one();
+//   // on a consumer rank
+//   std::unique_lock lock(m);
+//   not_empty.wait(lock, [&] { return q->count > 0; });   // sleeps until notified and q has an item
+//   take(q);
+// wait(lock) releases the mutex and sleeps (it never polls) until a notify wakes it, then takes
+// the mutex again before it returns. As in std, releasing and beginning to wait are one step: a
+// notify made by a rank after it took the mutex that wait released is never lost. Waiters are woken
+// in the order they began to wait. wait(lock, pred) is
 // `while (!pred()) wait(lock);`. notify_one() wakes the longest waiter, notify_all() every waiter;
 // with nobody waiting both do nothing. Either may be called with or without holding the mutex, and
 // returns once the waiters it woke are chosen, so it never wakes a wait this rank begins after it.
