@@ -120,6 +120,13 @@ void message_seeds(const fs::path& dir) {
   message(dir, "barrier_arrive", {.type = msg::barrier_arrive, .to = inbox::engine, .id = 9, .arg = 0, .arg2 = 0}, 1, {});
   message(dir, "barrier_release", {.type = msg::barrier_release, .to = inbox::app, .id = 9, .arg2 = 0}, 0, {});
   message(dir, "goodbye", {.type = msg::goodbye, .to = inbox::engine}, 3, {});
+  message(dir, "cv_wait", {.type = msg::cv_wait, .to = inbox::engine, .id = 11, .arg = 7}, 1, {});
+  message(dir, "cv_queued", {.type = msg::cv_queued, .to = inbox::app, .id = 11, .arg = 1}, 3, {});
+  message(dir, "cv_notify", {.type = msg::cv_notify, .to = inbox::engine, .id = 11, .arg = 2}, 2, {});
+  message(dir, "cv_notified", {.type = msg::cv_notified, .to = inbox::app, .id = 11, .arg = 1}, 3, {});
+  message(dir, "cv_signal", {.type = msg::cv_signal, .to = inbox::engine, .id = 11}, 3, {});
+  message(dir, "cv_wake", {.type = msg::cv_wake, .to = inbox::app, .id = 11}, 1, {});
+  message(dir, "finalizing", {.type = msg::finalizing, .to = inbox::engine}, 2, {});
 }
 
 void diff_seeds(const fs::path& dir) {

@@ -75,6 +75,37 @@ TEST(Message, RefusesPayloadOnControlMessages) {
   EXPECT_STREQ(validate(f, 0, kLim), "origin rank out of range");
 }
 
+// Condition variables: each field that means something is checked; the inbox is fixed per type.
+TEST(Message, ConditionVariableMessages) {
+  const header wait{.type = msg::cv_wait, .to = inbox::engine, .src = 1, .id = 1ull << 63, .arg = 5};
+  EXPECT_EQ(validate(wait, 0, kLim), nullptr);  // any condition variable id
+  header object_lock = wait;
+  object_lock.arg = 1ull << 62;
+  EXPECT_STREQ(validate(object_lock, 0, kLim), "the mutex of a wait is an object's lock");
+  header misrouted = wait;
+  misrouted.to = inbox::app;
+  EXPECT_STREQ(validate(misrouted, 0, kLim), "message sent to the wrong inbox");
+  const header queued{.type = msg::cv_queued, .to = inbox::app, .src = 1, .id = 3, .arg = 0, .arg2 = 9};
+  EXPECT_EQ(validate(queued, 0, kLim), nullptr);
+  header bad_answer = queued;
+  bad_answer.arg = 2;
+  EXPECT_STREQ(validate(bad_answer, 0, kLim), "bad answer to a wait");
+  header notify{.type = msg::cv_notify, .to = inbox::engine, .src = 1, .id = 3, .arg = 2};
+  EXPECT_EQ(validate(notify, 0, kLim), nullptr);
+  notify.arg = 0;
+  EXPECT_STREQ(validate(notify, 0, kLim), "bad notify kind");
+  header notified{.type = msg::cv_notified, .to = inbox::app, .src = 1, .id = 3, .arg = 4};
+  EXPECT_EQ(validate(notified, 0, kLim), nullptr);
+  notified.arg = 5;
+  EXPECT_STREQ(validate(notified, 0, kLim), "more waiters woken than ranks");
+  header signal{.type = msg::cv_signal, .to = inbox::engine, .src = 1, .id = 3, .length = 8};
+  EXPECT_STREQ(validate(signal, 8, kLim), "unexpected payload");
+  const header wake{.type = msg::cv_wake, .to = inbox::app, .src = 1, .id = 3};
+  EXPECT_EQ(validate(wake, 0, kLim), nullptr);
+  const header leaving{.type = msg::finalizing, .to = inbox::engine, .src = 3};
+  EXPECT_EQ(validate(leaving, 0, kLim), nullptr);
+}
+
 TEST(Message, EveryTypeHasAName) {
   for (int t = 1; t < static_cast<int>(msg::kLast); ++t) EXPECT_STRNE(msg_name(static_cast<msg>(t)), "unknown") << t;
 }
