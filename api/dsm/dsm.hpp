@@ -23,6 +23,8 @@
 #define DSM_DSM_HPP_
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -317,9 +319,12 @@ class mutex {
 // dsm::error before any protocol work: wait without holding the mutex, or with another mutex than
 // the current waiters'. A wake-up without a notify never happens, but write the predicate loop
 // anyway: another rank may take the mutex and change the data between the notify and the wake.
+// wait_for and wait_until give up at a deadline, as in std (std::cv_status::timeout, or the
+// predicate's value); a notify that chose this rank before the deadline still counts as a wake-up.
+// The deadline is measured on this rank's own clock.
 // The condition variable's manager (rank id % ranks()) keeps the FIFO of waiters. If every rank
 // but the waiters of one condition variable calls dsm::finalize, the job ends with an error naming
-// the waiters.
+// the waiters (waiters with a deadline are not counted: they wake by themselves).
 class condition_variable {
  public:
   explicit constexpr condition_variable(std::uint64_t id) noexcept : id_(id) {}
@@ -333,10 +338,37 @@ class condition_variable {
   void wait(std::unique_lock<mutex>& lock, Predicate stop_waiting) {
     while (!stop_waiting()) wait(lock);
   }
+
+  template <class Clock, class Duration>
+  std::cv_status wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Duration>& t) {
+    const auto left = std::chrono::ceil<std::chrono::steady_clock::duration>(t - Clock::now());
+    return wait_until_steady(lock, std::chrono::steady_clock::now() + left) ? std::cv_status::no_timeout
+                                                                            : std::cv_status::timeout;
+  }
+  template <class Clock, class Duration, class Predicate>
+  bool wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Duration>& t,
+                  Predicate stop_waiting) {
+    while (!stop_waiting()) {
+      if (wait_until(lock, t) == std::cv_status::timeout) return stop_waiting();
+    }
+    return true;
+  }
+  template <class Rep, class Period>
+  std::cv_status wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& d) {
+    return wait_until(lock, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+  }
+  template <class Rep, class Period, class Predicate>
+  bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& d, Predicate stop_waiting) {
+    return wait_until(lock, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d),
+                      static_cast<Predicate&&>(stop_waiting));
+  }
+
   void notify_one();
   void notify_all();
 
  private:
+  // True if a notify woke it, false at the deadline.
+  bool wait_until_steady(std::unique_lock<mutex>& lock, std::chrono::steady_clock::time_point deadline);
   std::uint64_t id_;
 };
 

@@ -420,13 +420,20 @@ bool mutex::try_acquire_shared() {
 
 // ---- Condition variables (runtime/sync/condvars.hpp).
 
-void condition_variable::wait(std::unique_lock<mutex>& lock) {
+namespace {
+std::uint64_t lock_of_wait(std::uint64_t cv, std::unique_lock<mutex>& lock) {
   if (lock.mutex() == nullptr || !lock.owns_lock()) {
-    throw dsm::error("dsm::condition_variable " + std::to_string(id_) + ": wait by rank " +
-                     std::to_string(ctx().rank) + " with a std::unique_lock that holds no dsm::mutex");
+    throw dsm::error("dsm::condition_variable " + std::to_string(cv) + ": wait by rank " + std::to_string(ctx().rank) +
+                     " with a std::unique_lock that holds no dsm::mutex");
   }
   check_user_lock(lock.mutex()->id());
-  ctx().condvars->wait(id_, lock.mutex()->id());
+  return lock.mutex()->id();
+}
+}  // namespace
+
+void condition_variable::wait(std::unique_lock<mutex>& lock) { ctx().condvars->wait(id_, lock_of_wait(id_, lock)); }
+bool condition_variable::wait_until_steady(std::unique_lock<mutex>& lock, std::chrono::steady_clock::time_point deadline) {
+  return ctx().condvars->wait(id_, lock_of_wait(id_, lock), &deadline);
 }
 void condition_variable::notify_one() { ctx().condvars->notify(id_, false); }
 void condition_variable::notify_all() { ctx().condvars->notify(id_, true); }

@@ -87,7 +87,7 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
     case msg::arena_free:
       arena->handle(h);
       break;
-    case msg::cv_wait: case msg::cv_notify: case msg::cv_signal: case msg::finalizing:
+    case msg::cv_wait: case msg::cv_notify: case msg::cv_signal: case msg::cv_cancel: case msg::finalizing:
       condvars->handle(h, payload);
       break;
     case msg::goodbye:
@@ -149,7 +149,9 @@ void context::receive_app(app_op& op) {
       case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
       case msg::arena_freed: arenas::handle_reply(op, h); break;
       case msg::barrier_release: op.done = true; break;
-      case msg::cv_queued: case msg::cv_notified: case msg::cv_wake: condvars->handle_reply(op, h); break;
+      case msg::cv_queued: case msg::cv_notified: case msg::cv_wake: case msg::cv_cancelled:
+        condvars->handle_reply(op, h);
+        break;
       default: fatal("reply %s is not an application message", msg_name(h.type));
     }
   });

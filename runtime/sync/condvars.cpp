@@ -15,11 +15,27 @@ namespace dsm::rt {
 
 condvar_service::condvar_service(context& ctx) : ctx_(ctx), left_(static_cast<std::size_t>(ctx.ranks), false) {}
 
+condvar_service::~condvar_service() {
+  {
+    std::lock_guard<std::mutex> t(timer_mu_);
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_one();
+  if (timer_.joinable()) timer_.join();
+}
+
 bool condvar_service::holds(std::uint64_t lock) {
   return ctx_.proto->serves_locks() ? ctx_.proto->holds_exclusive(lock) : ctx_.locks->holds(lock);
 }
 
-void condvar_service::wait(std::uint64_t id, std::uint64_t lock) {
+void condvar_service::sleep_until_woken(std::uint64_t id) {
+  app_op op;
+  op.expect_a = msg::cv_wake;
+  op.id = id;
+  ctx_.wait(op, [](const app_op& o) { return o.done; });
+}
+
+bool condvar_service::wait(std::uint64_t id, std::uint64_t lock, const clock::time_point* deadline) {
   const std::string name = "dsm::condition_variable " + std::to_string(id);
   if (!holds(lock)) {
     throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + ", which does not hold dsm::mutex " +
@@ -35,7 +51,8 @@ void condvar_service::wait(std::uint64_t id, std::uint64_t lock) {
       waiting_on_ = id;
       sleeping_ = false;
       signalled_ = false;
-      header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock};
+      timed_out_ = false;
+      header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock, .arg2 = deadline ? 1u : 0u};
       ctx_.post(manager(id), req);
     }
     app_op op;
@@ -45,6 +62,7 @@ void condvar_service::wait(std::uint64_t id, std::uint64_t lock) {
     if (answer_ == 0) {
       std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       waiting_ = false;
+      ++wait_serial_;
       throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + " with dsm::mutex " +
                        std::to_string(lock) + " while other ranks wait on it with dsm::mutex " +
                        std::to_string(other_lock_) + " (one mutex per condition variable at a time)");
@@ -52,26 +70,103 @@ void condvar_service::wait(std::uint64_t id, std::uint64_t lock) {
   }
   // Queued: a notify from whoever takes the lock next will find this rank.
   dsm::mutex(lock).release();
+  bool notified = true;
   {
     std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     bool sleep = false;
+    std::uint64_t serial = 0;
     {
       std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       sleep = !signalled_;
+      if (sleep && deadline != nullptr && clock::now() >= *deadline) {
+        sleep = false;
+        timed_out_ = true;
+      }
       sleeping_ = sleep;
+      serial = wait_serial_;
     }
     if (sleep) {
+      if (deadline != nullptr) arm_timer(serial, *deadline);
+      sleep_until_woken(id);
+      if (deadline != nullptr) disarm_timer();
+    }
+    bool cancel = false;
+    {
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+      cancel = timed_out_ && !signalled_;
+      if (cancel) {
+        header req{.type = msg::cv_cancel, .to = inbox::engine, .id = id};
+        ctx_.post(manager(id), req);
+      }
+    }
+    if (cancel) {
       app_op op;
-      op.expect_a = msg::cv_wake;
+      op.expect_a = msg::cv_cancelled;
       op.id = id;
       ctx_.wait(op, [](const app_op& o) { return o.done; });
+      if (answer_ == 1) {
+        notified = false;
+      } else {
+        // The manager chose this rank before the cancel came: its signal is on the way. Take it.
+        {
+          std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+          sleep = !signalled_;
+          sleeping_ = sleep;
+        }
+        if (sleep) sleep_until_woken(id);
+      }
     }
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     waiting_ = false;
     sleeping_ = false;
     signalled_ = false;
+    timed_out_ = false;
+    ++wait_serial_;
   }
   dsm::mutex(lock).acquire();
+  return notified;
+}
+
+void condvar_service::arm_timer(std::uint64_t serial, clock::time_point deadline) {
+  std::lock_guard<std::mutex> t(timer_mu_);
+  if (!timer_.joinable()) timer_ = std::thread([this] { run_timer(); });
+  timer_armed_ = true;
+  timer_serial_ = serial;
+  timer_deadline_ = deadline;
+  timer_cv_.notify_one();
+}
+
+void condvar_service::disarm_timer() {
+  std::lock_guard<std::mutex> t(timer_mu_);
+  timer_armed_ = false;
+}
+
+void condvar_service::run_timer() {
+  std::unique_lock<std::mutex> t(timer_mu_);
+  while (!timer_stop_) {
+    if (!timer_armed_) {
+      timer_cv_.wait(t);
+      continue;
+    }
+    if (clock::now() < timer_deadline_) {
+      timer_cv_.wait_until(t, timer_deadline_);
+      continue;  // look again: disarmed, armed anew, stopped, or due
+    }
+    const std::uint64_t serial = timer_serial_;
+    timer_armed_ = false;
+    t.unlock();
+    {
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+      // Still asleep in the same wait, and no signal has come: wake it, timed out.
+      if (waiting_ && wait_serial_ == serial && sleeping_ && !signalled_) {
+        sleeping_ = false;
+        timed_out_ = true;
+        header wake{.type = msg::cv_wake, .to = inbox::app, .id = waiting_on_};
+        ctx_.post(ctx_.rank, wake);
+      }
+    }
+    t.lock();
+  }
 }
 
 int condvar_service::notify(std::uint64_t id, bool all) {
@@ -98,13 +193,15 @@ void condvar_service::leave() {
 }
 
 void condvar_service::check_stranded() {
-  if (queued_ == 0 || leavers_ + static_cast<int>(queued_) < ctx_.ranks) return;
-  // Every rank has left or waits here (a rank that waits has not left): nobody can notify.
+  if (untimed_ == 0 || leavers_ + untimed_ < ctx_.ranks) return;
+  // Every rank has left or waits here without a deadline (a rank that waits has not left): nobody
+  // can notify, and nobody wakes by itself.
   char who[256];
   std::size_t n = 0;
   who[0] = '\0';
   for (const auto& [id, q] : queues_) {
     for (const waiter& w : q) {
+      if (w.timed) continue;
       if (n + 80 > sizeof who) break;
       const int k = std::snprintf(who + n, sizeof who - n, "%srank %d waits on dsm::condition_variable %llu",
                                   n == 0 ? "" : ", ", w.rank, static_cast<unsigned long long>(id));
@@ -128,8 +225,8 @@ void condvar_service::handle(const header& h, std::span<const std::byte> /*paylo
         if (w.lock != h.arg) answer.arg = 0, answer.arg2 = w.lock;
       }
       if (answer.arg == 1) {
-        q.push_back({h.src, h.arg});
-        ++queued_;
+        q.push_back({h.src, h.arg, h.arg2 == 1});
+        if (h.arg2 != 1) ++untimed_;
       } else if (q.empty()) {
         queues_.erase(h.id);
       }
@@ -147,13 +244,33 @@ void condvar_service::handle(const header& h, std::span<const std::byte> /*paylo
         while (!q.empty() && (h.arg == 2 || woken == 0)) {
           header signal{.type = msg::cv_signal, .to = inbox::engine, .id = h.id};
           ctx_.post(q.front().rank, signal);
+          if (!q.front().timed) --untimed_;
           q.pop_front();
-          --queued_;
           ++woken;
         }
         if (q.empty()) queues_.erase(it);
       }
       header answer{.type = msg::cv_notified, .to = inbox::app, .id = h.id, .arg = woken};
+      ctx_.post(h.src, answer);
+      break;
+    }
+    case msg::cv_cancel: {
+      DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_cancel for condition variable %llu at rank %d, not its manager",
+                  static_cast<unsigned long long>(h.id), ctx_.rank);
+      header answer{.type = msg::cv_cancelled, .to = inbox::app, .id = h.id, .arg = 0};
+      auto it = queues_.find(h.id);
+      if (it != queues_.end()) {
+        std::deque<waiter>& q = it->second;
+        for (auto w = q.begin(); w != q.end(); ++w) {
+          if (w->rank != h.src) continue;
+          DSM_REQUIRE(w->timed, "rank %d cancels an untimed wait on condition variable %llu", h.src,
+                      static_cast<unsigned long long>(h.id));
+          q.erase(w);
+          answer.arg = 1;
+          break;
+        }
+        if (q.empty()) queues_.erase(it);
+      }
       ctx_.post(h.src, answer);
       break;
     }

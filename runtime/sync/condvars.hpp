@@ -14,25 +14,37 @@
 // signal may arrive while the waiter is still releasing the lock. No spurious wake-ups: each wait
 // is woken by exactly one signal. Nothing polls.
 //
+// Timed waits (wait_until): the application thread sleeps as in wait, and a timer thread of this
+// rank (started at the first timed wait, asleep on a std::condition_variable until the deadline)
+// wakes it with cv_wake if no signal has come. It then asks the manager to take it off the queue
+// (cv_cancel, cv_cancelled): taken off, the wait timed out; not found, the manager had already
+// chosen it, so it takes the signal on its way and counts as notified (a notify is never lost to a
+// timeout).
+//
 // Bounds: a rank waits on one condition variable at a time (its application thread sleeps in
 // wait), so a manager's queues hold at most `ranks` entries in all, and a rank's requests (cv_wait,
 // cv_notify) each wait for their answer: at most one is in flight per rank.
 //
 // Finalize: every rank tells every engine that it has called finalize (`finalizing`), and makes no
 // notify after that. A manager whose waiters, with the ranks that have called finalize, make up
-// the whole job ends it with a fatal error naming them: nobody is left to wake them. Waiters
-// spread over several managers are not detected (each manager sees only its own); then the job
-// hangs as any program whose ranks all wait does.
+// the whole job ends it with a fatal error naming them: nobody is left to wake them. Timed waiters
+// are not counted (they wake by themselves). Waiters spread over several managers are not detected
+// (each manager sees only its own); then the job hangs as any program whose ranks all wait does.
 //
 // wait, notify and leave run on the application thread (they take op_mu for their own messages;
 // wait releases and takes the dsm::mutex through its public calls); handle() on the engine with
-// state_mu held; handle_reply() on the application thread.
+// state_mu held; handle_reply() on the application thread; the timer thread takes state_mu to
+// wake the application thread.
 #ifndef DSM_RUNTIME_SYNC_CONDVARS_HPP_
 #define DSM_RUNTIME_SYNC_CONDVARS_HPP_
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <span>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -42,11 +54,16 @@ namespace dsm::rt {
 
 class condvar_service {
  public:
+  using clock = std::chrono::steady_clock;
   explicit condvar_service(context& ctx);
-  // Waits on condition variable id, holding dsm::mutex `lock` exclusively on entry and on return.
-  // Throws dsm::error, before any message, if this rank does not hold the lock; and if other ranks
-  // wait on id with another mutex (std calls that undefined; here it is refused).
-  void wait(std::uint64_t id, std::uint64_t lock);
+  ~condvar_service();
+  condvar_service(const condvar_service&) = delete;
+  condvar_service& operator=(const condvar_service&) = delete;
+  // Waits on condition variable id, holding dsm::mutex `lock` exclusively on entry and on return,
+  // until a notify wakes it or, with a deadline, until the deadline passes. True if a notify woke
+  // it. Throws dsm::error, before any message, if this rank does not hold the lock; and if other
+  // ranks wait on id with another mutex (std calls that undefined; here it is refused).
+  bool wait(std::uint64_t id, std::uint64_t lock, const clock::time_point* deadline = nullptr);
   // Wakes the first waiter on id (all = false) or every waiter; returns how many it woke.
   int notify(std::uint64_t id, bool all);
   // dsm::finalize, before its barrier: tells every rank that this one makes no more notifies.
@@ -58,9 +75,16 @@ class condvar_service {
   struct waiter {
     int rank;
     std::uint64_t lock;
+    bool timed;
   };
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
   bool holds(std::uint64_t lock);
+  // Application thread, op_mu held: sleeps until cv_wake.
+  void sleep_until_woken(std::uint64_t id);
+  // The timer thread's loop, and the application thread's calls to set and clear its deadline.
+  void run_timer();
+  void arm_timer(std::uint64_t serial, clock::time_point deadline);
+  void disarm_timer();
   // Manager: ends the job if its waiters and the ranks that left are the whole job. state_mu held.
   void check_stranded();
 
@@ -71,15 +95,25 @@ class condvar_service {
   std::uint64_t waiting_on_ = 0;
   bool sleeping_ = false;
   bool signalled_ = false;
+  bool timed_out_ = false;         // the timer woke the application thread
+  std::uint64_t wait_serial_ = 0;  // the number of this rank's current wait
   // The last answer to this rank's wait or notify (application thread).
   std::uint64_t answer_ = 0;
   std::uint64_t other_lock_ = 0;
   // Manager (state_mu): the waiters of each condition variable managed here that has any, in
   // arrival order; at most `ranks` entries in all (see the file comment).
   std::unordered_map<std::uint64_t, std::deque<waiter>> queues_;
-  std::size_t queued_ = 0;
+  int untimed_ = 0;         // queued waiters without a deadline
   std::vector<bool> left_;  // by rank: has called finalize
   int leavers_ = 0;
+  // The timer of timed waits (timer_mu_; never held together with state_mu by the timer thread).
+  std::thread timer_;
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool timer_stop_ = false;
+  bool timer_armed_ = false;
+  std::uint64_t timer_serial_ = 0;  // the wait the deadline belongs to
+  clock::time_point timer_deadline_;
 };
 
 }  // namespace dsm::rt

@@ -47,6 +47,8 @@ const char* msg_name(msg m) noexcept {
     case msg::cv_notified: return "cv_notified";
     case msg::cv_signal: return "cv_signal";
     case msg::cv_wake: return "cv_wake";
+    case msg::cv_cancel: return "cv_cancel";
+    case msg::cv_cancelled: return "cv_cancelled";
     case msg::finalizing: return "finalizing";
     case msg::kLast: break;
   }
@@ -94,9 +96,10 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::fetch_req: r = {inbox::engine, true, false, false, false, true}; return true;
     case msg::arena_free: r = {inbox::engine, false, false, false}; return true;
     case msg::arena_freed: r = {inbox::app, false, false, false}; return true;
-    case msg::cv_wait: case msg::cv_notify: case msg::cv_signal: case msg::finalizing:
+    case msg::cv_wait: case msg::cv_notify: case msg::cv_signal: case msg::cv_cancel: case msg::finalizing:
       r = {inbox::engine, false, false, false}; return true;
-    case msg::cv_queued: case msg::cv_notified: case msg::cv_wake: r = {inbox::app, false, false, false}; return true;
+    case msg::cv_queued: case msg::cv_notified: case msg::cv_wake: case msg::cv_cancelled:
+      r = {inbox::app, false, false, false}; return true;
     case msg::kLast: break;
   }
   return false;
@@ -132,7 +135,8 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
   if (h.type == msg::arena_freed && h.arg > 1) return "bad answer to a free";
   if (h.type == msg::fetch_req && (h.arg == 0 || h.arg > 64 || h.arg > lim.units - h.id)) return "fetch of units out of range";
   if (h.type == msg::cv_wait && h.arg >= (std::uint64_t{1} << 62)) return "the mutex of a wait is an object's lock";
-  if (h.type == msg::cv_queued && h.arg > 1) return "bad answer to a wait";
+  if (h.type == msg::cv_wait && h.arg2 > 1) return "bad kind of wait";
+  if ((h.type == msg::cv_queued || h.type == msg::cv_cancelled) && h.arg > 1) return "bad answer to a wait";
   if (h.type == msg::cv_notify && h.arg != 1 && h.arg != 2) return "bad notify kind";
   if (h.type == msg::cv_notified && h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more waiters woken than ranks";
   if (r.data) {

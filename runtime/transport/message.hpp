@@ -66,12 +66,14 @@ enum class msg : std::uint16_t {
   arena_free,       // any rank -> the arena's owner: free the block at byte `id` of the arenas
   arena_freed,      // owner -> that rank (app): arg = 1 if the block was live and is freed, 0 if not
   // Condition variables (sync/condvars.hpp): id = the condition variable, managed by rank id % ranks.
-  cv_wait,          // waiter -> manager: queue me; arg = the dsm::mutex I hold (below 2^62)
+  cv_wait,          // waiter -> manager: queue me; arg = the dsm::mutex I hold (below 2^62), arg2 = 1 if timed
   cv_queued,        // manager -> waiter (app): arg = 1 queued, 0 refused: other waiters hold mutex arg2
   cv_notify,        // notifier -> manager: arg = 1 wake the first waiter, 2 wake every waiter
   cv_notified,      // manager -> notifier (app): arg = the waiters woken
   cv_signal,        // manager -> waiter's engine: you are woken
-  cv_wake,          // waiter's engine -> its own application thread, once it sleeps in wait
+  cv_wake,          // waiter's engine (or wait_until's timer) -> its own application thread, once it sleeps
+  cv_cancel,        // timed-out waiter -> manager: take me off the queue
+  cv_cancelled,     // manager -> waiter (app): arg = 1 taken off, 0 not queued (a cv_signal is on its way)
   finalizing,       // rank -> every engine at finalize: this rank makes no more calls (no more notifies)
   kLast
 };

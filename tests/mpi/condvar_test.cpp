@@ -3,7 +3,8 @@
 // consumed exactly once, in each producer's order); notify_all as a start gun that wakes every
 // waiter, each exactly once; waits with a predicate taking turns in rank order; several condition
 // variables on one mutex, where a notify wakes only the waiters of its own; notify_one waking the
-// longest waiter; notifies with nobody waiting waking no later wait; the C functions; and misuse
+// longest waiter; notifies with nobody waiting waking no later wait; timed waits (timing out,
+// woken before the deadline, timeouts racing with notifies); the C functions; and misuse
 // (wait without the mutex, with another mutex than the waiters') throwing dsm::error. Shared data is
 // bound to its mutex and read under it, so every check holds under every model. Nothing sleeps to
 // synchronise: a rank that must know another is waiting learns it from a counter that the waiter
@@ -11,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -306,6 +309,113 @@ TEST_F(collective, notify_with_nobody_waiting_wakes_no_later_wait) {
                                            << ": woken by a notify made before it began to wait";
   dsm::barrier();
   dsm::free(b);
+}
+
+// ---- Timed waits.
+
+// Nobody notifies: every rank's wait_for times out, after at least its duration; the waits left
+// nothing queued behind them, so the condition variable then works as before (a stale entry would
+// be reported as a rank waiting twice, or a signal for a rank that does not wait).
+TEST_F(collective, wait_for_times_out_when_nobody_notifies) {
+  long* flag = dsm::alloc<long>(1);
+  dsm::mutex m{90};
+  dsm::condition_variable cv{90}, ready{91};
+  m.bind(flag, sizeof *flag);
+  using std::chrono::milliseconds;
+  long timeouts = 0, early = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::unique_lock lock(m);
+    const auto start = std::chrono::steady_clock::now();
+    timeouts += cv.wait_for(lock, milliseconds(30)) == std::cv_status::timeout;
+    early += std::chrono::steady_clock::now() - start < milliseconds(30);
+    const bool held = lock.owns_lock();
+    early += !held;  // the mutex is held again on return
+  }
+  {
+    std::unique_lock lock(m);
+    const auto deadline = std::chrono::system_clock::now() + milliseconds(20);
+    timeouts += !cv.wait_until(lock, deadline, [&] { return *flag == 1; });  // false: the predicate's value
+  }
+  DSM_EXPECT_ALL(timeouts == 4 && early == 0) << timeouts << " of 4 waits timed out, " << early
+                                              << " returned before their deadline or without the mutex";
+  dsm::barrier();
+  // The same condition variable, untimed: rank 1 waits until rank 0 raises the flag.
+  long seen = 1;
+  if (dsm::rank() == 1) {
+    std::unique_lock lock(m);
+    *flag = 2;  // "waiting"
+    ready.notify_one();
+    cv.wait(lock, [&] { return *flag == 1; });
+    seen = *flag;
+  } else if (dsm::rank() == 0) {
+    std::unique_lock lock(m);
+    ready.wait(lock, [&] { return *flag == 2; });
+    *flag = 1;
+    cv.notify_one();
+  }
+  DSM_EXPECT_ALL(seen == 1) << "rank 1 read " << seen;
+  dsm::barrier();
+  dsm::free(flag);
+}
+
+// A notify before the deadline wakes a timed wait: rank 1 waits with a deadline far away and rank 0
+// notifies once it knows rank 1 waits; the wait returns true long before the deadline.
+TEST_F(collective, wait_for_returns_on_a_notify_before_the_deadline) {
+  long* flag = dsm::alloc<long>(1);
+  dsm::mutex m{92};
+  dsm::condition_variable cv{92}, ready{93};
+  m.bind(flag, sizeof *flag);
+  bool woken = true;
+  if (dsm::rank() == 1) {
+    std::unique_lock lock(m);
+    *flag = 2;
+    ready.notify_one();
+    woken = cv.wait_for(lock, std::chrono::seconds(60), [&] { return *flag == 1; });
+  } else if (dsm::rank() == 0) {
+    std::unique_lock lock(m);
+    ready.wait(lock, [&] { return *flag == 2; });
+    *flag = 1;
+    cv.notify_all();
+  }
+  DSM_EXPECT_ALL(woken) << "rank 1's wait_for reported a timeout";
+  dsm::barrier();
+  dsm::free(flag);
+}
+
+// Timeouts racing with notifies: consumers wait with a 1 ms deadline, loop until every item is
+// counted; the producer (rank 0) adds items one at a time and notifies one waiter each time. A
+// cancel that crosses a signal must neither lose the wake-up nor leave an entry behind; every item
+// must be counted exactly once.
+TEST_F(collective, timeouts_racing_with_notifies_lose_nothing) {
+  constexpr long kCount = 400;
+  long* c = dsm::alloc<long>(2);  // [0]: items made, [1]: items counted
+  dsm::mutex m{94};
+  dsm::condition_variable more{94};
+  m.bind(c, 2 * sizeof *c);
+  long counted_here = 0;
+  if (dsm::rank() == 0) {
+    for (long i = 0; i < kCount; ++i) {
+      {
+        std::lock_guard g(m);
+        ++c[0];
+      }
+      more.notify_one();
+    }
+    more.notify_all();
+  } else {
+    std::unique_lock lock(m);
+    while (c[1] < kCount) {
+      more.wait_for(lock, std::chrono::milliseconds(1), [&] { return c[1] < c[0] || c[1] == kCount; });
+      if (c[1] < c[0]) {
+        ++c[1];
+        ++counted_here;
+      }
+    }
+  }
+  const std::uint64_t counted = dsm_test::sum_over_ranks(static_cast<std::uint64_t>(counted_here));
+  DSM_EXPECT_ALL(counted == static_cast<std::uint64_t>(kCount)) << counted << " items counted of " << kCount;
+  dsm::barrier();
+  dsm::free(c);
 }
 
 // ---- The C functions: ranks 0 and 1 hand a token back and forth.

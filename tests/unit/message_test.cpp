@@ -102,6 +102,17 @@ TEST(Message, ConditionVariableMessages) {
   EXPECT_STREQ(validate(signal, 8, kLim), "unexpected payload");
   const header wake{.type = msg::cv_wake, .to = inbox::app, .src = 1, .id = 3};
   EXPECT_EQ(validate(wake, 0, kLim), nullptr);
+  header timed = wait;
+  timed.arg2 = 1;
+  EXPECT_EQ(validate(timed, 0, kLim), nullptr);
+  timed.arg2 = 2;
+  EXPECT_STREQ(validate(timed, 0, kLim), "bad kind of wait");
+  const header cancel{.type = msg::cv_cancel, .to = inbox::engine, .src = 2, .id = 3};
+  EXPECT_EQ(validate(cancel, 0, kLim), nullptr);
+  header cancelled{.type = msg::cv_cancelled, .to = inbox::app, .src = 1, .id = 3, .arg = 1};
+  EXPECT_EQ(validate(cancelled, 0, kLim), nullptr);
+  cancelled.arg = 3;
+  EXPECT_STREQ(validate(cancelled, 0, kLim), "bad answer to a wait");
   const header leaving{.type = msg::finalizing, .to = inbox::engine, .src = 3};
   EXPECT_EQ(validate(leaving, 0, kLim), nullptr);
 }
