@@ -56,7 +56,8 @@ thread_local std::uint8_t t_tid = 1;
 const char* const kNames[] = {"read miss",     "write miss",     "fetch",         "twin",
                               "diff created",  "diff applied",   "invalidate",    "acquire",
                               "release",       "barrier",        "barrier: flush", "barrier: wait",
-                              "barrier: apply", "barrier: collect", "send",        "handle"};
+                              "barrier: apply", "barrier: collect", "send",        "handle",
+                              "wait",          "notify"};
 static_assert(sizeof kNames / sizeof kNames[0] == static_cast<size_t>(ev::kCount));
 
 const char* id_label(ev e) {
@@ -65,6 +66,7 @@ const char* id_label(ev e) {
     case ev::barrier: case ev::barrier_flush: case ev::barrier_wait: case ev::barrier_apply: case ev::barrier_collect:
       return "number";
     case ev::send: case ev::handle: return "id";
+    case ev::cv_wait: case ev::cv_notify: return "condition variable";
     default: return "unit";
   }
 }
@@ -72,7 +74,7 @@ const char* id_label(ev e) {
 // What the other rank of an event is to it.
 const char* peer_label(ev e) {
   switch (e) {
-    case ev::acquire: return "manager";
+    case ev::acquire: case ev::cv_wait: case ev::cv_notify: return "manager";
     case ev::fetch: return "from";
     case ev::diff_applied: return "writer";
     case ev::invalidate: return "by";

@@ -46,6 +46,8 @@ enum class ev : std::uint16_t {
   barrier_collect,  // lazy release garbage collection: the second barrier and the discard
   send,          // a message to another rank
   handle,        // a message from another rank, while it is handled
+  cv_wait,       // dsm::condition_variable::wait, from the request to the mutex taken again
+  cv_notify,     // notify_one / notify_all, until the manager has answered
   kCount
 };
 const char* name(ev e) noexcept;

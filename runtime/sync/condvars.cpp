@@ -8,6 +8,7 @@
 #include "coherence/protocol.hpp"
 #include "core/invariant.hpp"
 #include "core/log.hpp"
+#include "core/trace.hpp"
 #include "dsm/dsm.hpp"
 #include "sync/locks.hpp"
 
@@ -36,6 +37,7 @@ void condvar_service::sleep_until_woken(std::uint64_t id) {
 }
 
 bool condvar_service::wait(std::uint64_t id, std::uint64_t lock, const clock::time_point* deadline) {
+  trace::span traced(trace::ev::cv_wait, id, manager(id));
   const std::string name = "dsm::condition_variable " + std::to_string(id);
   if (!holds(lock)) {
     throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + ", which does not hold dsm::mutex " +
@@ -170,6 +172,7 @@ void condvar_service::run_timer() {
 }
 
 int condvar_service::notify(std::uint64_t id, bool all) {
+  trace::span traced(trace::ev::cv_notify, id, manager(id));
   std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
