@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
   const long expected = items * (items + 1) / 2;
   const bool ok = taken == items && sum == expected;
   if (dsm::rank() == 0)
-    std::printf("producer_consumer: 1 producer, %d consumers, %ld numbers through %ld slots, sum %ld, expected %ld: %s\n",
+    std::printf("producer_consumer: 1 producer, %d consumers, %ld numbers through %ld slots, sum %ld, expected %ld: "
+                "%s\n",
                 n - 1, taken, kSlots, sum, expected, ok ? "OK" : "FAIL");
 
   dsm::barrier();

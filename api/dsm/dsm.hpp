@@ -306,25 +306,27 @@ class mutex {
 //   std::unique_lock lock(m);
 //   not_empty.wait(lock, [&] { return q->count > 0; });   // sleeps until notified and q has an item
 //   take(q);
-// wait(lock) releases the mutex and sleeps (it never polls) until a notify wakes it, then takes
-// the mutex again before it returns. As in std, releasing and beginning to wait are one step: a
-// notify made by a rank after it took the mutex that wait released is never lost. Waiters are woken
-// in the order they began to wait. wait(lock, pred) is
-// `while (!pred()) wait(lock);`. notify_one() wakes the longest waiter, notify_all() every waiter;
-// with nobody waiting both do nothing. Either may be called with or without holding the mutex, and
-// returns once the waiters it woke are chosen, so it never wakes a wait this rank begins after it.
-// The data the predicate reads is protected by the mutex and made visible by it under every model;
-// under entry consistency bind it to the mutex (mutex::bind), as for any data a lock guards.
-// All ranks waiting at once on one condition variable must use the same mutex. Misuse throws
-// dsm::error before any protocol work: wait without holding the mutex, or with another mutex than
-// the current waiters'. A wake-up without a notify never happens, but write the predicate loop
-// anyway: another rank may take the mutex and change the data between the notify and the wake.
-// wait_for and wait_until give up at a deadline, as in std (std::cv_status::timeout, or the
-// predicate's value); a notify that chose this rank before the deadline still counts as a wake-up.
-// The deadline is measured on this rank's own clock.
-// The condition variable's manager (rank id % ranks()) keeps the FIFO of waiters. If every rank
-// but the waiters of one condition variable calls dsm::finalize, the job ends with an error naming
-// the waiters (waiters with a deadline are not counted: they wake by themselves).
+//
+// wait(lock) releases the mutex and sleeps (it never polls) until a notify wakes it, then takes the
+// mutex again before it returns. As in std, releasing and beginning to wait are one step: a notify
+// made by a rank after it took the mutex that wait released is never lost. wait(lock, pred) is
+// `while (!pred()) wait(lock);`. wait_for and wait_until also give up at a deadline, measured on
+// this rank's clock (std::cv_status::timeout, or the predicate's value); a notify that chose this
+// rank before the deadline still counts as a wake-up.
+//
+// notify_one() wakes the rank that has waited longest, notify_all() every waiter; with nobody
+// waiting both do nothing. Either may be called with or without holding the mutex, and returns
+// once the waiters it wakes are chosen, so it never wakes a wait this rank begins after it. A wait
+// never wakes without a notify, but test the predicate in a loop all the same: another rank may
+// take the mutex and change the data between the notify and the wake-up.
+//
+// The data the predicate reads is guarded by the mutex and made visible by it under every model;
+// under entry consistency bind it to the mutex (mutex::bind), as any data a lock guards. The ranks
+// waiting at once on one condition variable must use one mutex. Misuse throws dsm::error before
+// any protocol work: a wait without holding the mutex, or with another mutex than the current
+// waiters'. The condition variable's manager (rank id % ranks()) keeps the FIFO of waiters; if
+// every rank but its waiters calls dsm::finalize, the job ends with an error naming them (waiters
+// with a deadline are not counted: they wake by themselves).
 class condition_variable {
  public:
   explicit constexpr condition_variable(std::uint64_t id) noexcept : id_(id) {}
@@ -341,9 +343,7 @@ class condition_variable {
 
   template <class Clock, class Duration>
   std::cv_status wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Duration>& t) {
-    const auto left = std::chrono::ceil<std::chrono::steady_clock::duration>(t - Clock::now());
-    return wait_until_steady(lock, std::chrono::steady_clock::now() + left) ? std::cv_status::no_timeout
-                                                                            : std::cv_status::timeout;
+    return wait_until_steady(lock, after(t - Clock::now())) ? std::cv_status::no_timeout : std::cv_status::timeout;
   }
   template <class Clock, class Duration, class Predicate>
   bool wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Duration>& t,
@@ -355,18 +355,21 @@ class condition_variable {
   }
   template <class Rep, class Period>
   std::cv_status wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& d) {
-    return wait_until(lock, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+    return wait_until(lock, after(d));
   }
   template <class Rep, class Period, class Predicate>
   bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& d, Predicate stop_waiting) {
-    return wait_until(lock, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d),
-                      static_cast<Predicate&&>(stop_waiting));
+    return wait_until(lock, after(d), static_cast<Predicate&&>(stop_waiting));
   }
 
   void notify_one();
   void notify_all();
 
  private:
+  template <class Rep, class Period>
+  static std::chrono::steady_clock::time_point after(const std::chrono::duration<Rep, Period>& d) {
+    return std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+  }
   // True if a notify woke it, false at the deadline.
   bool wait_until_steady(std::unique_lock<mutex>& lock, std::chrono::steady_clock::time_point deadline);
   std::uint64_t id_;

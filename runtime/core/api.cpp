@@ -432,7 +432,8 @@ std::uint64_t lock_of_wait(std::uint64_t cv, std::unique_lock<mutex>& lock) {
 }  // namespace
 
 void condition_variable::wait(std::unique_lock<mutex>& lock) { ctx().condvars->wait(id_, lock_of_wait(id_, lock)); }
-bool condition_variable::wait_until_steady(std::unique_lock<mutex>& lock, std::chrono::steady_clock::time_point deadline) {
+bool condition_variable::wait_until_steady(std::unique_lock<mutex>& lock,
+                                           std::chrono::steady_clock::time_point deadline) {
   return ctx().condvars->wait(id_, lock_of_wait(id_, lock), &deadline);
 }
 void condition_variable::notify_one() { ctx().condvars->notify(id_, false); }
