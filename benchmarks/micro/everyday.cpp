@@ -9,6 +9,10 @@
 //                   the word's own, lock, ++, unlock), interleaved round by round.
 //   fetch_add_local rank 0 adds 1 to one word over and over (the lock stays with it). Against: a
 //                   lock-protected increment of another word, the same way.
+//   cv_handoff      (2+ ranks) ranks 0 and 1 pass a turn back and forth through a
+//                   dsm::condition_variable (wait for my turn, give it, notify_one); per hand-off,
+//                   from one rank's notify to the other's return from wait with the lock. Against:
+//                   the lock-protected increment of fetch_add_remote, a lock that moves from rank 0.
 // Under entry consistency every word is bound to its lock (dsm::atomic_ref needs it there), so the
 // atomic runs under exactly the lock the increment takes; under the other models the atomic takes
 // one of the runtime's own locks, chosen by the word's unit. Each row checks the values it leaves.
@@ -17,6 +21,7 @@
 // Usage: mpirun -np 2 ./micro_everyday [--size smoke|quick|full]
 #include <dsm/dsm.hpp>
 
+#include <condition_variable>
 #include <mutex>
 #include <new>
 
@@ -106,6 +111,7 @@ int main(int argc, char** argv) {
     ++counters[k * per_unit];
   };
   long expected = 0;  // per word, after every row
+  double lock_moves_us = 0.0;  // fetch_add_remote's lock-protected increment, the cv row's reference
   if (n >= 2) {
     const long rounds = opt.reps(3);
     std::vector<double> ours, theirs;
@@ -128,6 +134,7 @@ int main(int argc, char** argv) {
       expected += 2;
     }
     const double made = static_cast<double>(words) * static_cast<double>(rounds);
+    lock_moves_us = micro::from_rank1(comm, micro::median(theirs));
     rows.push_back({.bench = "everyday", .op = "fetch_add_remote", .model = model, .ranks = n, .size = opt.size,
                     .median_us = micro::from_rank1(comm, micro::median(ours)),
                     .floor_us = micro::from_rank1(comm, micro::median(theirs)),
@@ -154,6 +161,39 @@ int main(int argc, char** argv) {
                     .floor = "lock; ++; unlock (the lock stays here)", .samples = batches,
                     .msgs_per_op = c.msgs / ops, .bytes_per_op = c.bytes / ops});
   }
+  if (n >= 2) {
+    // ---- cv_handoff ----------------------------------------------------------------------------------
+    const long rounds = opt.reps(100);
+    long* turn = dsm::alloc<long>(1);
+    dsm::mutex m{95000};
+    m.bind(turn, sizeof *turn);
+    dsm::condition_variable cv{95001};
+    long handoffs = 0;
+    double us = 0.0;
+    const bench::traffic c = counted(comm, [&] {
+      if (me > 1) return;
+      const auto t0 = clock_type::now();
+      for (long i = 0; i < rounds; ++i) {
+        std::unique_lock<dsm::mutex> lk(m);
+        cv.wait(lk, [&] { return *turn == me; });
+        *turn = 1 - me;
+        ++handoffs;
+        cv.notify_one();
+      }
+      us = micros_since(t0);
+    });
+    const double made = 2.0 * static_cast<double>(rounds);
+    const bool ok = me > 1 || micro::from_rank1(comm, static_cast<double>(handoffs)) == static_cast<double>(rounds);
+    all_ok &= ok;
+    rows.push_back({.bench = "everyday", .op = "cv_handoff", .model = model, .ranks = n, .size = opt.size,
+                    .median_us = micro::from_rank1(comm, us) / made, .floor_us = lock_moves_us,
+                    .floor = "lock; ++; unlock (lock moves from rank 0)", .samples = static_cast<long>(made),
+                    .msgs_per_op = c.msgs / made, .bytes_per_op = c.bytes / made, .verified = ok,
+                    .check = ok ? "every turn passed" : "turns lost"});
+    dsm::barrier();
+    dsm::free(turn);
+  }
+
   // Every increment counted: word 0 took batch * batches more on rank 0, in each of the two ways.
   dsm::barrier();
   long wrong = 0;
