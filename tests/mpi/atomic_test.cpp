@@ -20,19 +20,10 @@
 namespace {
 
 using dsm_test::collective;
+using dsm_test::error_of;
 using dsm_test::sum_over_ranks;
 
 bool entry() { return dsm::current_model() == dsm::model::entry; }
-
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const dsm::error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST_F(collective, a_histogram_filled_by_every_rank_holds_the_exact_counts) {
   constexpr int kBins = 64, kAdds = 1500;

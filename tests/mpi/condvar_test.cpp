@@ -446,26 +446,17 @@ TEST_F(collective, c_functions_hand_a_token_back_and_forth) {
 
 // ---- Misuse a rank can see on its own throws dsm::error, and the condition variable still works.
 
-std::string message_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const dsm::error& e) {
-    return e.what();
-  }
-  return "(no dsm::error)";
-}
-
 TEST_F(collective, wait_without_the_mutex_throws) {
   const std::string me = std::to_string(dsm::rank());
   dsm::mutex m{80};
   dsm::condition_variable cv{80};
   std::unique_lock unlocked(m, std::defer_lock);
-  const std::string no_lock = message_of([&] { cv.wait(unlocked); });
+  const std::string no_lock = dsm_test::error_of([&] { cv.wait(unlocked); });
   DSM_EXPECT_ALL(no_lock == "dsm::condition_variable 80: wait by rank " + me +
                                 " with a std::unique_lock that holds no dsm::mutex")
       << no_lock;
   std::unique_lock adopted(m, std::adopt_lock);  // claims a lock this rank does not hold
-  const std::string not_held = message_of([&] { cv.wait(adopted); });
+  const std::string not_held = dsm_test::error_of([&] { cv.wait(adopted); });
   adopted.release();
   DSM_EXPECT_ALL(not_held == "dsm::condition_variable 80: wait by rank " + me + ", which does not hold dsm::mutex 80")
       << not_held;
@@ -489,7 +480,7 @@ TEST_F(collective, waiting_with_another_mutex_than_the_waiters_throws) {
     }
     {
       std::unique_lock wrong(other);
-      refused = message_of([&] { cv.wait(wrong); });
+      refused = dsm_test::error_of([&] { cv.wait(wrong); });
     }
     std::lock_guard g(m);
     flags[1] = 1;

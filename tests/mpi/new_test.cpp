@@ -26,6 +26,7 @@
 namespace {
 
 using dsm_test::collective;
+using dsm_test::error_of;
 
 struct item {
   int rank;
@@ -33,17 +34,6 @@ struct item {
   double value;
   item* self;
 };
-
-// dsm::error's message from fn, or "" if it did not throw one.
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const dsm::error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST_F(collective, each_rank_allocates_alone_and_every_rank_reads) {
   constexpr int kItems = 200;

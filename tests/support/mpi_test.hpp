@@ -92,6 +92,17 @@ inline traffic traffic_now() {
   return {sum_over_ranks(s.bytes_sent), sum_over_ranks(s.messages_sent)};
 }
 
+// The message of the dsm::error that fn() throws, or "" if it throws none. Not collective.
+template <class Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const dsm::error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline std::string describe(const combined& c, const char* expression) {
   std::string s = "`";
   s += expression;
