@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# run.sh: the README's main command. Sets up the machine, builds dsm in build/, then runs every example
-# (hello, counter, jacobi, hello_c, bank, kv_table) under every consistency model implemented so far, with DSM_STATS
-# writing a JSON file per run, and prints one table: example, model, ranks, wall time, messages and
-# bytes sent by all ranks, and whether the example's own check passed. Exits non-zero if any run failed.
-# The logs of failed runs are printed below the table.
+# run.sh: the README's main command. Sets up the machine, builds dsm in build/, then runs every
+# example (hello, counter, jacobi, hello_c, bank, kv_table, work_queue, shared_vector, histogram,
+# producer_consumer) under every consistency model implemented so far, with DSM_STATS writing a JSON
+# file per run, and prints one table: example, model, ranks, wall time, messages and bytes sent by
+# all ranks, and whether the example's own check passed. Exits non-zero if any run failed. The logs
+# of failed runs are printed below the table.
 set -euo pipefail
 
 # example:ranks runs, each under every model above.
-RUNS="hello:2 counter:2 counter:4 jacobi:2 jacobi:4 hello_c:2 bank:2 bank:4 kv_table:2"
+RUNS="hello:2 counter:2 counter:4 jacobi:2 jacobi:4 hello_c:2 bank:2 bank:4 kv_table:2 work_queue:2 shared_vector:2
+      histogram:2 producer_consumer:2"
 # Seconds before one run counts as hung (each takes about a second).
 RUN_TIMEOUT=${DSM_RUN_TIMEOUT:-120}
 
@@ -23,7 +25,7 @@ echo "== run.sh: [2/3] build ($BUILD_DIR/, -j2)"
 mkdir -p "$BUILD_DIR"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD_DIR/configure.log" 2>&1 \
   || { cat "$BUILD_DIR/configure.log"; echo "== run.sh: configure failed"; exit 1; }
-cmake --build "$BUILD_DIR" -j2 --target hello counter jacobi hello_c bank kv_table >"$BUILD_DIR/build.log" 2>&1 \
+cmake --build "$BUILD_DIR" -j2 --target hello counter jacobi hello_c bank kv_table work_queue shared_vector histogram producer_consumer >"$BUILD_DIR/build.log" 2>&1 \
   || { cat "$BUILD_DIR/build.log"; echo "== run.sh: build failed"; exit 1; }
 # The consistency models the runtime implements, as the build recorded them (DSM_MODELS in the
 # top-level CMakeLists.txt).
