@@ -55,6 +55,7 @@ class buffer {
     if (reads || !dense) std::memcpy(copy_->data(), start_, span);
   }
   buffer(buffer&&) = default;
+  buffer& operator=(buffer&&) = default;
 
   // What to hand to MPI.
   void* get() const { return copy_ ? copy_->data() - (start_ - static_cast<std::byte*>(user_)) : user_; }
@@ -83,8 +84,9 @@ class pending_table {
  public:
   void add(MPI_Request r, buffer b) {
     std::lock_guard<std::mutex> g(mu_);
-    table_.emplace(r, std::move(b));
-    count_.fetch_add(1, std::memory_order_relaxed);
+    // A handle already here belongs to a request that ended in a way not wrapped (MPI_Request_free):
+    // MPI has given the handle out again, and the new request's copy takes its place.
+    if (table_.insert_or_assign(r, std::move(b)).second) count_.fetch_add(1, std::memory_order_relaxed);
   }
   bool any() const { return count_.load(std::memory_order_relaxed) != 0; }
   // The requests of `reqs` that are in the table (as they were before a completing call).
