@@ -66,7 +66,7 @@ for model in $DSM_MODELS; do
     check=FAIL
     if [[ $status -eq 0 ]] && grep -q ": OK$" "$log"; then check=OK; fi
     [[ $check == OK ]] || failed+=("$id")
-    rows+=("$(printf '%-8s %-12s %5s %5d.%03d %10s %12s  %s' "$example" "$model" "$ranks" \
+    rows+=("$(printf '%-17s %-12s %5s %5d.%03d %10s %12s  %s' "$example" "$model" "$ranks" \
       $((ms / 1000)) $((ms % 1000)) \
       "$(stats_field "$json" messages_sent)" "$(stats_field "$json" bytes_sent)" "$check")")
     echo "   $id: $check"
@@ -74,7 +74,7 @@ for model in $DSM_MODELS; do
 done
 
 echo
-printf '%-8s %-12s %5s %9s %10s %12s  %s\n' example model ranks "time (s)" messages bytes check
+printf '%-17s %-12s %5s %9s %10s %12s  %s\n' example model ranks "time (s)" messages bytes check
 printf '%s\n' "${rows[@]}"
 echo
 
