@@ -42,10 +42,8 @@ void* arenas::allocate(std::size_t bytes, std::size_t align) {
   void* p = align <= alignof(std::max_align_t) ? mine_->allocate(bytes) : mine_->allocate_aligned(bytes, align);
   if (p == nullptr) return nullptr;
   const std::uint64_t off = static_cast<std::uint64_t>(static_cast<std::byte*>(p) - base_);
-  const std::uint64_t size = mine_->size(p);  // reads the block's header: may fault, so not under mu_
   std::lock_guard<std::mutex> g(mu_);
   live_.insert(off);
-  in_use_ += size;
   return p;
 }
 
@@ -58,7 +56,7 @@ arenas::freed arenas::free(void* p) {
       std::lock_guard<std::mutex> g(mu_);
       if (live_.erase(off) == 0) return freed::not_live;
     }
-    give_back(p);
+    mine_->deallocate(p);  // the arena's headers may fault: not under mu_
     take_back();
     return freed::ok;
   }
@@ -81,21 +79,7 @@ void arenas::take_back() {
     if (returned_.empty()) return;
     blocks.swap(returned_);
   }
-  for (const std::uint64_t off : blocks) give_back(base_ + off);
-}
-
-void arenas::give_back(void* p) {
-  const std::uint64_t size = mine_->size(p);
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    in_use_ -= size;
-  }
-  mine_->deallocate(p);
-}
-
-std::uint64_t arenas::in_use() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return in_use_;
+  for (const std::uint64_t off : blocks) mine_->deallocate(base_ + off);
 }
 
 void arenas::handle(const header& h) {

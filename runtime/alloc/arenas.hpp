@@ -42,9 +42,6 @@ class arenas {
   // Gives back a block allocate() returned on any rank. not_arena: p is outside every arena;
   // not_live: no live block starts at p (never allocated, or freed already).
   freed free(void* p);
-  // This rank's arena: bytes handed out and not yet freed (its own frees and others' both counted).
-  std::uint64_t in_use() const;
-  std::uint64_t per_rank() const { return per_rank_; }
 
   // arena_free, at the owner's engine.
   void handle(const header& h);
@@ -53,10 +50,9 @@ class arenas {
 
  private:
   class algorithm;
-  // Gives the blocks other ranks freed back to the algorithm (application thread).
+  // Gives the blocks other ranks freed back to the algorithm (application thread). It reads and
+  // writes the arena's headers, which may fault: never under mu_.
   void take_back();
-  // Gives one block back. Reads and writes the arena's headers, which may fault: never under mu_.
-  void give_back(void* p);
 
   context& ctx_;
   std::byte* base_;          // the first arena, in the application view
@@ -65,10 +61,9 @@ class arenas {
 
   // The sets below, which the engine reads too. Never held across an access to the arena itself: a
   // fault there may need this rank's engine, which may be waiting for mu_.
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::unordered_set<std::uint64_t> live_;  // this arena's live blocks, as offsets in the arena
   std::vector<std::uint64_t> returned_;     // freed by other ranks, not yet given back
-  std::uint64_t in_use_ = 0;
 };
 
 }  // namespace dsm::rt
