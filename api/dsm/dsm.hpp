@@ -398,6 +398,8 @@ struct object_ref {
 bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out);
 // Collective: the constructed object is visible to every rank.
 void object_made(const object_ref& o);
+// Collective: frees the object's memory and what every rank keeps of its lock.
+void destroy_object(const object_ref& o);
 void open_object(const object_ref& o, bool write);
 void close_object(const object_ref& o, bool write) noexcept;
 }  // namespace detail
@@ -464,10 +466,12 @@ object<T> make_object(Args&&... args) {
   return obj;
 }
 
-// Collective: frees the object's memory; every copy of the handle object becomes dangling.
+// Collective: frees the object's memory and its lock's state on every rank; every copy of the handle
+// object becomes dangling. No rank may hold the object's lock (the job ends with a message if one
+// does). The next object made may reuse the lock id.
 template <class T>
 void destroy(object<T>& o) {
-  detail::free_bytes(o.o_.p);
+  detail::destroy_object(o.o_);
   o.o_ = {};
 }
 
@@ -587,6 +591,8 @@ struct statistics {
   std::uint64_t remaps = 0;  // faults served locally after the runtime dropped a mapping
   std::uint64_t ring_full_waits = 0;  // messages that found a node-mate's ring full and waited in this rank
   std::uint64_t protocol_bytes = 0;  // now, not a count: twins, diffs and write notices kept (lazy release)
+  std::uint64_t lock_records = 0;  // now, not a count: locks this rank keeps a record of (as a holder, and as a manager)
+  std::uint64_t waiting_peak = 0;  // the most messages that have waited at once in this rank for ring space
 };
 statistics stats() noexcept;
 

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "coherence/protocol.hpp"
+#include "core/invariant.hpp"
 #include "core/log.hpp"
 #include "core/trace.hpp"
 #include "dsm/dsm.hpp"
@@ -163,6 +164,25 @@ class entry final : public protocol, private bound_filter {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     auto it = holders_.find(id);
     return it != holders_.end() && it->second.held == mode::exclusive;
+  }
+
+  bool holds(std::uint64_t id) override {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    auto it = holders_.find(id);
+    return it != holders_.end() && it->second.held != mode::none;
+  }
+
+  bool forget_lock(std::uint64_t id) override {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    auto d = dirs_.find(id);
+    if (d != dirs_.end() && (d->second.busy || !d->second.queue.empty())) return false;  // an answer is on its way
+    auto h = holders_.find(id);
+    DSM_INVARIANT(h == holders_.end() || (h->second.held == mode::none && !h->second.kept),
+                  "entry: lock %llu forgotten by rank %d while in use", static_cast<unsigned long long>(id), ctx_.rank);
+    if (h != holders_.end()) holders_.erase(h);
+    if (d != dirs_.end()) dirs_.erase(d);
+    count_records();
+    return true;
   }
 
   void check_write(const std::byte* addr) override {
@@ -289,14 +309,19 @@ class entry final : public protocol, private bound_filter {
 
   holder& state(std::uint64_t id) {
     auto [it, fresh] = holders_.try_emplace(id);
+    if (fresh) count_records();
     if (fresh && manager(id) == ctx_.rank) it->second.copy = mode::exclusive;  // the data starts at the manager
     return it->second;
   }
   directory& dir(std::uint64_t id) {
     auto [it, fresh] = dirs_.try_emplace(id);
-    if (fresh) it->second.owner = ctx_.rank;
+    if (fresh) {
+      it->second.owner = ctx_.rank;
+      count_records();
+    }
     return it->second;
   }
+  void count_records() { ctx_.stats.lock_records.store(holders_.size() + dirs_.size(), std::memory_order_relaxed); }
 
   static bool conflicts(const holder& s, const forward& f) {
     return f.want == mode::exclusive ? s.held != mode::none : s.held == mode::exclusive;

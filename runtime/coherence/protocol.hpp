@@ -74,6 +74,11 @@ class protocol {
   virtual std::optional<std::uint64_t> any_held() { return std::nullopt; }
   // True if this rank holds the lock exclusively now (dsm::condition_variable checks it). state_mu not held.
   virtual bool holds_exclusive(std::uint64_t /*lock*/) { return false; }
+  // True if this rank holds the lock in either mode now. state_mu not held.
+  virtual bool holds(std::uint64_t /*lock*/) { return false; }
+  // As lock_service::forget: drops the lock's state here, false (keeping it) while this rank, its
+  // manager, still awaits an answer about it. state_mu not held.
+  virtual bool forget_lock(std::uint64_t /*lock*/) { return true; }
   // DSM_CHECK=1: the fault handler reports every write fault here before write_miss, and asks
   // after it whether the unit must lose write access again after this one write (it holds data
   // bound to a lock this rank does not hold exclusively). state_mu not held.

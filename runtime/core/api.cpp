@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "alloc/allocator.hpp"
 #include "alloc/arenas.hpp"
@@ -481,7 +483,13 @@ bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out) {
   rt::context& c = ctx();
   if (bytes == 0) throw dsm::error("dsm::make_object: an object of 0 bytes");
   void* p = alloc_bytes(bytes, align);
-  const std::uint64_t lock = kObjectLocks + c.objects++;
+  std::uint64_t lock = kObjectLocks + c.objects;
+  if (c.free_objects.empty()) {
+    ++c.objects;
+  } else {
+    lock = c.free_objects.back();
+    c.free_objects.pop_back();
+  }
   {
     // Its last unit holds only the object's tail: only those bytes move.
     std::lock_guard<rt::runtime_mutex> op(c.op_mu);
@@ -497,6 +505,28 @@ bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out) {
 }
 
 void object_made(const object_ref&) { barrier(); }
+
+void destroy_object(const object_ref& o) {
+  if (o.p == nullptr) return;
+  rt::context& c = ctx();
+  const bool serves = c.proto->serves_locks();
+  const bool held = serves ? c.proto->holds(o.lock) : c.locks->holds(o.lock);
+  // Every rank is done with the object: nobody holds or waits for its lock. A rank that holds it
+  // makes the calls disagree, and the job ends with a message naming it.
+  c.barriers->arrive(rt::collective::destroy, held ? rt::kLockHeld : o.lock);
+  if (held) throw dsm::error("dsm::destroy: rank " + std::to_string(c.rank) + " holds the object's lock");
+  // The lock's manager may still await a message about it that left before the barrier (a try's
+  // probe result, an entry holder's answer); it arrives within a message's flight.
+  for (;;) {
+    {
+      std::lock_guard<rt::runtime_mutex> op(c.op_mu);
+      if (serves ? c.proto->forget_lock(o.lock) : c.locks->forget(o.lock)) break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  free_bytes(o.p);
+  c.free_objects.push_back(o.lock);
+}
 
 void open_object(const object_ref& o, bool write) {
   if (o.p == nullptr) throw dsm::error("dsm::object: a handle on an empty object");

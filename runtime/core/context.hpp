@@ -127,7 +127,10 @@ class context {
   std::unique_ptr<arenas> arena;     // allocation by one rank (dsm::malloc_bytes), the DSM_ARENA bytes a rank above
   limits lim;
   bindings bound;              // ranges bound to locks (dsm::mutex::bind), the same on every rank
-  std::uint64_t objects = 0;   // objects made so far (dsm::make_object), the same on every rank
+  // The lock ids of objects (dsm::make_object), the same on every rank: ids below objects have been
+  // given out; those in free_objects belong to destroyed objects and are given out again first.
+  std::uint64_t objects = 0;
+  std::vector<std::uint64_t> free_objects;
 
   runtime_mutex state_mu;  // protocol state
   runtime_mutex op_mu;     // one application operation at a time

@@ -30,7 +30,9 @@ namespace dsm::rt {
   X(barriers)              \
   X(remaps)                \
   X(ring_full_waits)       \
-  X(protocol_bytes)
+  X(protocol_bytes)        \
+  X(lock_records)          \
+  X(waiting_peak)
 
 struct counters {
 #define DSM_DECLARE(name) std::atomic<std::uint64_t> name{0};

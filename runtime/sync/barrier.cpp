@@ -20,6 +20,9 @@ std::string describe(std::uint64_t kind, std::uint64_t arg) {
       return arg == kForeignPointer ? "dsm::free(a pointer dsm::alloc did not return)"
                                     : "dsm::free(offset " + std::to_string(arg) + " of the global space)";
     case collective::finalize: return "dsm::finalize()";
+    case collective::destroy:
+      return arg == kLockHeld ? "dsm::destroy(an object whose lock it holds)"
+                              : "dsm::destroy(the object of lock " + std::to_string(arg) + ")";
     case collective::bind: {
       char sum[32];
       std::snprintf(sum, sizeof sum, "%016llx", static_cast<unsigned long long>(arg));

@@ -20,7 +20,9 @@
 
 namespace dsm::rt {
 
-enum class collective : std::uint64_t { barrier = 1, alloc = 2, free = 3, finalize = 4, bind = 5 };
+enum class collective : std::uint64_t { barrier = 1, alloc = 2, free = 3, finalize = 4, bind = 5, destroy = 6 };
+// The argument of a dsm::destroy by a rank that holds the object's lock.
+constexpr std::uint64_t kLockHeld = ~std::uint64_t{0} - 1;
 // The argument of a dsm::free whose pointer dsm::alloc did not return.
 constexpr std::uint64_t kForeignPointer = ~std::uint64_t{0};
 

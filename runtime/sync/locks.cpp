@@ -11,6 +11,7 @@ namespace dsm::rt {
 
 lock_service::lock_state& lock_service::state(std::uint64_t id) {
   auto [it, fresh] = locks_.try_emplace(id);
+  if (fresh) ctx_.stats.lock_records.store(locks_.size(), std::memory_order_relaxed);
   if (fresh && manager(id) == ctx_.rank) {
     it->second.have_token = true;  // a lock starts free, its token at its manager
     it->second.last = ctx_.rank;
@@ -246,6 +247,26 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
     }
     default: fatal("lock service: unexpected %s from rank %d", msg_name(h.type), h.src);
   }
+}
+
+bool lock_service::forget(std::uint64_t id) {
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+  auto it = locks_.find(id);
+  if (it != locks_.end()) {
+    const lock_state& s = it->second;
+    DSM_INVARIANT(!s.held && s.next < 0 && !s.requeue, "lock %llu forgotten by rank %d while in use",
+                  static_cast<unsigned long long>(id), ctx_.rank);
+    if (s.probing || !s.held_back.empty()) return false;
+  }
+  // The manager puts the word back to "token at the manager, free" as its own state goes back,
+  // before any rank can use the id again (the caller's next collective call orders that).
+  if (node_ && manager(id) == ctx_.rank) {
+    std::atomic<std::uint64_t>* w = it != locks_.end() && it->second.word_known ? it->second.word : node_->word(id);
+    if (w != nullptr) node_->reset(*w);
+  }
+  if (it != locks_.end()) locks_.erase(it);
+  ctx_.stats.lock_records.store(locks_.size(), std::memory_order_relaxed);
+  return true;
 }
 
 void lock_service::handle_reply(app_op& op, const header& h) {

@@ -41,6 +41,10 @@ class lock_service {
   void handle(const header& h, std::span<const std::byte> payload);
   // A reply for the application thread's current lock operation.
   void handle_reply(app_op& op, const header& h);
+  // Drops what this rank keeps of lock id, as if it had never been used: for a lock that nobody
+  // holds or waits for on any rank (an object being destroyed, after a barrier). False, keeping it,
+  // if this rank is its manager and still awaits a probe's result. Takes state_mu.
+  bool forget(std::uint64_t id);
 
  private:
   struct lock_state {

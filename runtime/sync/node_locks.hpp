@@ -17,7 +17,9 @@
 // it (that request, when it arrives, waits for this release), unless a try is in progress: then it
 // waits for the token to go to whoever displaced it and queues behind, so that a try that claimed
 // the lock is never left waiting through the holder's next critical section. When the table is
-// full, a lock not in it stays with the message path for good: every rank sees the same.
+// full, a lock not in it stays with the message path for good: every rank sees the same. Entries
+// are never removed; the locks of objects reuse theirs, since a destroyed object's lock id is given
+// to the next object made (runtime/core/api.cpp).
 #ifndef DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
 #define DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
 
@@ -54,6 +56,12 @@ class node_locks {
   void end_try(std::atomic<std::uint64_t>& w) const { tries(w).fetch_sub(1, std::memory_order_seq_cst); }
   // At a release with nobody known to wait: marks the lock free unless somebody asked meanwhile.
   void mark_free(std::atomic<std::uint64_t>& w) const;
+  // The lock as created (token at its manager, free, no try in progress), for an id used again
+  // after its object was destroyed. Nobody may use the word meanwhile. Its entry keeps its key.
+  void reset(std::atomic<std::uint64_t>& w) const {
+    tries(w).store(0, std::memory_order_relaxed);
+    w.store(0, std::memory_order_release);
+  }
 
   static constexpr std::size_t kCapacity = std::size_t{1} << 16;
 

@@ -167,7 +167,10 @@ class node_transport final : public transport {
       if (!payload.empty()) std::memcpy(m.data() + head.size(), payload.data(), payload.size());
       line.messages.push_back(std::move(m));
       line.count.fetch_add(1);
-      waiting_total_.fetch_add(1);
+      const std::uint64_t now = waiting_total_.fetch_add(1) + 1;
+      std::uint64_t peak = stats_.waiting_peak.load(std::memory_order_relaxed);
+      while (now > peak && !stats_.waiting_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+      }
     }
     bump(stats_.ring_full_waits);
     peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();  // our engine sends it on

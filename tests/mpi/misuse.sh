@@ -39,6 +39,8 @@ case $case_name in
     want='dsm: rank 0: fatal: every other rank has called dsm::finalize, but rank 1 waits on dsm::condition_variable 0: nobody is left to notify' ;;
   finalize_while_waiting_here)
     want='dsm: rank 1: fatal: every other rank has called dsm::finalize, but rank 1 waits on dsm::condition_variable 1: nobody is left to notify' ;;
+  destroy_holding_lock)
+    want='fatal: collective calls out of step: rank 0 called dsm::destroy\(the object of lock [0-9]+\) while rank 1 called dsm::destroy\(an object whose lock it holds\)' ;;
   c_cond_wait_not_held)
     want='dsm: rank 1: fatal: dsm::condition_variable 3: wait by rank 1, which does not hold dsm::mutex 9' ;;
   *)

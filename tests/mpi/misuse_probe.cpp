@@ -15,6 +15,7 @@
 //   nobody notifies; rank 0 finalizes.
 // finalize_while_waiting_here: the same on condition variable 1, which rank 1 manages itself.
 // c_cond_wait_not_held: rank 1 calls dsm_cond_wait(3, 9) without holding lock 9.
+// destroy_holding_lock: rank 1 destroys an object while it holds a write handle on it.
 // A run that gets to the end prints "misuse_probe: not detected".
 #include <pthread.h>
 #include <signal.h>
@@ -77,6 +78,14 @@ int main(int argc, char** argv) {
       dsm::condition_variable cv{what == "finalize_while_waiting_here" ? 1u : 0u};
       std::unique_lock lock(m);
       cv.wait(lock);
+    }
+  } else if (what == "destroy_holding_lock") {
+    auto o = dsm::make_object<long>(7L);
+    if (me == 1) {
+      auto w = o.write();
+      dsm::destroy(o);
+    } else {
+      dsm::destroy(o);
     }
   } else if (what == "c_cond_wait_not_held") {
     if (me == 1) dsm_cond_wait(3, 9);
