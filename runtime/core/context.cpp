@@ -1,6 +1,9 @@
 // context.cpp: message posting, the engine thread and the application thread's wait; see context.hpp.
 #include "core/context.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -158,6 +161,11 @@ void context::receive_app(app_op& op) {
 }
 
 void context::start_engine() {
+  // The program's signals are for its own thread: a handler run on the engine thread that touched
+  // shared memory would wait for the engine it stopped. The thread starts with every signal blocked.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   engine_ = std::thread([this] {
     if (place.bind && !node->bind_thread(place.engine_cpus)) {
       const int err = errno;
@@ -171,6 +179,7 @@ void context::start_engine() {
     // our goodbye, which is among it or behind it.
     while (!net->send_waiting()) std::this_thread::sleep_for(std::chrono::microseconds(200));
   });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void context::stop_engine() {
