@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # soak.sh: the long run of tests/stress/lock_stress. Builds lock_stress in build/, then runs it with
 # --soak (1,000,000 lock acquires in total over 64 locks, with random writes and a barrier every 250
-# acquires per rank; DSM_STRESS_OPS=N for another count) at 4 ranks and at 8 ranks (oversubscribed)
-# under every model the build implements (build/models.txt), with DSM_GC_BYTES=1M, and prints one
-# line per run (acquires, seconds, acquires per second, peak protocol bytes, peak RSS growth, OK or
-# FAIL). Every run checks exact results and bounded memory (see lock_stress.cpp) and has a timeout
+# acquires per rank, and 100,000 objects made and destroyed; DSM_STRESS_OPS=N for another acquire
+# count) at 4 ranks and, with 10,000 objects, at 8 ranks (oversubscribed) under every model the build
+# implements (build/models.txt), with DSM_GC_BYTES=1M, and prints one line per run (acquires,
+# seconds, acquires per second, peak protocol bytes, peak lock records, peak RSS growth, RSS growth
+# over the second half, OK or FAIL). Every run checks exact results and bounded memory (see lock_stress.cpp) and has a timeout
 # of DSM_SOAK_TIMEOUT seconds (default 1800): a deadlock is a failure. DSM_CHAOS=<seed> in the
 # environment runs the soak under injected faults. Exits non-zero if any run failed.
-#   bash scripts/soak.sh            # about 10 minutes on a 2-core machine
+#   bash scripts/soak.sh            # about 40 minutes on a 2-core machine
 #   DSM_STRESS_OPS=300000 DSM_CHAOS=1 bash scripts/soak.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,7 +28,9 @@ trap 'rm -f "$log"' EXIT
 echo "soak.sh: lock_stress --soak${DSM_STRESS_OPS:+ (DSM_STRESS_OPS=$DSM_STRESS_OPS)}${DSM_CHAOS:+ under DSM_CHAOS=$DSM_CHAOS}"
 for model in $models; do
   for np in 4 8; do
-    DSM_MODEL=$model timeout "$TIMEOUT" "${MPIRUN[@]}" -np "$np" "$BUILD_DIR/tests/stress/lock_stress" --soak >"$log" 2>&1
+    objects=()
+    [[ $np -eq 8 ]] && objects=(--objects=10000)
+    DSM_MODEL=$model timeout "$TIMEOUT" "${MPIRUN[@]}" -np "$np" "$BUILD_DIR/tests/stress/lock_stress" --soak "${objects[@]}" >"$log" 2>&1
     rc=$?
     line=$(grep "^lock_stress: model" "$log")
     if [[ $rc -eq 0 ]]; then

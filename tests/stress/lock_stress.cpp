@@ -2,8 +2,8 @@
 // periodic barriers; every increment must be accounted for, nothing may deadlock, and the memory
 // the runtime holds must stay bounded. Runs under every model.
 //
-//   mpirun -np 4 ./lock_stress [--ops=N] [--soak] [--locks=L] [--barrier-every=B]
-//                              [--protocol-bound=BYTES] [--rss-bound=BYTES]
+//   mpirun -np 4 ./lock_stress [--ops=N] [--soak] [--locks=L] [--barrier-every=B] [--objects=K]
+//                              [--protocol-bound=BYTES] [--rss-bound=BYTES] [--flat-bound=BYTES]
 //
 // N acquires in total over all ranks (default 100,000; --soak: 1,000,000; DSM_STRESS_OPS, if set,
 // replaces either), spread over L locks (default 64). Lock l guards one record: a counter, a stamp
@@ -19,6 +19,13 @@
 // end every rank checks every counter, tally and slot against the sums of what each rank did
 // (gathered with MPI, outside the global space), and that dsm::stats().protocol_bytes and the
 // resident set (VmRSS) stayed under their bounds at every barrier (defaults 3 MiB and 96 MiB).
+//
+// Objects: K objects (default 0; --soak: 100,000) are made and destroyed along the way, in equal
+// batches at the barriers: every rank increments each object of a batch under a write handle, then,
+// after a barrier, reads it back exactly, and the batch is destroyed. What a rank keeps of locks
+// (dsm::stats().lock_records) must stay within what L locks need (2 L + 4) at every barrier, and the
+// memory must be flat: the resident set at the end may exceed the one at half-way by at most
+// --flat-bound (default 8 MiB), however long the run.
 //
 // Prints one line per run on rank 0: model, ranks, acquires, seconds, acquires per second, peak
 // protocol bytes and peak RSS growth over all ranks. Exit status 0 iff every check held on every
@@ -116,13 +123,17 @@ int main(int argc, char** argv) {
   // tests set to 1M), and the growth of the resident set over its size after set-up.
   const std::uint64_t protocol_bound = static_cast<std::uint64_t>(option(argc, argv, "--protocol-bound", 3L << 20));
   const std::uint64_t rss_bound = static_cast<std::uint64_t>(option(argc, argv, "--rss-bound", 96L << 20));
-  if (total_ops < n || locks < 2 || barrier_every < 1) {
-    if (me == 0) std::fprintf(stderr, "lock_stress: need --ops >= ranks, --locks >= 2, --barrier-every >= 1\n");
+  const std::uint64_t flat_bound = static_cast<std::uint64_t>(option(argc, argv, "--flat-bound", 8L << 20));
+  const long objects = option(argc, argv, "--objects", flag(argc, argv, "--soak") ? 100000 : 0);
+  if (total_ops < n || locks < 2 || barrier_every < 1 || objects < 0) {
+    if (me == 0) std::fprintf(stderr, "lock_stress: need --ops >= ranks, --locks >= 2, --barrier-every >= 1, --objects >= 0\n");
     return 2;
   }
   const long my_ops = total_ops / n + (me < total_ops % n ? 1 : 0);
   // Every rank makes the same number of barrier calls: the most acquires any rank makes.
   const long max_ops = total_ops / n + (total_ops % n != 0 ? 1 : 0);
+  const long phases = (max_ops + barrier_every - 1) / barrier_every;
+  const long batch = (objects + phases - 1) / phases;  // objects made at each barrier
 
   record* data = dsm::alloc<record>(static_cast<std::size_t>(locks));
   // Each record is bound to its lock (entry consistency moves it with the lock; the other models
@@ -154,9 +165,25 @@ int main(int argc, char** argv) {
 
   dsm::barrier();
   const std::uint64_t rss0 = rss_bytes();
-  std::uint64_t peak_protocol = 0, peak_rss_growth = 0;
+  std::uint64_t peak_protocol = 0, peak_rss_growth = 0, peak_records = 0, rss_half = 0;
   std::uint64_t done = 0;  // acquires by this rank
-  long barriers = 0;
+  long barriers = 0, made = 0;
+  const std::uint64_t records_bound = 2 * static_cast<std::uint64_t>(locks) + 4;
+  // A batch of objects: made, incremented by every rank, read back exactly, destroyed.
+  auto objects_batch = [&] {
+    const long count = std::min(batch, objects - made);
+    std::vector<dsm::object<std::uint64_t>> batch_objects;
+    for (long i = 0; i < count; ++i) batch_objects.push_back(dsm::make_object<std::uint64_t>(static_cast<std::uint64_t>(made + i)));
+    for (auto& o : batch_objects) *o.write() += 1;
+    dsm::barrier();
+    for (long i = 0; i < count; ++i) {
+      const std::uint64_t v = *batch_objects[static_cast<std::size_t>(i)].read();
+      check(v == static_cast<std::uint64_t>(made + i + n),
+            "object " + std::to_string(made + i) + " reads " + std::to_string(v) + ", expected " + std::to_string(made + i + n));
+    }
+    for (auto& o : batch_objects) dsm::destroy(o);
+    made += count;
+  };
   const auto start = std::chrono::steady_clock::now();
   auto meet = [&] {
     dsm::barrier();
@@ -167,10 +194,14 @@ int main(int argc, char** argv) {
     const std::uint64_t expected = sum_all(done);
     check(sum == expected, "after barrier " + std::to_string(barriers) + " the counters sum to " + std::to_string(sum) +
                                ", expected " + std::to_string(expected));
-    peak_protocol = std::max(peak_protocol, dsm::stats().protocol_bytes);
+    dsm::barrier();  // nobody writes again until every rank has read
+    if (made < objects) objects_batch();
+    const dsm::statistics st = dsm::stats();
+    peak_protocol = std::max(peak_protocol, st.protocol_bytes);
+    peak_records = std::max(peak_records, st.lock_records);
     const std::uint64_t rss = rss_bytes();
     peak_rss_growth = std::max(peak_rss_growth, rss > rss0 ? rss - rss0 : 0);
-    dsm::barrier();  // nobody writes again until every rank has read
+    if (barriers == phases / 2) rss_half = rss;
   };
 
   for (long step = 0; step < max_ops;) {
@@ -199,6 +230,8 @@ int main(int argc, char** argv) {
     meet();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::uint64_t rss_end = rss_bytes();
+  const std::uint64_t second_half = rss_half != 0 && rss_end > rss_half ? rss_end - rss_half : 0;
 
   // Exact final contents: every counter, tally and slot against what the ranks did.
   std::vector<std::uint64_t> tallies(static_cast<std::size_t>(locks) * static_cast<std::size_t>(n), 0);
@@ -232,13 +265,23 @@ int main(int argc, char** argv) {
                                                   std::to_string(protocol_bound) + ")");
   check(peak_rss_growth <= rss_bound, "resident set grew by " + std::to_string(peak_rss_growth) + " bytes (bound " +
                                                 std::to_string(rss_bound) + ")");
+  check(made == objects, std::to_string(made) + " objects made and destroyed, of " + std::to_string(objects));
+  check(peak_records <= records_bound, "lock records reached " + std::to_string(peak_records) + " (bound " +
+                                           std::to_string(records_bound) + " for " + std::to_string(locks) + " locks)");
+  check(second_half <= flat_bound, "the resident set grew by " + std::to_string(second_half) +
+                                       " bytes in the second half of the run (bound " + std::to_string(flat_bound) + ")");
+  const std::uint64_t growth_late = max_all(second_half);
+  const std::uint64_t waiting_peak = max_all(dsm::stats().waiting_peak);
+  peak_records = max_all(peak_records);
   const std::uint64_t failed = sum_all(static_cast<std::uint64_t>(failures));
   if (me == 0) {
-    std::printf("lock_stress: model %s, %d ranks, %ld acquires over %d locks, %ld barriers: %.2f s, %.0f acquires/s, "
-                "peak protocol bytes %llu, peak RSS growth %llu KiB: %s\n",
-                dsm::model_name(dsm::current_model()), n, total_ops, locks, barriers, seconds, total_ops / seconds,
-                static_cast<unsigned long long>(peak_protocol), static_cast<unsigned long long>(peak_rss_growth >> 10),
-                failed == 0 ? "OK" : "FAIL");
+    std::printf("lock_stress: model %s, %d ranks, %ld acquires over %d locks, %ld objects, %ld barriers: %.2f s, "
+                "%.0f acquires/s, peak protocol bytes %llu, peak lock records %llu, peak RSS growth %llu KiB, "
+                "second-half RSS growth %llu KiB, peak messages waiting for ring space %llu: %s\n",
+                dsm::model_name(dsm::current_model()), n, total_ops, locks, objects, barriers, seconds, total_ops / seconds,
+                static_cast<unsigned long long>(peak_protocol), static_cast<unsigned long long>(peak_records),
+                static_cast<unsigned long long>(peak_rss_growth >> 10), static_cast<unsigned long long>(growth_late >> 10),
+                static_cast<unsigned long long>(waiting_peak), failed == 0 ? "OK" : "FAIL");
   }
   dsm::barrier();
   dsm::free(data);
