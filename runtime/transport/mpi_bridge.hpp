@@ -49,6 +49,12 @@ class mpi_bridge {
   std::thread thread_;
 };
 
+// Open MPI settings that help the runtime's traffic, set in the environment (where the launcher and
+// the user have not set them) by dsm::init when it starts MPI itself: btl_vader_eager_limit=8192
+// and btl_vader_max_send_size=65536, so that a 4 KiB unit and its header go in one eager send
+// between ranks of one node (DSM_TRANSPORT=mpi, DSM_NODE_SHM=off) instead of a rendezvous.
+void tune_mpi_before_init();
+
 }  // namespace dsm::rt
 
 #endif  // DSM_RUNTIME_TRANSPORT_MPI_BRIDGE_HPP_
