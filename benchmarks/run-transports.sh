@@ -11,6 +11,9 @@
 #                     TCP only, ranks alternating between the hosts (at 4 ranks two per host, so a
 #                     rank has one node-mate through the queues and two ranks through TCP); as root
 #                     only, else the rows are left out with the reason
+# Then, with two hosts, the "between hosts" goals: a remote miss and a remote lock acquire at 2 ranks
+# (one per host) as ratios to the floor the benchmark measures in the same run (a bare protection
+# fault + an MPI round trip of the same bytes; an MPI round trip for the lock), min and median.
 # Remote miss runs under DSM_MODEL=sequential (each miss is one request and one unit coming back)
 # and eager-release (the model with the node-local fast path); Jacobi under every model in
 # build/models.txt. Each figure is the median of $DSM_BENCH_REPS runs
@@ -30,9 +33,10 @@ LOCAL=(mpirun --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_
 if [[ ! -x "$BUILD_DIR/benchmarks/micro/micro_remote_miss" || ! -x "$BUILD_DIR/examples/jacobi" ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD_DIR" -j2 --target micro_remote_miss jacobi >/dev/null || exit 1
+cmake --build "$BUILD_DIR" -j2 --target micro_remote_miss micro_lock jacobi >/dev/null || exit 1
 IFS='; ' read -r -a models <"$BUILD_DIR/models.txt"
 miss=$(realpath "$BUILD_DIR/benchmarks/micro/micro_remote_miss")
+lock=$(realpath "$BUILD_DIR/benchmarks/micro/micro_lock")
 jacobi=$(realpath "$BUILD_DIR/examples/jacobi")
 
 tmp=$(mktemp -d /tmp/dsm-transports.XXXXXX)
@@ -83,6 +87,25 @@ for np in 2 4; do
   done
 done
 done
+
+if [[ " ${placements[*]} " == *" two hosts "* ]]; then
+  echo
+  echo "== between hosts, 2 ranks (one per host), DSM_MODEL=sequential: ratio to the floor of the same run"
+  printf '%-12s %10s %10s %9s %9s   %s\n' row "median us" "floor us" "min ratio" "median" goal
+  for row in read_miss write_miss lock_remote; do
+    program=$miss goal="under 2 (fault + MPI round trip)"
+    [[ $row == lock_remote ]] && { program=$lock; goal="under 1.5 (MPI round trip)"; }
+    us=() floors=() ratios=()
+    for ((i = 0; i < reps; i++)); do
+      DSM_MODEL=sequential launch "two hosts" 2 "$program" >"$tmp/out" 2>&1
+      read -r u f q < <(awk -v r="$row" '$1 == r {print $4, $5, $6}' "$tmp/out")
+      [[ -n ${q:-} ]] || { echo "$row failed:"; tail -5 "$tmp/out"; continue; }
+      us+=("$u") floors+=("$f") ratios+=("$q")
+    done
+    printf '%-12s %10s %10s %9s %9s   %s\n' "$row" "$(median "${us[@]}")" "$(median "${floors[@]}")" \
+      "$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)" "$(median "${ratios[@]}")" "$goal"
+  done
+fi
 
 echo
 echo "== jacobi ${n}x${n}, $sweeps sweeps, ms per sweep (one barrier per sweep)"

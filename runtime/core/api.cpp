@@ -28,6 +28,7 @@
 #include "sync/condvars.hpp"
 #include "sync/locks.hpp"
 #include "topology/topology.hpp"
+#include "transport/mpi_bridge.hpp"
 
 namespace dsm {
 namespace {
@@ -90,6 +91,7 @@ void init(int* argc, char*** argv) {
   bool owns = false;
   if (!initialized) {
     int provided = 0;
+    rt::tune_mpi_before_init();
     if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
       std::fprintf(stderr, "dsm: error: MPI_Init_thread failed\n");
       std::exit(2);

@@ -1,7 +1,10 @@
 // mpi_bridge.cpp: see mpi_bridge.hpp.
 #include "transport/mpi_bridge.hpp"
 
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -13,10 +16,25 @@
 namespace dsm::rt {
 namespace {
 constexpr int kTag = 0x44;
+using steady = std::chrono::steady_clock;
+// How long the thread keeps polling without sleeping after a message moved: a few round trips
+// between hosts (30-100 us each over TCP here); measured against 0 and 1 ms in docs/design-notes.md.
+constexpr auto kSpin = std::chrono::microseconds(500);
+}
+
+void tune_mpi_before_init() {
+  setenv("OMPI_MCA_btl_vader_eager_limit", "8192", 0);
+  setenv("OMPI_MCA_btl_vader_max_send_size", "65536", 0);
 }
 
 mpi_bridge::mpi_bridge(MPI_Comm comm, deliver_fn deliver) : comm_(comm), deliver_(std::move(deliver)) {
+  // The program's signals are for its own thread (as the engine's, context::start_engine): the
+  // thread starts with every signal blocked.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 mpi_bridge::~mpi_bridge() { stop(); }
@@ -50,6 +68,7 @@ void mpi_bridge::run() {
   };
   std::list<in_flight> sending, receiving;
   unsigned idle = 0;
+  auto last_traffic = steady::now();
   for (;;) {
     bool progress = false;
     std::deque<outgoing> batch;
@@ -107,19 +126,24 @@ void mpi_bridge::run() {
     }
     if (progress) {
       idle = 0;
+      last_traffic = steady::now();
       continue;
     }
     ++idle;
-    // A transfer under way needs this thread to call MPI again soon: yield. Otherwise sleep: 20 us
-    // at a time for the first ~5 ms of quiet (a reply is probably on its way), then longer, up to
-    // 1 ms, so that an idle rank costs about a thousand wake-ups a second. A local send wakes us.
+    // A transfer under way needs this thread to call MPI again soon, and right after traffic the
+    // next message is probably close (a reply, the next request of a burst): yield, for at most
+    // kSpin after the last message moved. Then sleep for a sixty-fourth of the time the link has
+    // been quiet (20 us to 10 ms): a message that arrives after a quiet time q waits at most about
+    // q/64 for this thread, and an idle rank costs about a hundred wake-ups a second. A local send
+    // wakes us at once.
     const bool under_way = !sending.empty() || !receiving.empty();
-    if (idle < 4 || (under_way && idle < 64)) {
+    const auto quiet = steady::now() - last_traffic;
+    if (idle < 4 || (under_way && idle < 64) || quiet < kSpin) {
       sched_yield();
       continue;
     }
-    const unsigned quiet = idle > 200 ? std::min(idle - 200, 6u) : 0u;
-    const auto pause = std::chrono::microseconds(std::min(20u << quiet, 1000u));
+    const auto pause =
+        std::clamp<steady::duration>(quiet / 64, std::chrono::microseconds(20), std::chrono::milliseconds(10));
     std::unique_lock<std::mutex> lock(mu_);
     if (queue_.empty() && !stopping_) wake_.wait_for(lock, pause);
   }

@@ -14,7 +14,8 @@
 # (tests/mpi), three litmus tests (tests/conformance) and the counter and jacobi examples, at 2 ranks
 # (one per host); counter also at 4 ranks (two per host: queues inside a host, TCP between them);
 # the io_buffers suite (shared memory handed to system calls and to the program's own MPI, which
-# crosses the hosts over TCP in the kernel) at 2 and 4 ranks.
+# crosses the hosts over TCP in the kernel) at 2 and 4 ranks; the idle_cpu suite at 2 ranks (a rank
+# waiting 3 s for the other host in a barrier and in lock() uses under 2% of a core).
 # Every run must pass, and every rank must report (DSM_LOG=info) that it is alone on its node (or
 # with its one node-mate at 4 ranks) and reaches the other host through MPI. For counter at 2 ranks
 # the bytes that crossed the veth pair (its kernel counters) must be at least the bytes dsm sent
@@ -119,6 +120,7 @@ for model in "${models[@]}"; do
   run "$model" 4 counter "$build/examples/counter" 100
   run "$model" 2 io_buffers "$build/tests/mpi/mpi_io_buffers_test"
   run "$model" 4 io_buffers "$build/tests/mpi/mpi_io_buffers_test"
+  run "$model" 2 idle_cpu "$build/tests/mpi/mpi_idle_cpu_test"
 done
 echo "$runs runs across two namespaces in $(($(date +%s) - t0)) s, $failures failed"
 [[ $failures -eq 0 ]]
