@@ -9,7 +9,7 @@
 // follows traffic is handled within a few microseconds, one that arrives after a quiet time q waits
 // at most about q/64, and an idle rank costs about a hundred wake-ups a second (a 3 s wait about
 // 1% of a core with every thread counted, tests/mpi/idle_cpu_test.cpp). Measured against it, on two
-// network namespaces sharing 2 cores (docs/design-notes.md, item 14): the older backoff (yields,
+// network namespaces sharing 2 cores (docs/design-notes.md, item 15): the older backoff (yields,
 // then 20 us sleeps growing to 1 ms), the waiting application thread driving MPI itself, and Open
 // MPI's TCP progress thread (btl_tcp_progress_thread=1). Its timer slack is set to 1 ns so a
 // short sleep is short. send() is thread safe; start/stop are called by the application thread.
