@@ -162,12 +162,17 @@ std::vector<std::byte> barrier_service::arrive_in_tree(collective kind, std::uin
 }
 
 void barrier_service::send_up(int dest, std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered) {
-  header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
-  ctx_.post_bulk(dest, d, arrivals);
-  // Straight to the transport, after the data (in order), even to this rank's own engine.
+  // One message when the arrivals fit in one (between hosts a second message costs about as much
+  // as the barrier); else the data first, in fragments, and the arrival after it, in order.
+  if (arrivals.size() > ctx_.net->max_payload()) {
+    header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
+    ctx_.post_bulk(dest, d, arrivals);
+    arrivals = {};
+  }
+  // Straight to the transport, even to this rank's own engine.
   header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = covered};
-  ctx_.check_outgoing(dest, h, 0);
-  ctx_.net->send(dest, h);
+  ctx_.check_outgoing(dest, h, arrivals.size());
+  ctx_.net->send(dest, h, arrivals);
 }
 
 void barrier_service::handle(const header& h, std::span<const std::byte> payload) {
@@ -192,10 +197,11 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
     }
     return;
   }
-  // barrier_arrive: the data before it, from this rank's own application thread or a child's leader,
-  // is complete.
+  // barrier_arrive, from this rank's own application thread or a child's leader: its arrivals are
+  // its payload, or the data before it.
   if (bundles_ == 0) gather_epoch_ = h.id;
   gathered_.insert(gathered_.end(), in.begin(), in.end());
+  gathered_.insert(gathered_.end(), payload.begin(), payload.end());
   in.clear();
   covered_ += h.arg;
   if (++bundles_ < 1 + children_.size()) return;

@@ -89,7 +89,8 @@ bool rule_of(msg m, rule& r) noexcept {
       r = {inbox::engine, false, true, false, false, true}; return true;
     case msg::lock_try_done: r = {inbox::engine, false, true, false}; return true;
     case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;
-    case msg::barrier_arrive: case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
+    case msg::barrier_arrive: r = {inbox::engine, false, false, false, false, true}; return true;
+    case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
     case msg::ec_acq: case msg::ec_fwd: case msg::ec_done: r = {inbox::engine, false, true, false}; return true;
     case msg::ec_grant: case msg::ec_fail: r = {inbox::app, false, false, false}; return true;
     case msg::home_claim: case msg::home_diff: r = {inbox::engine, true, false, false}; return true;

@@ -44,9 +44,9 @@ enum class msg : std::uint16_t {
   // Barriers and collective checks.
   // A group (the ranks of one node, or one rank) gathers in shared memory; its leader's engine
   // gathers its subtree of the tree of leaders and passes it up (sync/barrier.hpp); id = epoch.
-  barrier_data,     // leader -> its own engine, or its engine -> its parent's (a leaf: app -> parent's engine),
-                    // before the arrival: bulk payload, the calls and model payloads of its subtree's ranks
-  barrier_arrive,   // the same -> the same: the data before it is complete; arg = the ranks it covers
+  barrier_data,     // as barrier_arrive, before one whose arrivals do not fit in one message: bulk, those arrivals
+  barrier_arrive,   // leader -> its own engine, or its engine -> its parent's (a leaf: app -> parent's engine):
+                    // arg = the ranks it covers; payload (up to max_payload): their calls and model payloads
   barrier_release,  // leader's engine -> its own app, or parent's engine -> a leaf's app: bulk, the group's releases
   barrier_pass,     // leader -> a child leader's engine: bulk payload, the releases of the child's subtree
   // Lifecycle.
