@@ -209,23 +209,44 @@ void init(int* argc, char*** argv) {
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
   // Collective calls meet in shared memory when every rank is on this node (the same answer on
-  // every rank: either one node holds them all or none does).
+  // every rank: either one node holds them all or none does), lock hand-offs too. With other
+  // nodes, each node's ranks meet in shared memory first and its leader (lowest rank) takes part
+  // across the nodes (sync/barrier.hpp); a node that cannot share memory takes part rank by rank.
   std::unique_ptr<rt::node_barrier> shared_barrier;
   std::unique_ptr<rt::node_locks> shared_locks;
   const bool node_data = c->opt.node_data && c->opt.transport != rt::transport_kind::mpi;
+  int leader = rank;  // of this rank's barrier group
   if (node_data && ranks > 1 && locals == ranks) {
     try {
       shared_barrier = std::make_unique<rt::node_barrier>(c->comm, rank, ranks);
       shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, ranks);
+      leader = 0;
       DSM_LOG(info, "node-local fast path: barriers and lock hand-offs through shared memory (%d ranks on this node)", ranks);
     } catch (const dsm::error& e) {
       shared_barrier.reset();
       shared_locks.reset();
       DSM_LOG(warn, "%s; barriers and locks go by message", e.what());
     }
+  } else if (node_data && locals > 1) {
+    MPI_Comm node_comm;
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
+    int local = 0, lowest = rank;
+    MPI_Comm_rank(node_comm, &local);
+    MPI_Allreduce(&rank, &lowest, 1, MPI_INT, MPI_MIN, node_comm);
+    try {
+      shared_barrier = std::make_unique<rt::node_barrier>(node_comm, local, locals);
+      leader = lowest;
+      DSM_LOG(info, "node-local fast path: barriers meet in shared memory (%d ranks on this node), then across nodes "
+              "through rank %d", locals, lowest);
+    } catch (const dsm::error& e) {
+      DSM_LOG(warn, "%s; this node's ranks take part in barriers one by one", e.what());
+    }
+    MPI_Comm_free(&node_comm);
   }
+  std::vector<int> leader_of(static_cast<size_t>(ranks));
+  MPI_Allgather(&leader, 1, MPI_INT, leader_of.data(), 1, MPI_INT, c->comm);
   c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
-  c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier));
+  c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier), leader_of);
   c->condvars = std::make_unique<rt::condvar_service>(*c);
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
   c->arena = std::make_unique<rt::arenas>(*c, c->opt.size, c->opt.arena);

@@ -84,7 +84,7 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
     case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
       locks->handle(h, payload);
       break;
-    case msg::barrier_arrive: case msg::barrier_data:
+    case msg::barrier_arrive: case msg::barrier_data: case msg::barrier_pass:
       barriers->handle(h, payload);
       break;
     case msg::arena_free:

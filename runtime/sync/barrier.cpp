@@ -1,6 +1,8 @@
 // barrier.cpp: see barrier.hpp.
 #include "sync/barrier.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -43,62 +45,232 @@ void check_calls(const std::vector<barrier_service::call>& calls) {
     }
   }
 }
+// Records of the messages up and down the tree, u64 fields in host order (every rank runs the
+// same binary): an arrival is [rank][epoch][kind][arg][bytes][payload], a release [rank][bytes][payload].
+void put(std::vector<std::byte>& out, std::uint64_t v) {
+  const std::size_t at = out.size();
+  out.resize(at + sizeof v);
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+void put(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
+  put(out, bytes.size());
+  out.insert(out.end(), bytes.begin(), bytes.end());
+}
+
+struct reader {
+  std::span<const std::byte> in;
+  std::size_t at = 0;
+  bool done() const { return at == in.size(); }
+  std::uint64_t u64() {
+    DSM_REQUIRE(in.size() - at >= sizeof(std::uint64_t), "barrier records cut short");
+    std::uint64_t v;
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::span<const std::byte> bytes() {
+    const std::uint64_t n = u64();
+    DSM_REQUIRE(in.size() - at >= n, "barrier records cut short");
+    const std::span<const std::byte> b = in.subspan(at, n);
+    at += n;
+    return b;
+  }
+  int rank(int ranks) {
+    const std::uint64_t r = u64();
+    DSM_REQUIRE(r < static_cast<std::uint64_t>(ranks), "barrier record of rank %llu", static_cast<unsigned long long>(r));
+    return static_cast<int>(r);
+  }
+};
 }  // namespace
+
+barrier_service::barrier_service(context& ctx, std::unique_ptr<node_barrier> node, const std::vector<int>& leader_of)
+    : ctx_(ctx),
+      node_(std::move(node)),
+      group_of_(leader_of.size()),
+      leaders_(leader_of),
+      incoming_(static_cast<size_t>(ctx.ranks)),
+      calls_(static_cast<size_t>(ctx.ranks)),
+      arrivals_(static_cast<size_t>(ctx.ranks)) {
+  std::sort(leaders_.begin(), leaders_.end());
+  leaders_.erase(std::unique(leaders_.begin(), leaders_.end()), leaders_.end());
+  for (std::size_t r = 0; r < leader_of.size(); ++r) {
+    group_of_[r] = static_cast<int>(std::lower_bound(leaders_.begin(), leaders_.end(), leader_of[r]) - leaders_.begin());
+    if (leader_of[r] == leader_of[static_cast<size_t>(ctx.rank)]) members_.push_back(static_cast<int>(r));
+  }
+  group_ = group_of_[static_cast<size_t>(ctx.rank)];
+  DSM_REQUIRE(leaders_[0] == 0 && (node_ != nullptr || members_.size() == 1), "barrier groups inconsistent at rank %d",
+              ctx.rank);
+  // Binomial tree: group k's children are k + 1, k + 2, k + 4, ... below its lowest set bit (every
+  // power of two for group 0), each covering as many groups as its distance from k.
+  const int groups = static_cast<int>(leaders_.size());
+  const int reach = group_ == 0 ? groups : (group_ & -group_);
+  for (int step = 1; step < reach && group_ + step < groups; step <<= 1) children_.push_back(group_ + step);
+}
 
 std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
   std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   const std::uint64_t epoch = ++epoch_;
-  if (node_) return arrive_on_node(kind, arg, payload, epoch);
-  // Through rank 0's engine inbox, rank 0's own arrival too, and not under state_mu: the last
-  // arrival sends every release, which on rank 0's application thread could fill its own inbox
-  // with nobody to empty it; and a large payload may wait for room while this rank's engine must
-  // go on serving.
-  if (!payload.empty()) {
-    header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
-    ctx_.post_bulk(0, d, payload);
+  if (node_ && leaders_.size() == 1) return arrive_on_node(kind, arg, payload, epoch);
+  return arrive_in_tree(kind, arg, payload, epoch);
+}
+
+std::vector<std::byte> barrier_service::arrive_in_tree(collective kind, std::uint64_t arg, std::span<const std::byte> payload,
+                                                       std::uint64_t epoch) {
+  std::vector<std::byte> arrivals;
+  if (node_) {
+    const bool last = node_->arrive({epoch, static_cast<std::uint64_t>(kind), arg}, payload);
+    if (members_[0] != ctx_.rank) {
+      if (last) node_->wake_leader();
+      node_->wait();
+      return node_->my_release();
+    }
+    if (!last) node_->wait_arrivals();
+    for (std::size_t l = 0; l < members_.size(); ++l) {
+      const node_barrier::call c = node_->call_of(static_cast<int>(l));
+      put(arrivals, static_cast<std::uint64_t>(members_[l]));
+      put(arrivals, c.epoch);
+      put(arrivals, c.kind);
+      put(arrivals, c.arg);
+      put(arrivals, node_->arrival_of(static_cast<int>(l)));
+    }
+  } else {
+    put(arrivals, static_cast<std::uint64_t>(ctx_.rank));
+    put(arrivals, epoch);
+    put(arrivals, static_cast<std::uint64_t>(kind));
+    put(arrivals, arg);
+    put(arrivals, payload);
   }
-  header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = static_cast<std::uint64_t>(kind), .arg2 = arg};
-  ctx_.check_outgoing(0, h, 0);
-  ctx_.net->send(0, h);
+  // Through this rank's own engine, which gathers the subtree (a leaf of the tree has nothing to
+  // gather: straight to its parent's engine), and not under state_mu: a large payload may wait for
+  // room while this rank's engine must go on serving.
+  send_up(group_ != 0 && children_.empty() ? parent_leader() : ctx_.rank, epoch, arrivals, members_.size());
   app_op op;
   op.expect_a = msg::barrier_release;
   op.id = epoch;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
-  return std::move(op.payload);
+  // The group's releases, by rank.
+  std::vector<std::vector<std::byte>> releases(members_.size());
+  for (reader in{op.payload}; !in.done();) {
+    const int r = in.rank(ctx_.ranks);
+    const auto l = std::lower_bound(members_.begin(), members_.end(), r);
+    DSM_REQUIRE(l != members_.end() && *l == r, "release of rank %d at rank %d, outside its group", r, ctx_.rank);
+    const std::span<const std::byte> b = in.bytes();
+    releases[static_cast<size_t>(l - members_.begin())].assign(b.begin(), b.end());
+  }
+  if (node_) node_->release(releases);
+  return std::move(releases[0]);  // the leader's own: it is its group's lowest rank
+}
+
+void barrier_service::send_up(int dest, std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered) {
+  // One message when the arrivals fit in one (between hosts a second message costs about as much
+  // as the barrier); else the data first, in fragments, and the arrival after it, in order.
+  if (arrivals.size() > ctx_.net->max_payload()) {
+    header d{.type = msg::barrier_data, .to = inbox::engine, .id = epoch};
+    ctx_.post_bulk(dest, d, arrivals);
+    arrivals = {};
+  }
+  // Straight to the transport, even to this rank's own engine.
+  header h{.type = msg::barrier_arrive, .to = inbox::engine, .id = epoch, .arg = covered};
+  ctx_.check_outgoing(dest, h, arrivals.size());
+  ctx_.net->send(dest, h, arrivals);
 }
 
 void barrier_service::handle(const header& h, std::span<const std::byte> payload) {
-  DSM_REQUIRE(ctx_.rank == 0, "barrier message at rank %d", ctx_.rank);
-  if (h.type == msg::barrier_data) {
-    std::vector<std::byte>& a = arrivals_[static_cast<size_t>(h.src)];
+  DSM_REQUIRE(members_[0] == ctx_.rank, "barrier message at rank %d, not a group's leader", ctx_.rank);
+  std::vector<std::byte>& in = incoming_[static_cast<size_t>(h.src)];
+  if (h.type == msg::barrier_data || h.type == msg::barrier_pass) {
     if (h.offset == 0) {
       try {  // up to 4 GiB (validate()): out of memory is a fatal error, not an exception in the engine
-        a.assign(h.arg2, std::byte{0});
+        in.assign(h.arg2, std::byte{0});
       } catch (const std::bad_alloc&) {
         fatal("no memory for barrier data of %llu bytes from rank %d", static_cast<unsigned long long>(h.arg2), h.src);
       }
     }
-    DSM_REQUIRE(a.size() == h.arg2 && h.offset + payload.size() <= a.size(), "barrier data from rank %d out of order", h.src);
-    if (!payload.empty()) std::memcpy(a.data() + h.offset, payload.data(), payload.size());
+    DSM_REQUIRE(in.size() == h.arg2 && h.offset + payload.size() <= in.size(), "barrier data from rank %d out of order", h.src);
+    if (!payload.empty()) std::memcpy(in.data() + h.offset, payload.data(), payload.size());
+    if (h.type == msg::barrier_pass && h.offset + payload.size() == in.size()) {
+      DSM_REQUIRE(group_ != 0 && h.src == parent_leader(),
+                  "barrier releases from rank %d, not this group's parent", h.src);
+      const std::vector<std::byte> releases = std::move(in);
+      in.clear();
+      pass_down(h.id, releases);
+    }
     return;
   }
-  if (arrived_ == 0) root_epoch_ = h.id;
-  DSM_REQUIRE(h.id == root_epoch_, "rank %d arrived at collective call %llu while the others are at %llu", h.src,
-            static_cast<unsigned long long>(h.id), static_cast<unsigned long long>(root_epoch_));
-  calls_[static_cast<size_t>(h.src)] = {h.arg, h.arg2};
-  if (++arrived_ < ctx_.ranks) return;
-  arrived_ = 0;
+  // barrier_arrive, from this rank's own application thread or a child's leader: its arrivals are
+  // its payload, or the data before it.
+  if (bundles_ == 0) gather_epoch_ = h.id;
+  gathered_.insert(gathered_.end(), in.begin(), in.end());
+  gathered_.insert(gathered_.end(), payload.begin(), payload.end());
+  in.clear();
+  covered_ += h.arg;
+  if (++bundles_ < 1 + children_.size()) return;
+  const std::vector<std::byte> arrivals = std::move(gathered_);
+  const std::uint64_t covered = covered_;
+  gathered_.clear();
+  bundles_ = 0;
+  covered_ = 0;
+  if (group_ != 0) send_up(parent_leader(), gather_epoch_, arrivals, covered);
+  else merge(gather_epoch_, arrivals, covered);
+}
+
+void barrier_service::merge(std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered) {
+  DSM_REQUIRE(covered == static_cast<std::uint64_t>(ctx_.ranks), "barrier gathered %llu arrivals of %d ranks",
+              static_cast<unsigned long long>(covered), ctx_.ranks);
+  std::vector<std::uint64_t> epochs(static_cast<size_t>(ctx_.ranks), 0);
+  for (reader in{arrivals}; !in.done();) {
+    const auto r = static_cast<size_t>(in.rank(ctx_.ranks));
+    DSM_REQUIRE(epochs[r] == 0, "two barrier arrivals of rank %zu", r);
+    epochs[r] = in.u64();
+    calls_[r].kind = in.u64();
+    calls_[r].arg = in.u64();
+    const std::span<const std::byte> a = in.bytes();
+    arrivals_[r].assign(a.begin(), a.end());
+  }
+  for (int r = 0; r < ctx_.ranks; ++r) {
+    if (epochs[static_cast<size_t>(r)] != epochs[0]) {
+      fatal("rank %d arrived at collective call %llu while the others are at %llu", r,
+            static_cast<unsigned long long>(epochs[static_cast<size_t>(r)]), static_cast<unsigned long long>(epochs[0]));
+    }
+  }
   check_calls(calls_);
   std::vector<std::vector<std::byte>> releases;
   if (calls_[0].kind == static_cast<std::uint64_t>(collective::barrier) && calls_[0].arg == 0) {
     releases = ctx_.proto->barrier_merge(arrivals_);
   }
   for (auto& a : arrivals_) a.clear();
+  std::vector<std::byte> out;
   for (int r = 0; r < ctx_.ranks; ++r) {
-    header rel{.type = msg::barrier_release, .to = inbox::app, .id = root_epoch_};
-    if (releases.empty()) ctx_.post_bulk(r, rel, {});
-    else ctx_.post_bulk(r, rel, releases[static_cast<size_t>(r)]);
+    put(out, static_cast<std::uint64_t>(r));
+    put(out, releases.empty() ? std::span<const std::byte>{} : std::span<const std::byte>(releases[static_cast<size_t>(r)]));
   }
+  pass_down(epoch, out);
+}
+
+void barrier_service::pass_down(std::uint64_t epoch, std::span<const std::byte> releases) {
+  std::vector<std::vector<std::byte>> to_child(children_.size());
+  std::vector<std::byte> own;
+  for (reader in{releases}; !in.done();) {
+    const int r = in.rank(ctx_.ranks);
+    const std::span<const std::byte> b = in.bytes();
+    const int g = group_of_[static_cast<size_t>(r)];
+    DSM_REQUIRE(g >= group_, "release of rank %d passed to group %d", r, group_);
+    // Child i covers the groups at distance [2^i, 2^(i+1)) from this one.
+    const std::size_t child = g == group_ ? 0 : static_cast<std::size_t>(std::bit_width(static_cast<unsigned>(g - group_))) - 1;
+    DSM_REQUIRE(g == group_ || child < children_.size(), "release of rank %d outside group %d's subtree", r, group_);
+    std::vector<std::byte>& out = g == group_ ? own : to_child[child];
+    put(out, static_cast<std::uint64_t>(r));
+    put(out, b);
+  }
+  // A child with children of its own gets them through its engine; a leaf, straight to its
+  // application thread (as it sent its arrivals straight here).
+  for (std::size_t i = 0; i < children_.size(); ++i) {
+    const bool leaf = i == 0 || children_[i] + 1 == static_cast<int>(leaders_.size());
+    header p{.type = leaf ? msg::barrier_release : msg::barrier_pass, .to = leaf ? inbox::app : inbox::engine, .id = epoch};
+    ctx_.post_bulk(leaders_[static_cast<size_t>(children_[i])], p, to_child[i]);
+  }
+  header rel{.type = msg::barrier_release, .to = inbox::app, .id = epoch};
+  ctx_.post_bulk(ctx_.rank, rel, own);
 }
 
 std::vector<std::byte> barrier_service::arrive_on_node(collective kind, std::uint64_t arg, std::span<const std::byte> payload,

@@ -1,12 +1,23 @@
 // barrier.hpp: barriers, and the check that every rank makes the same collective call.
 //
-// Every collective call of the API (barrier, alloc, free, finalize) goes through arrive(): each
-// rank sends its arrival, naming the call and its argument, to rank 0's engine; when all have
-// arrived, rank 0 checks that they agree and releases everyone. A rank out of step (one calls
-// dsm::alloc while another calls dsm::barrier, or with another size) ends the job with a message
-// naming both calls. arrive() runs on the application thread; handle() on rank 0's engine.
-// When every rank shares one node (and DSM_NODE_SHM=on), the calls meet in shared memory instead
-// (node_barrier): the last rank to arrive checks and merges, and no message is sent.
+// Every collective call of the API (barrier, alloc, free, bind, destroy, finalize) goes through
+// arrive(). The ranks are cut into groups: the ranks of one node, when they share memory
+// (DSM_NODE_SHM=on and a transport other than mpi), else one rank each; a group's leader is its
+// lowest rank. A group meets in shared memory (node_barrier); its leader then carries every
+// member's call and payload to its own engine, and up a binomial tree of the groups' leaders
+// rooted at rank 0's group (groups numbered by leader; group k's parent is k without its lowest set
+// bit): each leader's engine waits for its own group's and its children's arrivals, then passes
+// them all up in one message (a leaf's application thread sends its group's straight to its
+// parent's engine). Rank 0's engine checks that the calls agree and merges the model's payloads
+// (protocol::barrier_merge, given every rank's arrival by rank); the releases go back down the same
+// tree (each engine passes on its children's share; a leaf's go straight to its application
+// thread) and, in each group, through its shared memory. Up and down that is 2 * ceil(log2 groups)
+// hops between nodes, not a gather at rank 0.
+// A rank out of step (one calls dsm::alloc while another calls dsm::barrier, or with another size)
+// ends the job with a message naming both calls.
+// When every rank shares one node, the group's shared memory is all there is: the last rank to
+// arrive checks and merges, and no message is sent.
+// arrive() runs on the application thread; handle() on a leader's engine.
 #ifndef DSM_RUNTIME_SYNC_BARRIER_HPP_
 #define DSM_RUNTIME_SYNC_BARRIER_HPP_
 
@@ -28,9 +39,9 @@ constexpr std::uint64_t kForeignPointer = ~std::uint64_t{0};
 
 class barrier_service {
  public:
-  // `node`: the shared-memory state to use instead of messages, or null.
-  barrier_service(context& ctx, std::unique_ptr<node_barrier> node)
-      : ctx_(ctx), node_(std::move(node)), calls_(static_cast<size_t>(ctx.ranks)), arrivals_(static_cast<size_t>(ctx.ranks)) {}
+  // `leader_of`: every rank's group, named by its leader (the same on every rank). `node`: the
+  // shared memory of this rank's group, null for a group of one.
+  barrier_service(context& ctx, std::unique_ptr<node_barrier> node, const std::vector<int>& leader_of);
   // Blocks until every rank has arrived at the same collective call. A plain barrier (kind barrier,
   // arg 0) carries the model's arrival payload to rank 0 and returns this rank's release payload
   // (protocol::barrier_merge).
@@ -45,13 +56,33 @@ class barrier_service {
  private:
   std::vector<std::byte> arrive_on_node(collective kind, std::uint64_t arg, std::span<const std::byte> payload,
                                         std::uint64_t epoch);
+  std::vector<std::byte> arrive_in_tree(collective kind, std::uint64_t arg, std::span<const std::byte> payload,
+                                        std::uint64_t epoch);
+  // Sends a subtree's arrivals (records of every rank it covers) to dest's engine.
+  void send_up(int dest, std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered);
+  // Rank 0's engine: every rank has arrived; check, merge, release.
+  void merge(std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered);
+  // A leader's engine: hands on releases (records by rank) to its children and its own group.
+  void pass_down(std::uint64_t epoch, std::span<const std::byte> releases);
+  int parent_leader() const { return leaders_[static_cast<size_t>(group_ & (group_ - 1))]; }
+
   context& ctx_;
   std::unique_ptr<node_barrier> node_;
-  std::uint64_t epoch_ = 0;       // this rank's count of collective calls
-  std::uint64_t root_epoch_ = 0;  // rank 0: the epoch being gathered
-  int arrived_ = 0;
+  std::vector<int> group_of_;   // by rank: the index of its group (groups ordered by leader)
+  std::vector<int> leaders_;    // by group
+  std::vector<int> members_;    // this rank's group, ascending (node_barrier's order)
+  int group_ = 0;
+  std::vector<int> children_;   // groups, ascending: child i covers groups [children_[i], +2^i)
+  std::uint64_t epoch_ = 0;     // this rank's count of collective calls
+  // A leader's engine: the arrivals gathered for the round in progress.
+  std::uint64_t gather_epoch_ = 0;
+  std::size_t bundles_ = 0;     // of 1 + children
+  std::uint64_t covered_ = 0;   // ranks
+  std::vector<std::byte> gathered_;
+  std::vector<std::vector<std::byte>> incoming_;  // by sender: a bulk payload being reassembled
+  // Rank 0 (or the last rank on the node): each rank's call and arrival payload.
   std::vector<call> calls_;
-  std::vector<std::vector<std::byte>> arrivals_;  // rank 0: each rank's arrival payload
+  std::vector<std::vector<std::byte>> arrivals_;
 };
 
 }  // namespace dsm::rt

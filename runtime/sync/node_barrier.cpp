@@ -126,6 +126,16 @@ bool node_barrier::arrive(const call& c, std::span<const std::byte> payload) {
   return state_->arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<std::uint32_t>(ranks_);
 }
 
+void node_barrier::wait_arrivals() {
+  for (;;) {
+    const std::uint32_t n = state_->arrived.load(std::memory_order_acquire);
+    if (n == static_cast<std::uint32_t>(ranks_)) return;
+    futex_wait(&state_->arrived, n);
+  }
+}
+
+void node_barrier::wake_leader() { futex_wake(&state_->arrived, 1); }
+
 node_barrier::call node_barrier::call_of(int r) const {
   const slot& s = slot_of(r);
   return {s.epoch, s.kind, s.arg};

@@ -1,6 +1,7 @@
 // node_barrier.hpp: the state of dsm's collective calls (barriers, alloc, free, bind, finalize) in
-// memory shared by the ranks, for a job whose ranks all share one node: no message, no hop through
-// rank 0's engine.
+// memory shared by the ranks of one node. When the job has only this node, no message and no hop
+// through rank 0's engine; with other nodes, the node's leader carries the node's arrivals to the
+// others and brings back its releases (sync/barrier.hpp).
 //
 // A Boost.Interprocess segment (created by rank 0, unlinked once every rank has it mapped) holds an
 // arrival counter, a generation word that sleeping ranks wait on (a shared futex), and one slot per
@@ -8,6 +9,8 @@
 // arrival payload (lazy release's intervals, say) into a memfd of its own that every rank maps; the
 // last rank to arrive reads every call and payload, checks that the calls agree, merges, writes
 // every rank's release into a second memfd of its own, and wakes the others, which copy theirs.
+// With other nodes the leader does that part instead, once every rank has arrived: the last to
+// arrive wakes it (a second futex, the arrival counter) if it is not the leader itself.
 //
 // A rank writes its arrival buffer only between a release and its next arrival, and the merger its
 // release buffer only once every rank has arrived (so every rank has read the previous releases):
@@ -34,8 +37,9 @@ class node_barrier {
     std::uint64_t arg = 0;
   };
 
-  // Collective over comm, whose ranks must all share one node. Throws dsm::error (on every rank)
-  // if any rank cannot set up its part; init then goes on with messages.
+  // Collective over comm, whose ranks must all share one node; rank and ranks are within comm.
+  // Throws dsm::error (on every rank of comm) if any rank cannot set up its part; init then goes
+  // on with messages.
   node_barrier(MPI_Comm comm, int rank, int ranks);
   ~node_barrier();
   node_barrier(const node_barrier&) = delete;
@@ -44,12 +48,17 @@ class node_barrier {
   // Application thread. Publishes this rank's call and payload; true if it was the last to arrive:
   // then it must call release(), after reading calls and arrivals. Else it must call wait().
   bool arrive(const call& c, std::span<const std::byte> payload);
-  // The last rank: what rank r called and sent.
+  // When a leader, not the last rank, reads calls and arrivals and releases: the leader sleeps
+  // until every rank has arrived, and the last rank (if not the leader) wakes it.
+  void wait_arrivals();
+  void wake_leader();
+  // The last rank (or the leader): what rank r called and sent.
   call call_of(int r) const;
   std::span<const std::byte> arrival_of(int r);
-  // The last rank: writes each rank's release (none, or one per rank) and wakes every rank.
+  // The last rank (or the leader): writes each rank's release (none, or one per rank) and wakes
+  // every rank.
   void release(const std::vector<std::vector<std::byte>>& releases);
-  // Sleeps until the last rank has released this round.
+  // Sleeps until the last rank (or the leader) has released this round.
   void wait();
   // After release() or wait(): this rank's release payload.
   std::vector<std::byte> my_release();
@@ -61,7 +70,7 @@ class node_barrier {
     std::uint64_t release_offset, release_bytes;
   };
   struct shared {
-    std::atomic<std::uint32_t> arrived;
+    std::atomic<std::uint32_t> arrived;     // futex word too: the leader waits for the last rank
     std::atomic<std::uint32_t> generation;  // futex word: bumped once per round
     std::atomic<std::int32_t> merger;       // who released the last round
     std::uint32_t pad;

@@ -42,9 +42,13 @@ enum class msg : std::uint16_t {
   lock_try_done,    // last requester -> manager: arg = 1 if it passed the token
   lock_try_fail,    // manager -> acquirer (app)
   // Barriers and collective checks.
-  barrier_data,     // rank -> rank 0, before its arrival: bulk payload the model attaches to it
-  barrier_arrive,   // rank -> rank 0: id = epoch, arg = collective kind, arg2 = its argument
-  barrier_release,  // rank 0 -> rank (app): id = epoch
+  // A group (the ranks of one node, or one rank) gathers in shared memory; its leader's engine
+  // gathers its subtree of the tree of leaders and passes it up (sync/barrier.hpp); id = epoch.
+  barrier_data,     // as barrier_arrive, before one whose arrivals do not fit in one message: bulk, those arrivals
+  barrier_arrive,   // leader -> its own engine, or its engine -> its parent's (a leaf: app -> parent's engine):
+                    // arg = the ranks it covers; payload (up to max_payload): their calls and model payloads
+  barrier_release,  // leader's engine -> its own app, or parent's engine -> a leaf's app: bulk, the group's releases
+  barrier_pass,     // leader -> a child leader's engine: bulk payload, the releases of the child's subtree
   // Lifecycle.
   goodbye,          // rank -> engine at finalize: no more messages from this rank
   // Entry consistency: locks with shared and exclusive modes whose grants carry the bound data.

@@ -12,10 +12,12 @@
 #
 # What it runs, under every model in <build-dir>/models.txt: the lock, barrier and pointer suites
 # (tests/mpi), three litmus tests (tests/conformance) and the counter and jacobi examples, at 2 ranks
-# (one per host); counter also at 4 ranks (two per host: queues inside a host, TCP between them);
+# (one per host); counter, and the barrier, alloc, bind and object suites (every collective call),
+# also at 4 ranks (two per host: queues and the node's barrier inside a host, TCP between them);
 # the io_buffers suite (shared memory handed to system calls and to the program's own MPI, which
 # crosses the hosts over TCP in the kernel) at 2 and 4 ranks; the idle_cpu suite at 2 ranks (a rank
-# waiting 3 s for the other host in a barrier and in lock() uses under 2% of a core).
+# waiting 3 s for the other host in a barrier and in lock() uses under 2% of a core); and, once, two
+# collective calls out of step at 4 ranks, which must end the job with the usual message.
 # Every run must pass, and every rank must report (DSM_LOG=info) that it is alone on its node (or
 # with its one node-mate at 4 ranks) and reaches the other host through MPI. For counter at 2 ranks
 # the bytes that crossed the veth pair (its kernel counters) must be at least the bytes dsm sent
@@ -80,6 +82,8 @@ run() {
       grep -F "dsm: rank $r: info: global space at" "$out" |
       grep -Fq "transport: $per_host rank(s) through shared-memory queues, $per_host through MPI" ||
       why="rank $r does not report reaching $per_host rank(s) through MPI"
+    [[ $per_host -eq 1 ]] || grep -Eq "^dsm: rank $r: info: node-local fast path: barriers meet in shared memory \($per_host ranks on this node\), then across nodes" "$out" ||
+      why="rank $r does not report meeting its node-mates in shared memory at barriers"
   done
   local crossed=$((after - before)) sent=""
   if [[ -z $why && ($name == counter || $name == probe) && $np -eq 2 ]]; then
@@ -118,9 +122,35 @@ for model in "${models[@]}"; do
   run "$model" 2 counter "$build/examples/counter" 1000
   run "$model" 2 jacobi "$build/examples/jacobi" 128 20
   run "$model" 4 counter "$build/examples/counter" 100
+  run "$model" 4 barrier "$build/tests/mpi/mpi_barrier_test"
+  run "$model" 4 alloc "$build/tests/mpi/mpi_alloc_test" "--gtest_filter=-*throws"
+  run "$model" 4 bind "$build/tests/mpi/mpi_bind_test"
+  run "$model" 4 object "$build/tests/mpi/mpi_object_test"
   run "$model" 2 io_buffers "$build/tests/mpi/mpi_io_buffers_test"
   run "$model" 4 io_buffers "$build/tests/mpi/mpi_io_buffers_test"
   run "$model" 2 idle_cpu "$build/tests/mpi/mpi_idle_cpu_test"
 done
+# Collective calls out of step across the hosts end the job with the message they end it with on one
+# node (tests/mpi/misuse.sh), checked by rank 0 after the calls crossed the tree of node leaders.
+misuse() {
+  local np=$1 case_name=$2 want=$3 out="$tmp/out"
+  DSM_MODEL=sequential TWO_HOSTS_TIMEOUT=60 two_hosts_mpirun -np "$np" -x DSM_MODEL \
+    "$build/tests/mpi/mpi_misuse_probe" "$case_name" >"$out" 2>&1
+  local rc=$?
+  runs=$((runs + 1))
+  local why=""
+  if [[ $rc -eq 0 || $rc -eq 124 ]]; then
+    why="exit status $rc, not an error"
+  elif ! grep -Eq "$want" "$out"; then
+    why="no line matching: $want"
+  fi
+  printf '%-8s %-14s np%d %s\n' "$case_name" sequential "$np" "${why:-ok}"
+  if [[ -n $why ]]; then
+    failures=$((failures + 1))
+    tail -20 "$out"
+  fi
+}
+misuse 4 barrier_vs_alloc 'fatal: collective calls out of step: rank 0 called dsm::barrier\(\) while rank 1 called dsm::alloc\(64 bytes\)'
+misuse 4 alloc_sizes_differ 'fatal: collective calls out of step: rank 0 called dsm::alloc\(64 bytes\) while rank 1 called dsm::alloc\(128 bytes\)'
 echo "$runs runs across two namespaces in $(($(date +%s) - t0)) s, $failures failed"
 [[ $failures -eq 0 ]]
