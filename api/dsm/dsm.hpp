@@ -250,11 +250,11 @@ class array {
 // std::unique_lock and std::shared_lock work:
 //   dsm::mutex m{7};
 //   { std::lock_guard g(m); shared[0] += 1; }
-// Exclusive acquires are granted in the order the lock's manager receives them (FIFO), with one
-// exception that bounds how long a waiter can be passed over: the rank that released the lock last
-// keeps its token and re-acquires without asking anyone, until a waiter's request (forwarded by the
-// manager, or on one node found in the lock's shared word) reaches it; from then on that waiter
-// is next. acquire_shared() is the non-exclusive acquire of the
+// Exclusive acquires are granted in the order they reach the lock's queue (FIFO): its manager, or
+// a node-mate's place in the lock's shared word (node-mates queue behind each other there until a
+// rank of another node asks). One exception bounds how long a waiter can be passed over: the rank
+// that released the lock last keeps its token and re-acquires without asking anyone, until a
+// waiter's request reaches it; from then on that waiter is next. acquire_shared() is the non-exclusive acquire of the
 // entry model; where a model has no shared mode it acts as an exclusive acquire. try_lock() succeeds
 // when it can take the lock without waiting for another holder; it never blocks on a holder.
 class mutex {

@@ -28,6 +28,7 @@
 #include "sync/condvars.hpp"
 #include "sync/locks.hpp"
 #include "topology/topology.hpp"
+#include "topology/node_memory.hpp"
 #include "transport/mpi_bridge.hpp"
 
 namespace dsm {
@@ -132,16 +133,19 @@ void init(int* argc, char*** argv) {
 
   // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
   // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
-  int locals = 1;  // ranks on this node
+  int locals = 1;  // ranks on this node (DSM_NODE_RANKS may cut a host into several)
   step(c->comm, rank, ranks, owns, [&] {
-    MPI_Comm node_comm;
-    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
-    int local = 0;
-    MPI_Comm_rank(node_comm, &local);
+    MPI_Comm host_comm;
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &host_comm);
+    int local = 0, on_host = 1;
+    MPI_Comm_rank(host_comm, &local);
+    MPI_Comm_size(host_comm, &on_host);
+    MPI_Comm_free(&host_comm);
+    MPI_Comm node_comm = rt::split_node(c->comm, rank, c->opt.node_ranks);
     MPI_Comm_size(node_comm, &locals);
     MPI_Comm_free(&node_comm);
     c->node = std::make_unique<rt::machine>();
-    c->place = c->node->place(c->opt.bind, local, locals, c->node->launcher_bound());
+    c->place = c->node->place(c->opt.bind, local, on_host, c->node->launcher_bound());
     if (c->place.bind && !c->node->bind_process(c->place.rank_cpus)) {
       const int err = errno;
       const std::string why = "binding node-local rank " + std::to_string(local) + " to PU " +
@@ -190,7 +194,7 @@ void init(int* argc, char*** argv) {
   if ((c->opt.model == model::eager_release || home_based(c->opt)) && c->opt.node_data &&
       c->opt.transport != rt::transport_kind::mpi && ranks > 1) {
     try {
-      c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks);
+      c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks, c->opt.node_ranks);
       DSM_LOG(info, "%s", c->homes->describe().c_str());
     } catch (const dsm::error& e) {
       DSM_LOG(warn, "%s; node-mates' misses go by message", e.what());
@@ -209,9 +213,11 @@ void init(int* argc, char*** argv) {
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
   // Collective calls meet in shared memory when every rank is on this node (the same answer on
-  // every rank: either one node holds them all or none does), lock hand-offs too. With other
-  // nodes, each node's ranks meet in shared memory first and its leader (lowest rank) takes part
-  // across the nodes (sync/barrier.hpp); a node that cannot share memory takes part rank by rank.
+  // every rank: either one node holds them all or none does), and node-mates queue for locks in
+  // shared memory. With other nodes, each node's ranks meet in shared memory first and its leader
+  // (lowest rank) takes part across the nodes (sync/barrier.hpp), and a run of node-mates queued
+  // for a lock takes one place in the manager's queue (sync/node_locks.hpp); a node that cannot
+  // share memory takes part rank by rank.
   std::unique_ptr<rt::node_barrier> shared_barrier;
   std::unique_ptr<rt::node_locks> shared_locks;
   const bool node_data = c->opt.node_data && c->opt.transport != rt::transport_kind::mpi;
@@ -219,7 +225,7 @@ void init(int* argc, char*** argv) {
   if (node_data && ranks > 1 && locals == ranks) {
     try {
       shared_barrier = std::make_unique<rt::node_barrier>(c->comm, rank, ranks);
-      shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, ranks);
+      shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, std::vector<bool>(static_cast<size_t>(ranks), true));
       leader = 0;
       DSM_LOG(info, "node-local fast path: barriers and lock hand-offs through shared memory (%d ranks on this node)", ranks);
     } catch (const dsm::error& e) {
@@ -228,24 +234,30 @@ void init(int* argc, char*** argv) {
       DSM_LOG(warn, "%s; barriers and locks go by message", e.what());
     }
   } else if (node_data && locals > 1) {
-    MPI_Comm node_comm;
-    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
+    MPI_Comm node_comm = rt::split_node(c->comm, rank, c->opt.node_ranks);
     int local = 0, lowest = rank;
     MPI_Comm_rank(node_comm, &local);
     MPI_Allreduce(&rank, &lowest, 1, MPI_INT, MPI_MIN, node_comm);
+    std::vector<int> mate_ranks(static_cast<size_t>(locals));
+    MPI_Allgather(&rank, 1, MPI_INT, mate_ranks.data(), 1, MPI_INT, node_comm);
+    std::vector<bool> mates(static_cast<size_t>(ranks), false);
+    for (int r : mate_ranks) mates[static_cast<size_t>(r)] = true;
     try {
       shared_barrier = std::make_unique<rt::node_barrier>(node_comm, local, locals);
+      shared_locks = std::make_unique<rt::node_locks>(node_comm, rank, std::move(mates));
       leader = lowest;
       DSM_LOG(info, "node-local fast path: barriers meet in shared memory (%d ranks on this node), then across nodes "
-              "through rank %d", locals, lowest);
+              "through rank %d; node-mates queue for locks in shared memory", locals, lowest);
     } catch (const dsm::error& e) {
-      DSM_LOG(warn, "%s; this node's ranks take part in barriers one by one", e.what());
+      shared_barrier.reset();
+      shared_locks.reset();
+      DSM_LOG(warn, "%s; this node's ranks take part in barriers and locks one by one", e.what());
     }
     MPI_Comm_free(&node_comm);
   }
   std::vector<int> leader_of(static_cast<size_t>(ranks));
   MPI_Allgather(&leader, 1, MPI_INT, leader_of.data(), 1, MPI_INT, c->comm);
-  c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks));
+  c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks), node_data && locals < ranks);
   c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier), leader_of);
   c->condvars = std::make_unique<rt::condvar_service>(*c);
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);

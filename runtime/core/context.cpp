@@ -82,6 +82,7 @@ void context::dispatch(const header& h, std::span<const std::byte> payload) {
       proto->handle(h, payload);
       break;
     case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
+    case msg::lock_fwd_node: case msg::lock_claim_fwd:
       locks->handle(h, payload);
       break;
     case msg::barrier_arrive: case msg::barrier_data: case msg::barrier_pass:

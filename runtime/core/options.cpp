@@ -73,6 +73,7 @@ std::string options::describe() const {
   s += " node_shm=";
   s += node_data ? "on" : node_shm ? "queues" : "off";
   s += " queue_slots=" + std::to_string(queue_slots);
+  if (node_ranks != 0) s += " node_ranks=" + std::to_string(node_ranks);
   s += " bind=";
   s += bind == bind_mode::core ? "core" : bind == bind_mode::automatic ? "auto" : "none";
   s += " log=" + std::to_string(static_cast<int>(log));
@@ -90,7 +91,7 @@ std::string options::describe() const {
 options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
   // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
   static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
-                                       "NODE_SHM", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
+                                       "NODE_SHM", "NODE_RANKS", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
                                        "HOME", "LAZY", "PREFETCH", "ARENA"};
   std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
 
@@ -111,7 +112,7 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       if (!known || eq == nullptr) {
         bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
             "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
-            "--dsm-check=, --dsm-node-shm=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
+            "--dsm-check=, --dsm-node-shm=, --dsm-node-ranks=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
             "--dsm-prefetch=, --dsm-arena=");
       }
       flags.emplace_back(variable, eq + 1);
@@ -185,6 +186,14 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
     if (!o.node_shm && o.transport == transport_kind::shm) {
       bad(v->first, v->second, "contradicts DSM_TRANSPORT=shm (shared-memory queues need node-local shared memory)",
           "DSM_NODE_SHM=on with DSM_TRANSPORT=shm, or DSM_NODE_SHM=off with DSM_TRANSPORT=auto or mpi");
+    }
+  }
+  if (auto v = lookup("DSM_NODE_RANKS")) {
+    const std::string& s = v->second;
+    const bool digits = !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
+    o.node_ranks = digits ? std::stoull(s) : 0;
+    if (!s.empty() && (!digits || o.node_ranks > 65536)) {
+      bad(v->first, v->second, "is not a number of ranks per node", "0 (each host one node) or a number from 1 to 65536");
     }
   }
   if (auto v = lookup("DSM_QUEUE_SLOTS")) {

@@ -56,6 +56,11 @@ struct options {
   // DSM_QUEUE_SLOTS: slots in each shared-memory ring; 0 means 64 + 16 x ranks. A few slots keep the
   // rings full and test that nothing waits on a full ring (transport.hpp).
   std::uint64_t queue_slots = 0;
+  // DSM_NODE_RANKS: at most this many ranks make one node; a host's ranks are cut into nodes of this
+  // many (by node-local rank) that share memory only among themselves and talk to each other
+  // through MPI, as separate hosts would (a cluster of several nodes emulated on one machine, for
+  // tests). 0: each host is one node.
+  std::uint64_t node_ranks = 0;
   bind_mode bind = bind_mode::none;
   log_level log = log_level::warn;
   std::uint64_t gc_bytes = std::uint64_t{64} << 20;  // DSM_GC_BYTES: lazy release collects garbage past this

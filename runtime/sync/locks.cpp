@@ -37,8 +37,28 @@ std::atomic<std::uint64_t>* lock_service::node_word(std::uint64_t id, lock_state
 void lock_service::enqueue(std::uint64_t id, lock_state& s, std::span<const std::byte> request) {
   const int prev = node_->enqueue(*s.word, manager(id));
   DSM_INVARIANT(prev != ctx_.rank, "lock %llu: rank %d queued behind itself", static_cast<unsigned long long>(id), ctx_.rank);
+  if (prev == node_locks::kAsk) {  // the first of a run on this node: through the manager
+    header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+    ctx_.post(manager(id), req, request);
+    return;
+  }
   header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = id};
   ctx_.post(prev, fwd, request);
+}
+
+void lock_service::serve(std::uint64_t id, lock_state& s, int origin, std::span<const std::byte> request) {
+  if (s.have_token && !s.held) {
+    pass_token(id, s, origin, request);
+    if (s.requeue) {  // this rank's own acquire waited for this hand-off to queue
+      s.requeue = false;
+      enqueue(id, s, s.requeue_request);
+      s.requeue_request.clear();
+    }
+    return;
+  }
+  DSM_REQUIRE(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(id), ctx_.rank);
+  s.next = origin;
+  s.next_request.assign(request.begin(), request.end());
 }
 
 void lock_service::acquire(std::uint64_t id) {
@@ -51,7 +71,7 @@ void lock_service::acquire(std::uint64_t id) {
                                  std::to_string(ctx_.rank) + " (locks are not recursive)");
     bump(ctx_.stats.lock_acquires);
     std::atomic<std::uint64_t>* w = node_word(id, s);
-    if (s.have_token && (w == nullptr || node_->take_kept(*w, manager(id)))) {
+    if (s.have_token && (w == nullptr || s.outside || node_->take_kept(*w, manager(id)))) {
       s.held = true;
       ctx_.proto->on_acquire(id);
       return;
@@ -90,28 +110,31 @@ void lock_service::acquire(std::uint64_t id) {
 bool lock_service::try_acquire(std::uint64_t id) {
   trace::span traced(trace::ev::acquire, id, manager(id));
   std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+  bool claimed = false;  // from this node's word (else through the manager)
   {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
     if (s.held) return false;
     std::atomic<std::uint64_t>* w = node_word(id, s);
     if (s.have_token) {
-      if (w != nullptr && !node_->take_kept(*w, manager(id))) return false;  // a try claimed it
+      if (w != nullptr && !s.outside && !node_->take_kept(*w, manager(id))) return false;  // a try claimed it
       s.held = true;
       bump(ctx_.stats.lock_acquires);
       ctx_.proto->on_acquire(id);
       return true;
     }
-    if (w == nullptr) {
-      header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-      ctx_.post(manager(id), req, ctx_.proto->acquire_request());
-    } else {
-      // Only from a free lock: its holder passes the token as soon as the request arrives.
-      const int prev = node_->claim_if_free(*w, manager(id));
-      if (prev < 0) return false;
-      DSM_INVARIANT(prev != ctx_.rank, "lock %llu: rank %d claimed its own token", static_cast<unsigned long long>(id), ctx_.rank);
+    // Only from a free lock: its holder passes the token as soon as the request arrives.
+    const int prev = w == nullptr ? node_locks::kAsk : node_->claim_if_free(*w, manager(id));
+    if (prev == node_locks::kBusy) return false;
+    DSM_INVARIANT(prev != ctx_.rank, "lock %llu: rank %d claimed its own token", static_cast<unsigned long long>(id), ctx_.rank);
+    claimed = prev != node_locks::kAsk;
+    if (claimed) {
       header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = id};
       ctx_.post(prev, fwd, ctx_.proto->acquire_request());
+    } else {  // the manager probes the last to have asked; this rank does not join the word
+      s.outside = w != nullptr;
+      header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
+      ctx_.post(manager(id), req, ctx_.proto->acquire_request());
     }
   }
   app_op op;
@@ -119,7 +142,11 @@ bool lock_service::try_acquire(std::uint64_t id) {
   op.expect_b = msg::lock_try_fail;
   op.id = id;
   ctx_.wait(op, [](const app_op& o) { return o.done || o.failed; });
-  if (op.failed) return false;
+  if (op.failed) {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    state(id).outside = false;  // the manager did not queue this rank
+    return false;
+  }
   {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
@@ -127,7 +154,7 @@ bool lock_service::try_acquire(std::uint64_t id) {
                   static_cast<unsigned long long>(id), ctx_.rank);
     s.have_token = true;
     s.held = true;
-    if (s.word != nullptr) node_->end_try(*s.word);  // the claim is over: holders may re-take kept tokens
+    if (claimed) node_->end_try(*s.word);  // the claim is over: holders may re-take kept tokens
   }
   bump(ctx_.stats.lock_acquires);
   bump(ctx_.stats.remote_lock_acquires);
@@ -187,7 +214,7 @@ void lock_service::manager_request(const header& h, std::span<const std::byte> r
     DSM_REQUIRE(prev != h.origin, "lock %llu: rank %d asked again before passing the token on",
               static_cast<unsigned long long>(h.id), h.origin);
     s.last = h.origin;
-    header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
+    header fwd{.type = across_nodes_ ? msg::lock_fwd_node : msg::lock_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
     ctx_.post(prev, fwd, request);
   } else {  // lock_try
     s.probing = true;
@@ -204,28 +231,22 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
                 static_cast<unsigned long long>(h.id), ctx_.rank);
       manager_request(h, payload);
       break;
-    case msg::lock_fwd: {
-      lock_state& s = state(h.id);
-      if (s.have_token && !s.held) {
-        pass_token(h.id, s, h.origin, payload);
-        if (s.requeue) {  // this rank's own acquire waited for this hand-off to queue
-          s.requeue = false;
-          enqueue(h.id, s, s.requeue_request);
-          s.requeue_request.clear();
-        }
-      } else {
-        DSM_REQUIRE(s.next < 0, "lock %llu: a second successor for rank %d", static_cast<unsigned long long>(h.id), ctx_.rank);
-        s.next = h.origin;
-        s.next_request.assign(payload.begin(), payload.end());
-      }
+    case msg::lock_fwd:
+      serve(h.id, state(h.id), h.origin, payload);
       break;
-    }
-    case msg::lock_try_fwd: {
+    case msg::lock_fwd_node:
+      forward_to_run(h, payload);
+      break;
+    case msg::lock_try_fwd:
+      probe_run(h, payload);
+      break;
+    case msg::lock_claim_fwd: {
       lock_state& s = state(h.id);
-      const bool free_now = s.have_token && !s.held && s.next < 0;
-      if (free_now) pass_token(h.id, s, h.origin, payload);
-      header done{.type = msg::lock_try_done, .to = inbox::engine, .origin = h.origin, .id = h.id, .arg = free_now ? 1u : 0u};
-      ctx_.post(manager(h.id), done);
+      DSM_INVARIANT(s.have_token && !s.held && s.next < 0 && s.word != nullptr,
+                    "lock %llu: rank %d asked to pass a claimed token (has it: %d, holds the lock: %d, successor: %d)",
+                    static_cast<unsigned long long>(h.id), ctx_.rank, s.have_token, s.held, s.next);
+      serve(h.id, s, h.origin, payload);
+      node_->end_try(*s.word);
       break;
     }
     case msg::lock_try_done: {
@@ -249,6 +270,50 @@ void lock_service::handle(const header& h, std::span<const std::byte> payload) {
   }
 }
 
+void lock_service::forward_to_run(const header& h, std::span<const std::byte> request) {
+  lock_state& s = state(h.id);
+  std::atomic<std::uint64_t>* w = node_word(h.id, s);
+  if (w == nullptr || s.outside) {  // this rank's own place in the queue
+    s.outside = false;
+    serve(h.id, s, h.origin, request);
+    return;
+  }
+  const int last = node_->close_run(*w, manager(h.id));
+  DSM_REQUIRE(last >= 0, "lock %llu: a request forwarded to rank %d's run, but its node has none",
+              static_cast<unsigned long long>(h.id), ctx_.rank);
+  if (last == ctx_.rank) {
+    serve(h.id, s, h.origin, request);
+  } else {
+    header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
+    ctx_.post(last, fwd, request);
+  }
+}
+
+void lock_service::probe_run(const header& h, std::span<const std::byte> request) {
+  lock_state& s = state(h.id);
+  std::atomic<std::uint64_t>* w = node_word(h.id, s);
+  const bool own = w == nullptr || s.outside;  // this rank's own place in the queue, not a run's
+  int last = ctx_.rank;
+  bool passed = false;
+  if (own) {
+    passed = s.have_token && !s.held && s.next < 0;
+    if (passed) s.outside = false;
+  } else {
+    last = node_->close_run_if_free(*w, manager(h.id));
+    passed = last != node_locks::kBusy;
+  }
+  header done{.type = msg::lock_try_done, .to = inbox::engine, .origin = h.origin, .id = h.id, .arg = passed ? 1u : 0u};
+  ctx_.post(manager(h.id), done);
+  if (!passed) return;
+  if (last != ctx_.rank) {  // the run's last rank keeps the token: it ends the claim
+    header claim{.type = msg::lock_claim_fwd, .to = inbox::engine, .origin = h.origin, .id = h.id};
+    ctx_.post(last, claim, request);
+    return;
+  }
+  serve(h.id, s, h.origin, request);
+  if (!own) node_->end_try(*w);
+}
+
 bool lock_service::forget(std::uint64_t id) {
   std::lock_guard<runtime_mutex> g(ctx_.state_mu);
   auto it = locks_.find(id);
@@ -258,9 +323,10 @@ bool lock_service::forget(std::uint64_t id) {
                   static_cast<unsigned long long>(id), ctx_.rank);
     if (s.probing || !s.held_back.empty()) return false;
   }
-  // The manager puts the word back to "token at the manager, free" as its own state goes back,
-  // before any rank can use the id again (the caller's next collective call orders that).
-  if (node_ && manager(id) == ctx_.rank) {
+  // The node's first rank puts the word back to "token at the manager, free" (or "away", off the
+  // manager's node) before any rank can use the id again (the caller's next collective call orders
+  // that), as every rank's own state goes back.
+  if (node_ && node_->resets_words()) {
     std::atomic<std::uint64_t>* w = it != locks_.end() && it->second.word_known ? it->second.word : node_->word(id);
     if (w != nullptr) node_->reset(*w);
   }

@@ -8,9 +8,12 @@
 // whether it passed the token. The token carries nothing under sequential consistency; models that
 // need to send data with it attach it through the protocol hooks.
 //
-// When every rank shares one node (and DSM_NODE_SHM=on), the manager's part lives in shared memory
-// instead (node_locks): an acquirer swaps itself into the lock's word and forwards its request to
-// the rank it displaced, with no message to the manager.
+// Where ranks share a node (and DSM_NODE_SHM=on), node-mates queue in shared memory instead
+// (node_locks): an acquirer swaps itself into the lock's word and forwards its request to the
+// node-mate it displaced, with no message to the manager. In a job of one node that replaces the
+// manager; across nodes, the first of a run of node-mates asks the manager, which forwards the next
+// request from elsewhere (lock_fwd_node) to that representative, which closes the run and hands the
+// request to its last rank.
 //
 // acquire/release/try_acquire run on the application thread; handle() on the engine with state_mu.
 #ifndef DSM_RUNTIME_SYNC_LOCKS_HPP_
@@ -29,8 +32,10 @@ namespace dsm::rt {
 
 class lock_service {
  public:
-  // `node`: the shared-memory lock table to use instead of the managers' messages, or null.
-  lock_service(context& ctx, std::unique_ptr<node_locks> node) : ctx_(ctx), node_(std::move(node)) {}
+  // `node`: this node's shared-memory lock table, or null. `across_nodes`: the job spans nodes, and
+  // a manager forwards requests to a node's run (lock_fwd_node) rather than to a rank (lock_fwd).
+  lock_service(context& ctx, std::unique_ptr<node_locks> node, bool across_nodes)
+      : ctx_(ctx), node_(std::move(node)), across_nodes_(across_nodes) {}
   void acquire(std::uint64_t id);
   void release(std::uint64_t id);
   bool try_acquire(std::uint64_t id);
@@ -59,6 +64,9 @@ class lock_service {
     // it has yet to be served: it queues (with this request) once the token has gone to that rank.
     bool requeue = false;
     std::vector<std::byte> requeue_request;
+    // node_locks across nodes: this rank's place in the manager's queue is its own, not its node's
+    // run (a try that went through the manager): the next forward is for it, not for the run.
+    bool outside = false;
     // manager only
     bool probing = false;
     int last = -1;        // the last rank that asked; it has or will have the token
@@ -69,11 +77,19 @@ class lock_service {
   void pass_token(std::uint64_t id, lock_state& s, int to, std::span<const std::byte> request);
   void manager_request(const header& h, std::span<const std::byte> request);
   std::atomic<std::uint64_t>* node_word(std::uint64_t id, lock_state& s);
-  // node_locks: queues this rank for lock id behind the rank that asked last. state_mu held.
+  // node_locks: queues this rank for lock id behind the node-mate that asked last, or asks the
+  // manager if no run is on this node. state_mu held.
   void enqueue(std::uint64_t id, lock_state& s, std::span<const std::byte> request);
+  // A request for the token, forwarded to this rank: passes it now if this rank keeps it unused,
+  // else at the release. state_mu held.
+  void serve(std::uint64_t id, lock_state& s, int origin, std::span<const std::byte> request);
+  // The manager's forward to this node's run (lock_fwd_node) or probe (lock_try_fwd). state_mu held.
+  void forward_to_run(const header& h, std::span<const std::byte> request);
+  void probe_run(const header& h, std::span<const std::byte> request);
 
   context& ctx_;
   std::unique_ptr<node_locks> node_;
+  bool across_nodes_;
   std::unordered_map<std::uint64_t, lock_state> locks_;
 };
 

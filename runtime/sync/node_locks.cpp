@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "core/options.hpp"
 #include "dsm/dsm.hpp"
@@ -12,10 +13,13 @@
 
 namespace dsm::rt {
 
-node_locks::node_locks(MPI_Comm comm, int rank, int /*ranks*/) : rank_(rank) {
+node_locks::node_locks(MPI_Comm node_comm, int rank, std::vector<bool> mates) : rank_(rank), mates_(std::move(mates)) {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "lock words are shared between processes");
+  int local = 0;
+  MPI_Comm_rank(node_comm, &local);
+  resets_ = local == 0;
   std::string why;
-  table_ = static_cast<entry*>(map_segment_everywhere(comm, job_name(comm, "locks"), kCapacity * sizeof(entry), why));
+  table_ = static_cast<entry*>(map_segment_everywhere(node_comm, job_name(node_comm, "locks"), kCapacity * sizeof(entry), why));
   if (table_ == nullptr) {
     if (!why.empty()) throw dsm::error("the node-local lock table could not be set up (" + why + ")");
     throw peer_error("the node-local lock table could not be set up on another rank");
@@ -56,16 +60,30 @@ int node_locks::enqueue(std::atomic<std::uint64_t>& w, int manager) const {
 int node_locks::claim_if_free(std::atomic<std::uint64_t>& w, int manager) const {
   tries(w).fetch_add(1, std::memory_order_seq_cst);
   std::uint64_t v = w.load(std::memory_order_seq_cst);
-  while (free_in(v)) {
+  while (free_in(v, manager)) {
     if (w.compare_exchange_weak(v, encode(rank_, false), std::memory_order_seq_cst)) return last_of(v, manager);
   }
   tries(w).fetch_sub(1, std::memory_order_seq_cst);
-  return -1;
+  return last_of(v, manager) == kAsk ? kAsk : kBusy;
 }
 
 void node_locks::mark_free(std::atomic<std::uint64_t>& w) const {
   std::uint64_t v = encode(rank_, false);
   w.compare_exchange_strong(v, encode(rank_, true), std::memory_order_acq_rel);
+}
+
+int node_locks::close_run(std::atomic<std::uint64_t>& w, int manager) const {
+  return last_of(w.exchange(kAway, std::memory_order_acq_rel), manager);
+}
+
+int node_locks::close_run_if_free(std::atomic<std::uint64_t>& w, int manager) const {
+  tries(w).fetch_add(1, std::memory_order_seq_cst);
+  std::uint64_t v = w.load(std::memory_order_seq_cst);
+  while (free_in(v, manager)) {
+    if (w.compare_exchange_weak(v, kAway, std::memory_order_seq_cst)) return last_of(v, manager);
+  }
+  tries(w).fetch_sub(1, std::memory_order_seq_cst);
+  return kBusy;
 }
 
 }  // namespace dsm::rt

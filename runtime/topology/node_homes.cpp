@@ -11,14 +11,13 @@
 
 namespace dsm::rt {
 
-node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int ranks)
+node_homes::node_homes(MPI_Comm comm, const global_space& space, int rank, int ranks, std::uint64_t node_ranks)
     : space_(space), rank_(rank), ranks_(ranks), mates_(static_cast<size_t>(ranks)) {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "directory words are shared between processes");
   const std::string job = job_name(comm, "homes");
   auto name_of = [&](int r) { return job + "-" + std::to_string(r); };
 
-  MPI_Comm node;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm node = split_node(comm, rank_, node_ranks);
   MPI_Comm_rank(node, &local_);
   const std::vector<node_rank> all = gather_node(node, rank_, space_.fd());
   for (const node_rank& id : all) local_to_rank_.push_back(id.rank);

@@ -59,7 +59,7 @@ class node_homes {
 
   // Collective over `comm` (every rank calls it; each maps only its node-mates). Throws dsm::error,
   // on every rank, if any rank could not set up its own part.
-  node_homes(MPI_Comm comm, const global_space& space, int rank, int ranks);
+  node_homes(MPI_Comm comm, const global_space& space, int rank, int ranks, std::uint64_t node_ranks);
   ~node_homes();
   node_homes(const node_homes&) = delete;
   node_homes& operator=(const node_homes&) = delete;

@@ -25,6 +25,18 @@ std::vector<node_rank> gather_node(MPI_Comm node, int rank, int fd) {
   return all;
 }
 
+MPI_Comm split_node(MPI_Comm comm, int rank, std::uint64_t node_ranks) {
+  MPI_Comm host;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &host);
+  if (node_ranks == 0) return host;
+  int local = 0;
+  MPI_Comm_rank(host, &local);
+  MPI_Comm node;
+  MPI_Comm_split(host, static_cast<int>(static_cast<std::uint64_t>(local) / node_ranks), rank, &node);
+  MPI_Comm_free(&host);
+  return node;
+}
+
 std::string job_name(MPI_Comm comm, const char* what) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);

@@ -11,6 +11,7 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct node_rank {
 
 // Collective over the node communicator `node`: every rank's identity, by node-local index.
 std::vector<node_rank> gather_node(MPI_Comm node, int rank, int fd);
+
+// Collective over `comm`: the ranks of `comm` on this rank's node (MPI_COMM_TYPE_SHARED), cut by
+// node-local rank into nodes of at most `node_ranks` ranks when that is not 0 (DSM_NODE_RANKS: a
+// cluster of several nodes emulated on one host). Free it with MPI_Comm_free.
+MPI_Comm split_node(MPI_Comm comm, int rank, std::uint64_t node_ranks);
 
 // A job-unique name prefix, chosen by rank 0 of `comm` (collective).
 std::string job_name(MPI_Comm comm, const char* what);

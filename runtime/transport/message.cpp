@@ -51,6 +51,8 @@ const char* msg_name(msg m) noexcept {
     case msg::cv_cancel: return "cv_cancel";
     case msg::cv_cancelled: return "cv_cancelled";
     case msg::finalizing: return "finalizing";
+    case msg::lock_fwd_node: return "lock_fwd_node";
+    case msg::lock_claim_fwd: return "lock_claim_fwd";
     case msg::kLast: break;
   }
   return "unknown";
@@ -85,7 +87,8 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::diff_req: r = {inbox::engine, true, false, false, false, true}; return true;
     case msg::diff_reply: r = {inbox::app, true, false, false}; return true;
     case msg::barrier_data: case msg::barrier_pass: r = {inbox::engine, false, false, false}; return true;
-    case msg::lock_acq: case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd:
+    case msg::lock_acq: case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd: case msg::lock_fwd_node:
+    case msg::lock_claim_fwd:
       r = {inbox::engine, false, true, false, false, true}; return true;
     case msg::lock_try_done: r = {inbox::engine, false, true, false}; return true;
     case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;

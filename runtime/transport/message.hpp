@@ -79,6 +79,10 @@ enum class msg : std::uint16_t {
   cv_cancel,        // timed-out waiter -> manager: take me off the queue
   cv_cancelled,     // manager -> waiter (app): arg = 1 taken off, 0 not queued (a cv_signal is on its way)
   finalizing,       // rank -> every engine at finalize: this rank makes no more calls (no more notifies)
+  // Locks across nodes with node-local queues (sync/node_locks.hpp).
+  lock_fwd_node,    // manager -> last requester: hand `origin`'s request to the last rank of your node's run
+  lock_claim_fwd,   // a run's representative -> its last rank: the lock was claimed for `origin` while free (a
+                    // try through the manager): pass the token, then end the claim
   kLast
 };
 

@@ -49,8 +49,7 @@ class node_transport final : public transport {
     const std::string job = job_name(world_, "queues");
 
     // Which ranks share this node.
-    MPI_Comm node;
-    MPI_Comm_split_type(world_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+    MPI_Comm node = split_node(world_, rank_, opt.node_ranks);
     int node_size = 0;
     MPI_Comm_size(node, &node_size);
     std::vector<int> mates(static_cast<size_t>(node_size));

@@ -32,7 +32,8 @@ namespace {
 bool has_origin(msg m) {
   switch (m) {
     case msg::read_fwd: case msg::write_fwd: case msg::invalidate: case msg::diff_fwd: case msg::lock_acq:
-    case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd: case msg::lock_try_done: return true;
+    case msg::lock_try: case msg::lock_fwd: case msg::lock_try_fwd: case msg::lock_try_done: case msg::lock_fwd_node:
+    case msg::lock_claim_fwd: return true;
     default: return false;
   }
 }

@@ -155,6 +155,15 @@ TEST(Options, NodeShmAndBind) {
   EXPECT_NE(clash.find("DSM_TRANSPORT=shm"), std::string::npos) << clash;
   EXPECT_EQ(parse({{"DSM_NODE_SHM", "off"}, {"DSM_TRANSPORT", "mpi"}}).transport, dsm::rt::transport_kind::mpi);
 
+  EXPECT_EQ(parse({}).node_ranks, 0u);
+  EXPECT_EQ(parse({{"DSM_NODE_RANKS", "2"}}).node_ranks, 2u);
+  EXPECT_EQ(parse({}, {"--dsm-node-ranks=3"}).node_ranks, 3u);
+  EXPECT_EQ(parse({{"DSM_NODE_RANKS", "0"}}).node_ranks, 0u);
+  for (const char* v : {"65537", "two", "-2", "2K"}) {
+    const std::string e = error_of({{"DSM_NODE_RANKS", v}});
+    EXPECT_NE(e.find("valid: 0 (each host one node) or a number from 1 to 65536"), std::string::npos) << v << ": " << e;
+  }
+
   EXPECT_EQ(parse({}).queue_slots, 0u);
   EXPECT_EQ(parse({{"DSM_QUEUE_SLOTS", "2"}}).queue_slots, 2u);
   EXPECT_EQ(parse({{"DSM_QUEUE_SLOTS", ""}}).queue_slots, 0u);
