@@ -9,7 +9,7 @@
 #                  the configuration or exercises no more protocol code than the first run under the
 #                  checks would (fuzz, install, the mpi-transport variants, np1 where no protocol
 #                  message is exchanged, the application benchmarks, stress and chaos runs, death,
-#                  trace, the suite runner and the two-host test, large_memory). (docs/reliability.md)
+#                  trace, the suite runner and the two-host tests (label netns), large_memory). (docs/reliability.md)
 # Both ctest runs use two jobs (-j2): the MPI tests sleep while they wait, and the whole run stays
 # well under 20 minutes on a 2-core machine.
 # Exits non-zero if either ctest failed. Run it from anywhere: `bash scripts/test.sh`.

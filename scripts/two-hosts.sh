@@ -1,4 +1,4 @@
-# two-hosts.sh: two "hosts" on one machine, for bash scripts to source (tests/netns/netns_test.sh,
+# two-hosts.sh: two "hosts" on one machine, for bash scripts to source (tests/netns/netns_lib.sh,
 # benchmarks/run-transports.sh). Needs root and iproute2.
 #
 #   source scripts/two-hosts.sh
@@ -14,7 +14,8 @@
 # through /bin/sh inside that host's namespace, under its own hostname (unshare --uts: dsm-a, dsm-b),
 # as a remote shell would. two_hosts_mpirun starts mpirun inside the first namespace (hostname dsm-a)
 # with that hostfile and agent, one rank per host in turn (--map-by node), MPI limited to TCP on the
-# veth subnet (btl tcp,self, btl_tcp_if_include, oob_tcp_if_include) and yielding when idle.
+# veth subnet (btl tcp,self, btl_tcp_if_include, oob_tcp_if_include) and yielding when idle; more
+# than 4 ranks need --oversubscribe (tests/netns runs 16, eight per host).
 # two_hosts_down kills what is left in the namespaces (by pid), deletes them (and with them the veth
 # pair) and is safe to call twice.
 
