@@ -109,6 +109,13 @@ def log(msg=""):
 
 # ---- the build ------------------------------------------------------------------------------------
 
+def shown_path(path):
+    """A path as results.json records it: relative to the source tree when inside it (committed
+    results name no machine's directories)."""
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith("..") else rel
+
+
 def read_models(build_dir):
     path = os.path.join(build_dir, "models.txt")
     with open(path) as f:
@@ -624,7 +631,7 @@ def main(argv):
     derive(rows)
     text = table(rows)
     config = {"size": args.size, "ranks": args.ranks, "repeat": args.repeat, "models": models, "apps": args.apps,
-              "micro": args.micro, "skipped_apps": absent, "build_dir": args.build_dir,
+              "micro": args.micro, "skipped_apps": absent, "build_dir": shown_path(args.build_dir),
               "hostfile": args.hostfile, "mpirun_args": args.mpirun_args, "timeout_s": args.timeout,
               "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "wall_s": round(time.monotonic() - t_start, 1)}

@@ -11,6 +11,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin   # Open MPI: the launcher and the library
   libhwloc-dev                 # hwloc: topology and binding
   libboost-dev                 # Boost headers: Boost.Interprocess shared-memory queues
+  nlohmann-json3-dev           # nlohmann-json: the trace and stats files, litmus.json, benchmark RESULT lines
   googletest libgtest-dev      # GoogleTest for the tests
   cmake g++ make pkg-config    # the build
   python3                      # scripts/run.sh reads the DSM_STATS JSON with it

@@ -7,12 +7,14 @@
 //
 // Only rank 0 (or the one process of a threads version) prints it. A failed verification prints the
 // line with "verified":false, a message on stderr, and the program exits with status 1. Header only,
-// no dependency on dsm or MPI; not thread safe (called from the main thread only).
+// no dependency on dsm or MPI (the line is written with nlohmann-json); not thread safe (called from
+// the main thread only).
 #ifndef DSM_BENCHMARKS_COMMON_BENCH_HPP_
 #define DSM_BENCHMARKS_COMMON_BENCH_HPP_
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +23,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace bench {
 
@@ -126,35 +130,22 @@ struct result {
   std::vector<std::pair<std::string, std::string>> extra;
 };
 
-inline std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+// x rounded to `digits` decimals, so that the RESULT line prints 0.412 rather than 0.41200000000000003.
+inline double rounded(double x, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(x * scale) / scale;
 }
 
-// Prints the RESULT line; on a failed verification also `why` on stderr. Returns the exit status
-// the program should end with (0 or 1).
+// Prints the RESULT line (one JSON object, written by nlohmann-json); on a failed verification also
+// `why` on stderr. Returns the exit status the program should end with (0 or 1).
 inline int report(const result& r, const std::string& why = "") {
-  std::string line = "RESULT {\"app\":" + json_string(r.app) + ",\"version\":" + json_string(r.version) +
-                     ",\"ranks\":" + std::to_string(r.ranks) + ",\"model\":" + json_string(r.model) +
-                     ",\"size\":" + json_string(r.size);
-  for (const auto& [k, v] : r.extra) line += "," + json_string(k) + ":" + json_string(v);
-  char t[64];
-  std::snprintf(t, sizeof t, "%.6f", r.time_s);
-  line += ",\"time_s\":" + std::string(t) + ",\"verified\":" + (r.verified ? "true" : "false") +
-          ",\"check\":" + json_string(r.check) + "}";
-  std::printf("%s\n", line.c_str());
+  nlohmann::ordered_json line = {{"app", r.app}, {"version", r.version}, {"ranks", r.ranks}, {"model", r.model},
+                                 {"size", r.size}};
+  for (const auto& [k, v] : r.extra) line[k] = v;
+  line["time_s"] = rounded(r.time_s, 6);
+  line["verified"] = r.verified;
+  line["check"] = r.check;
+  std::printf("RESULT %s\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
   std::fflush(stdout);
   if (!r.verified) {
     std::fprintf(stderr, "%s %s: verification FAILED: %s\n", r.app.c_str(), r.version.c_str(), why.c_str());

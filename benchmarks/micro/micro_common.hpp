@@ -23,12 +23,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace micro {
 
@@ -394,27 +397,28 @@ struct row {
   std::string check;
 };
 
-inline std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
+// x rounded to `digits` decimals, so that the RESULT line prints 1.2345 rather than 1.23450000000000004.
+inline double rounded(double x, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(x * scale) / scale;
 }
 
-// Prints the human line and the RESULT line of one row (call on one rank only).
+// Prints the human line and the RESULT line (one JSON object, written by nlohmann-json) of one row
+// (call on one rank only).
 inline void print_row(const row& r) {
   const double ratio = r.floor_us > 0.0 ? r.median_us / r.floor_us : 0.0;
   std::printf("%-22s %-14s np%-2d %12.3f %12.3f %7.2f   %s\n", r.op.c_str(), r.model.empty() ? "-" : r.model.c_str(),
               r.ranks, r.median_us, r.floor_us, ratio, r.floor.c_str());
-  std::printf(
-      "RESULT {\"app\":\"micro\",\"bench\":\"%s\",\"op\":\"%s\",\"version\":\"dsm\",\"model\":\"%s\",\"ranks\":%d,"
-      "\"size\":\"%s\",\"median_us\":%.4f,\"floor_us\":%.4f,\"ratio\":%.4f,\"floor\":\"%s\",\"samples\":%ld,"
-      "\"msgs_per_op\":%.3f,\"bytes_per_op\":%.1f,\"verified\":%s,\"check\":\"%s\"}\n",
-      r.bench.c_str(), r.op.c_str(), r.model.c_str(), r.ranks, r.size.c_str(), r.median_us, r.floor_us, ratio,
-      json_escape(r.floor).c_str(), r.samples, r.msgs_per_op, r.bytes_per_op, r.verified ? "true" : "false",
-      json_escape(r.check).c_str());
+  const nlohmann::ordered_json line = {
+      {"app", "micro"},     {"bench", r.bench},
+      {"op", r.op},         {"version", "dsm"},
+      {"model", r.model},   {"ranks", r.ranks},
+      {"size", r.size},     {"median_us", rounded(r.median_us, 4)},
+      {"floor_us", rounded(r.floor_us, 4)}, {"ratio", rounded(ratio, 4)},
+      {"floor", r.floor},   {"samples", r.samples},
+      {"msgs_per_op", rounded(r.msgs_per_op, 3)}, {"bytes_per_op", rounded(r.bytes_per_op, 1)},
+      {"verified", r.verified}, {"check", r.check}};
+  std::printf("RESULT %s\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
   std::fflush(stdout);
 }
 

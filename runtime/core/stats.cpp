@@ -2,7 +2,10 @@
 #include "core/stats.hpp"
 
 #include <cstdio>
+#include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
 
@@ -52,23 +55,24 @@ void report_stats(const counters& c, MPI_Comm comm, bool table, const std::strin
     std::fflush(stdout);
   }
   if (!path.empty()) {
+    // {"model": ..., "ranks": N, "per_rank": [{"rank": 0, <counter>: n, ...}, ...], "total": {<counter>: n, ...}},
+    // counters in the order of DSM_STAT_FIELDS, written by nlohmann-json.
+    nlohmann::ordered_json doc = {{"model", model}, {"ranks", size}, {"per_rank", nlohmann::ordered_json::array()}};
+    for (int r = 0; r < size; ++r) {
+      nlohmann::ordered_json row = {{"rank", r}};
+      for (int k = 0; k < kCount; ++k) row[kNames[k]] = all[static_cast<size_t>(r) * kCount + k];
+      doc["per_rank"].push_back(std::move(row));
+    }
+    nlohmann::ordered_json& sum = doc["total"] = nlohmann::ordered_json::object();
+    for (int k = 0; k < kCount; ++k) sum[kNames[k]] = total[k];
+    const std::string text = doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     FILE* f = std::fopen(path.c_str(), "w");
     if (f == nullptr) {
       log(log_level::error, "DSM_STATS: cannot write '%s'", path.c_str());
       return;
     }
-    std::fprintf(f, "{\n  \"model\": \"%s\",\n  \"ranks\": %d,\n  \"per_rank\": [\n", model.c_str(), size);
-    for (int r = 0; r < size; ++r) {
-      std::fprintf(f, "    {\"rank\": %d", r);
-      for (int k = 0; k < kCount; ++k)
-        std::fprintf(f, ", \"%s\": %llu", kNames[k], static_cast<unsigned long long>(all[static_cast<size_t>(r) * kCount + k]));
-      std::fprintf(f, "}%s\n", r + 1 < size ? "," : "");
-    }
-    std::fprintf(f, "  ],\n  \"total\": {");
-    for (int k = 0; k < kCount; ++k)
-      std::fprintf(f, "%s\"%s\": %llu", k ? ", " : "", kNames[k], static_cast<unsigned long long>(total[k]));
-    std::fprintf(f, "}\n}\n");
-    std::fclose(f);
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (std::fclose(f) != 0 || !ok) log(log_level::error, "DSM_STATS: writing '%s' failed", path.c_str());
   }
 }
 

@@ -3,6 +3,7 @@
 // (tid 1 application, tid 2 engine); "X" events are durations, "i" events instants; every message is
 // a "send" slice on the sender and a "handle" slice on the receiver, joined by a flow ("s" on the
 // sender, "f" with "bp":"e" on the receiver, the same id: sender rank << 40 | its send count).
+// Rank 0 writes it at finalize with nlohmann-json, one event object at a time (see event_stream).
 #include "core/trace.hpp"
 
 #include <time.h>
@@ -15,6 +16,8 @@
 #include <memory>
 #include <tuple>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
 #include "transport/message.hpp"
@@ -209,8 +212,99 @@ void start(MPI_Comm comm, int rank, int ranks, const std::string& path, bool deb
 
 namespace {
 
-void write_ts(std::FILE* f, const char* key, std::int64_t ns) {
-  std::fprintf(f, ",\"%s\":%.3f", key, static_cast<double>(ns) / 1e3);
+using json = nlohmann::ordered_json;  // members in the order written: "ph" first, as before
+
+// Microseconds, the format's unit, from ns: 1234567 ns is 1234.567.
+double us(std::int64_t ns) { return static_cast<double>(ns) / 1e3; }
+
+// The events go to the file one at a time as they are serialised: each is one small json object,
+// dumped and written, so that the document (millions of events) is never whole in memory.
+class event_stream {
+ public:
+  explicit event_stream(std::FILE* f) : f_(f) {}
+  void put(const json& e) {
+    text_.assign(first_ ? "" : ",\n");
+    first_ = false;
+    text_ += e.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::fwrite(text_.data(), 1, text_.size(), f_);
+  }
+
+ private:
+  std::FILE* f_;
+  bool first_ = true;
+  std::string text_;
+};
+
+// One kind of event object, made once with its members in the format's order and refilled for each
+// event of that kind (a json object made anew per event costs an allocation per member, and a trace
+// can hold millions of events). The pointers are to its members, which stay put: nothing is added
+// to the object after it is made.
+struct shape {
+  json doc;
+  json* name = nullptr;
+  json* pid = nullptr;
+  json* tid = nullptr;
+  json* ts = nullptr;
+  json* dur = nullptr;     // durations
+  json* id = nullptr;      // flows: the flow id; others: args' id (the id_label member)
+  json* peer = nullptr;    // args' peer member (messages, and protocol events with a peer)
+  json* bytes = nullptr;   // args' bytes
+  explicit shape(json d) : doc(std::move(d)) {
+    name = member(doc, "name");
+    pid = member(doc, "pid");
+    tid = member(doc, "tid");
+    ts = member(doc, "ts");
+    dur = member(doc, "dur");
+    id = member(doc, "id");
+  }
+  static json* member(json& o, const char* key) {
+    const auto it = o.find(key);
+    return it == o.end() ? nullptr : &*it;
+  }
+  void fill(int p, int t, std::int64_t start, std::int64_t end) {
+    *pid = p;
+    *tid = t;
+    *ts = us(start);
+    if (dur != nullptr) *dur = us(end - start);
+  }
+};
+
+// A message's slice: {"ph":"X","cat":"message","name":"send|handle <type>",...,"args":{"to"|"from":peer,"id","bytes"}}.
+shape message_shape(bool out) {
+  shape s(json{{"ph", "X"}, {"cat", "message"}, {"name", ""}, {"pid", 0}, {"tid", 0}, {"ts", 0.0}, {"dur", 0.0},
+               {"args", {{out ? "to" : "from", 0}, {"id", 0}, {"bytes", 0}}}});
+  json& args = s.doc["args"];
+  s.peer = shape::member(args, out ? "to" : "from");
+  s.id = shape::member(args, "id");
+  s.bytes = shape::member(args, "bytes");
+  return s;
+}
+
+// A message's end of its flow arrow: "s" on the sender, "f" with "bp":"e" on the receiver.
+shape flow_shape(bool out) {
+  json d = {{"ph", out ? "s" : "f"}, {"cat", "flow"}, {"name", ""}, {"id", 0}, {"pid", 0}, {"tid", 0}};
+  if (!out) d["bp"] = "e";
+  d["ts"] = 0.0;
+  return shape(std::move(d));
+}
+
+// A protocol event: a duration ("X") or an instant ("i"), its args the id under the kind's label,
+// then the peer under its label if it has one, then the bytes if any.
+shape protocol_shape(ev k, bool with_peer, bool with_bytes) {
+  json d = is_duration(k) ? json{{"ph", "X"}, {"cat", "protocol"}, {"name", name(k)}, {"pid", 0}, {"tid", 0},
+                                 {"ts", 0.0}, {"dur", 0.0}}
+                          : json{{"ph", "i"}, {"s", "t"}, {"cat", "protocol"}, {"name", name(k)}, {"pid", 0},
+                                 {"tid", 0}, {"ts", 0.0}};
+  json args = {{id_label(k), 0}};
+  if (with_peer) args[peer_label(k)] = 0;
+  if (with_bytes) args["bytes"] = 0;
+  d["args"] = std::move(args);
+  shape s(std::move(d));
+  json& a = s.doc["args"];
+  s.id = shape::member(a, id_label(k));
+  if (with_peer) s.peer = shape::member(a, peer_label(k));
+  if (with_bytes) s.bytes = shape::member(a, "bytes");
+  return s;
 }
 
 void write_file(const std::vector<event>& all, const std::vector<int>& owner, const std::vector<std::uint64_t>& dropped) {
@@ -219,22 +313,21 @@ void write_file(const std::vector<event>& all, const std::vector<int>& owner, co
     DSM_LOG(error, "DSM_TRACE: cannot write %s: %s", g_rec.path.c_str(), std::strerror(errno));
     return;
   }
-  std::fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"model\":\"%s\",\"ranks\":%d},\"traceEvents\":[\n",
-               g_rec.model.c_str(), g_rec.ranks);
-  bool first = true;
-  auto sep = [&] {
-    if (!first) std::fputs(",\n", f);
-    first = false;
-  };
+  // The document's head, {"displayTimeUnit":...,"otherData":{...},"traceEvents":[ : the dump of the
+  // document with an empty event list, less its closing "]}", which the last line writes.
+  std::string head = json{{"displayTimeUnit", "ns"},
+                          {"otherData", {{"model", g_rec.model}, {"ranks", g_rec.ranks}}},
+                          {"traceEvents", json::array()}}
+                         .dump(-1, ' ', false, json::error_handler_t::replace);
+  head.resize(head.size() - 2);
+  head += "\n";
+  std::fputs(head.c_str(), f);
+  event_stream out(f);
   for (int r = 0; r < g_rec.ranks; ++r) {
-    sep();
-    std::fprintf(f, "{\"ph\":\"M\",\"pid\":%d,\"tid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"rank %d\"}}", r, r);
-    sep();
-    std::fprintf(f, "{\"ph\":\"M\",\"pid\":%d,\"tid\":1,\"name\":\"process_sort_index\",\"args\":{\"sort_index\":%d}}", r, r);
-    sep();
-    std::fprintf(f, "{\"ph\":\"M\",\"pid\":%d,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"application\"}}", r);
-    sep();
-    std::fprintf(f, "{\"ph\":\"M\",\"pid\":%d,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"engine\"}}", r);
+    out.put({{"ph", "M"}, {"pid", r}, {"tid", 1}, {"name", "process_name"}, {"args", {{"name", "rank " + std::to_string(r)}}}});
+    out.put({{"ph", "M"}, {"pid", r}, {"tid", 1}, {"name", "process_sort_index"}, {"args", {{"sort_index", r}}}});
+    out.put({{"ph", "M"}, {"pid", r}, {"tid", 1}, {"name", "thread_name"}, {"args", {{"name", "application"}}}});
+    out.put({{"ph", "M"}, {"pid", r}, {"tid", 2}, {"name", "thread_name"}, {"args", {{"name", "engine"}}}});
   }
   // Flow ids: the sender's rank << 40 | its count of sends; the receiver's event names the same
   // channel (sender, receiver, inbox) and number.
@@ -247,47 +340,46 @@ void write_file(const std::vector<event>& all, const std::vector<int>& owner, co
     const std::uint64_t id = (static_cast<std::uint64_t>(src) << 40) | ++sends[static_cast<size_t>(src)];
     flows[{src, e.peer, e.box, e.seq}] = id;
   }
+  shape messages[2] = {message_shape(false), message_shape(true)};  // [out]
+  shape flow_ends[2] = {flow_shape(false), flow_shape(true)};
+  std::map<unsigned, shape> protocol;  // by kind << 2 | peer? << 1 | bytes?
   std::uint64_t unmatched = 0;
   for (std::size_t i = 0; i < all.size(); ++i) {
     const event& e = all[i];
     const int pid = owner[i];
     const ev k = static_cast<ev>(e.kind);
-    const std::int64_t start = e.start, end = e.end;
     if (k == ev::send || k == ev::handle) {
-      const bool out = k == ev::send;
+      const bool out_going = k == ev::send;
       const char* type = msg_name(static_cast<msg>(e.type));
-      sep();
-      std::fprintf(f, "{\"ph\":\"X\",\"cat\":\"message\",\"name\":\"%s %s\",\"pid\":%d,\"tid\":%d", out ? "send" : "handle",
-                   type, pid, e.tid);
-      write_ts(f, "ts", start);
-      write_ts(f, "dur", end - start);
-      std::fprintf(f, ",\"args\":{\"%s\":%d,\"id\":%llu,\"bytes\":%llu}}", out ? "to" : "from", e.peer,
-                   static_cast<unsigned long long>(e.id), static_cast<unsigned long long>(e.bytes));
-      auto it = out ? flows.find({pid, e.peer, e.box, e.seq}) : flows.find({e.peer, pid, e.box, e.seq});
+      shape& m = messages[out_going];
+      m.fill(pid, e.tid, e.start, e.end);
+      m.name->get_ref<std::string&>().assign(out_going ? "send " : "handle ").append(type);
+      *m.peer = e.peer;
+      *m.id = e.id;
+      *m.bytes = e.bytes;
+      out.put(m.doc);
+      auto it = out_going ? flows.find({pid, e.peer, e.box, e.seq}) : flows.find({e.peer, pid, e.box, e.seq});
       if (it == flows.end()) {
         ++unmatched;  // its sender's events were dropped
         continue;
       }
-      sep();
-      std::fprintf(f, "{\"ph\":\"%s\",\"cat\":\"flow\",\"name\":\"%s\",\"id\":%llu,\"pid\":%d,\"tid\":%d%s", out ? "s" : "f",
-                   type, static_cast<unsigned long long>(it->second), pid, e.tid, out ? "" : ",\"bp\":\"e\"");
-      write_ts(f, "ts", start);
-      std::fputs("}", f);
+      shape& fl = flow_ends[out_going];
+      fl.fill(pid, e.tid, e.start, e.start);
+      fl.name->get_ref<std::string&>().assign(type);
+      *fl.id = it->second;
+      out.put(fl.doc);
       continue;
     }
-    sep();
-    if (is_duration(k)) {
-      std::fprintf(f, "{\"ph\":\"X\",\"cat\":\"protocol\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d", name(k), pid, e.tid);
-      write_ts(f, "ts", start);
-      write_ts(f, "dur", end - start);
-    } else {
-      std::fprintf(f, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"protocol\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d", name(k), pid, e.tid);
-      write_ts(f, "ts", start);
-    }
-    std::fprintf(f, ",\"args\":{\"%s\":%llu", id_label(k), static_cast<unsigned long long>(e.id));
-    if (e.peer >= 0) std::fprintf(f, ",\"%s\":%d", peer_label(k), e.peer);
-    if (e.bytes > 0) std::fprintf(f, ",\"bytes\":%llu", static_cast<unsigned long long>(e.bytes));
-    std::fputs("}}", f);
+    const bool with_peer = e.peer >= 0, with_bytes = e.bytes > 0;
+    const unsigned key = static_cast<unsigned>(e.kind) << 2 | unsigned{with_peer} << 1 | unsigned{with_bytes};
+    auto at = protocol.find(key);
+    if (at == protocol.end()) at = protocol.emplace(key, protocol_shape(k, with_peer, with_bytes)).first;
+    shape& x = at->second;
+    x.fill(pid, e.tid, e.start, e.end);
+    *x.id = e.id;
+    if (with_peer) *x.peer = e.peer;
+    if (with_bytes) *x.bytes = e.bytes;
+    out.put(x.doc);
   }
   std::fputs("\n]}\n", f);
   const bool ok = std::fflush(f) == 0;

@@ -203,7 +203,7 @@ struct litmus_file {
     std::stringstream text;
     text << in.rdbuf();
     doc = litmus::json::parse(text.str());
-    for (const auto& t : doc.at("tests").items) programs.push_back(litmus::load_program(t));
+    for (const auto& t : litmus::json::at(doc, "tests")) programs.push_back(litmus::load_program(t));
   }
 };
 
@@ -234,11 +234,11 @@ TEST(models_json, each_program_separates_its_pair) {
   ASSERT_FALSE(f.programs.empty());
   for (const auto& p : f.programs) {
     outcome interest;
-    for (const auto& n : p.raw->at("outcome_of_interest").items) interest.push_back(static_cast<long>(n.n));
-    ASSERT_FALSE(p.raw->at("separates").items.empty()) << p.id;
-    for (const auto& pair : p.raw->at("separates").items) {
-      ASSERT_EQ(pair.items.size(), 2u) << p.id;
-      const auto allows = litmus::oracle::parse_model(pair.items[0].s), forbids = litmus::oracle::parse_model(pair.items[1].s);
+    for (const auto& n : litmus::json::at(*p.raw, "outcome_of_interest")) interest.push_back(n.get<long>());
+    ASSERT_FALSE(litmus::json::at(*p.raw, "separates").empty()) << p.id;
+    for (const auto& pair : litmus::json::at(*p.raw, "separates")) {
+      ASSERT_EQ(pair.size(), 2u) << p.id;
+      const auto allows = litmus::oracle::parse_model(pair[0].get<std::string>()), forbids = litmus::oracle::parse_model(pair[1].get<std::string>());
       ASSERT_TRUE(allows && forbids) << p.id;
       EXPECT_TRUE(litmus::oracle::allowed(p, *allows).count(interest)) << p.id << " under " << name(*allows);
       EXPECT_FALSE(litmus::oracle::allowed(p, *forbids).count(interest)) << p.id << " under " << name(*forbids);

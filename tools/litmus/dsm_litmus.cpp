@@ -48,7 +48,6 @@
 
 #include "dsm/dsm.hpp"
 #include "jitter.hpp"
-#include "json.hpp"
 #include "oracle.hpp"
 #include "program.hpp"
 
@@ -204,7 +203,7 @@ void load(const options& o, litmus_file& f) {
     } catch (const std::runtime_error& e) {
       throw usage_error(file + ": " + e.what());
     }
-    for (const value& t : f.docs.back().at("tests").items) {
+    for (const value& t : litmus::json::at(f.docs.back(), "tests")) {
       f.programs.push_back(litmus::load_program(t));
       const std::string& id = f.programs.back().id;
       if (std::count_if(f.programs.begin(), f.programs.end(), [&](const program& p) { return p.id == id; }) > 1)
@@ -514,8 +513,8 @@ int main_collective(const options& opt) {
     if (auto l = litmus::listed_outcomes(p, key)) listed = std::set<outcome>(l->begin(), l->end());
     if (opt.file_verdicts && !listed) {
       std::string known;
-      if (const value* all = p.raw->find("allowed_outcomes"))
-        for (const auto& [k, v] : all->fields) append(known, ", ", k);
+      if (const value* all = litmus::json::find(*p.raw, "allowed_outcomes"); all != nullptr && all->is_object())
+        for (const auto& [k, v] : all->items()) append(known, ", ", k);
       throw usage_error("litmus test " + p.id + " lists no allowed outcomes for model " + key + " (" + name +
                         "); it lists: " + (known.empty() ? "none" : known) +
                         ". With --verdicts=file the runner does not guess: add \"" + key + "\" to its allowed_outcomes");
@@ -568,11 +567,15 @@ int main(int argc, char** argv) {
     if (opt.list) return list_main(opt);
   } catch (const std::runtime_error& e) {  // usage_error, and json's missing members
     return fail(e.what());
+  } catch (const litmus::json::value::exception& e) {  // a member of the wrong type
+    return fail(e.what());
   }
   dsm::runtime rt(argc, argv);
   try {
     return main_collective(opt);
   } catch (const std::runtime_error& e) {
+    return dsm::rank() == 0 ? fail(e.what()) : 2;
+  } catch (const litmus::json::value::exception& e) {
     return dsm::rank() == 0 ? fail(e.what()) : 2;
   }
 }

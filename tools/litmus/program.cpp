@@ -6,6 +6,28 @@
 
 namespace litmus {
 
+namespace json {
+value parse(const std::string& text) {
+  try {
+    return value::parse(text);
+  } catch (const nlohmann::ordered_json::parse_error& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+const value* find(const value& v, const std::string& key) {
+  if (!v.is_object()) return nullptr;
+  const auto it = v.find(key);
+  return it == v.end() ? nullptr : &*it;
+}
+
+const value& at(const value& v, const std::string& key) {
+  const value* m = find(v, key);
+  if (m == nullptr) throw std::runtime_error("missing \"" + key + "\"");
+  return *m;
+}
+}  // namespace json
+
 namespace {
 
 int index_of(std::vector<std::string>& names, const std::string& n) {
@@ -17,12 +39,12 @@ int index_of(std::vector<std::string>& names, const std::string& n) {
 
 const std::string& as_string(const json::value& v, const std::string& where) {
   if (!v.is_string()) throw usage_error(where + ": expected a string");
-  return v.s;
+  return v.get_ref<const std::string&>();
 }
 
 long as_long(const json::value& v, const std::string& where) {
   if (!v.is_number()) throw usage_error(where + ": expected a number");
-  return static_cast<long>(v.n);
+  return v.get<long>();
 }
 
 }  // namespace
@@ -30,10 +52,10 @@ long as_long(const json::value& v, const std::string& where) {
 std::vector<outcome> outcomes_of(const json::value& v, const std::string& where) {
   if (!v.is_array()) throw usage_error(where + ": expected a list of outcomes");
   std::vector<outcome> out;
-  for (const json::value& o : v.items) {
+  for (const json::value& o : v) {
     if (!o.is_array()) throw usage_error(where + ": expected an outcome (a list of numbers)");
     outcome x;
-    for (const json::value& n : o.items) x.push_back(as_long(n, where));
+    for (const json::value& n : o) x.push_back(as_long(n, where));
     out.push_back(std::move(x));
   }
   return out;
@@ -42,22 +64,22 @@ std::vector<outcome> outcomes_of(const json::value& v, const std::string& where)
 program load_program(const json::value& t) {
   program p;
   p.raw = &t;
-  p.id = as_string(t.at("id"), "a test's id");
+  p.id = as_string(json::at(t, "id"), "a test's id");
   const std::string where = "litmus test " + p.id;
-  if (const json::value* c = t.find("class")) p.cls = as_string(*c, where + ": class");
-  const json::value& threads = t.at("threads_ops");
-  if (!threads.is_array() || threads.items.empty()) throw usage_error(where + ": threads_ops must list processes");
-  for (const json::value& th : threads.items) {
+  if (const json::value* c = json::find(t, "class")) p.cls = as_string(*c, where + ": class");
+  const json::value& threads = json::at(t, "threads_ops");
+  if (!threads.is_array() || threads.empty()) throw usage_error(where + ": threads_ops must list processes");
+  for (const json::value& th : threads) {
     std::vector<op> ops;
     std::vector<std::string> regs;
     std::vector<std::pair<int, bool>> held;  // locks held: (lock, shared)
     int barriers = 0;
-    for (const json::value& o : th.items) {
-      if (!o.is_array() || o.items.empty()) throw usage_error(where + ": an op must be a list [kind, ...]");
-      const std::string k = as_string(o.items[0], where + ": op kind");
+    for (const json::value& o : th) {
+      if (!o.is_array() || o.empty()) throw usage_error(where + ": an op must be a list [kind, ...]");
+      const std::string k = as_string(o[0], where + ": op kind");
       auto arg = [&](std::size_t i) -> const json::value& {
-        if (o.items.size() <= i) throw usage_error(where + ": op " + k + " lacks an argument");
-        return o.items[i];
+        if (o.size() <= i) throw usage_error(where + ": op " + k + " lacks an argument");
+        return o[i];
       };
       op x{k.empty() ? '?' : k[0]};
       if (k == "W") {
@@ -90,7 +112,7 @@ program load_program(const json::value& t) {
     p.procs.push_back(std::move(ops));
     p.regs.push_back(std::move(regs));
   }
-  for (const json::value& o : t.at("observed").items) {
+  for (const json::value& o : json::at(t, "observed")) {
     const std::string s = as_string(o, where + ": observed");
     const auto colon = s.find(':');
     if (colon == std::string::npos) throw usage_error(where + ": observed \"" + s + "\" is not P:reg or final:loc");
@@ -112,12 +134,12 @@ program load_program(const json::value& t) {
     }
     p.observed.push_back(ob);
   }
-  if (const json::value* c = t.find("all_candidate_outcomes")) p.candidates = outcomes_of(*c, where + ": all_candidate_outcomes");
+  if (const json::value* c = json::find(t, "all_candidate_outcomes")) p.candidates = outcomes_of(*c, where + ": all_candidate_outcomes");
   p.bound_lock.assign(p.locs.size(), -1);
-  if (const json::value* b = t.find("ec_binding")) {
-    for (const auto& [lock, locs] : b->fields) {
+  if (const json::value* b = json::find(t, "ec_binding"); b != nullptr && b->is_object()) {
+    for (const auto& [lock, locs] : b->items()) {
       const int l = index_of(p.locks, lock);
-      for (const json::value& n : locs.items) {
+      for (const json::value& n : locs) {
         const int i = index_of(p.locs, as_string(n, where));
         p.bound_lock.resize(p.locs.size(), -1);
         p.bound_lock[static_cast<size_t>(i)] = l;
@@ -126,17 +148,17 @@ program load_program(const json::value& t) {
   }
   p.bound_lock.resize(p.locs.size(), -1);
   p.delay.assign(p.procs.size(), 0);
-  if (const json::value* d = t.find("delay")) {
-    if (!d->is_array() || d->items.size() != p.procs.size()) throw usage_error(where + ": delay must list one number per process");
-    for (std::size_t i = 0; i < p.procs.size(); ++i) p.delay[i] = as_long(d->items[i], where + ": delay");
+  if (const json::value* d = json::find(t, "delay")) {
+    if (!d->is_array() || d->size() != p.procs.size()) throw usage_error(where + ": delay must list one number per process");
+    for (std::size_t i = 0; i < p.procs.size(); ++i) p.delay[i] = as_long((*d)[i], where + ": delay");
   }
   return p;
 }
 
 std::optional<std::vector<outcome>> listed_outcomes(const program& p, const std::string& key) {
   const std::string where = "litmus test " + p.id;
-  const json::value* all = p.raw ? p.raw->find("allowed_outcomes") : nullptr;
-  const json::value* mine = all ? all->find(key) : nullptr;
+  const json::value* all = p.raw ? json::find(*p.raw, "allowed_outcomes") : nullptr;
+  const json::value* mine = all ? json::find(*all, key) : nullptr;
   if (mine == nullptr) return std::nullopt;
   if (mine->is_array()) return outcomes_of(*mine, where + ": allowed_outcomes." + key);
   const std::string s = as_string(*mine, where + ": allowed_outcomes." + key);
@@ -150,7 +172,7 @@ std::optional<std::vector<outcome>> listed_outcomes(const program& p, const std:
     if (!sc) throw usage_error(where + ": allowed_outcomes." + key + " is \"" + s + "\" but SC lists nothing");
     if (s == "SC+interest") {
       outcome interest;
-      for (const json::value& n : p.raw->at("outcome_of_interest").items) interest.push_back(as_long(n, where));
+      for (const json::value& n : json::at(*p.raw, "outcome_of_interest")) interest.push_back(as_long(n, where));
       sc->push_back(std::move(interest));
     }
     return sc;

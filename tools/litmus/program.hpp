@@ -20,9 +20,21 @@
 #include <string>
 #include <vector>
 
-#include "json.hpp"
+#include <nlohmann/json.hpp>
 
 namespace litmus {
+
+// litmus.json as nlohmann-json reads it: ordered_json keeps each object's members in file order
+// (the order of ec_binding's locks, and of the keys an error message lists).
+namespace json {
+using value = nlohmann::ordered_json;
+// The text parsed; std::runtime_error with the parser's message (and byte offset) if it is not JSON.
+value parse(const std::string& text);
+// The member `key` of an object, or null (also when v is not an object).
+const value* find(const value& v, const std::string& key);
+// The member `key` of an object; std::runtime_error("missing \"key\"") if it has none.
+const value& at(const value& v, const std::string& key);
+}  // namespace json
 
 using outcome = std::vector<long>;
 

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "dsm/dsm.hpp"
 #include "jitter.hpp"
 
@@ -55,18 +57,17 @@ struct session_log {
     dsm::barrier();
     barriers.push_back(now_ns());
   }
+  // {"rank": r, "model": "...", "barriers": [t, ...], "accesses": [[t, "R", "x", value], ...]}
   bool write(const std::string& path, int rank) const {
+    nlohmann::ordered_json doc = {{"rank", rank}, {"model", dsm::model_name(dsm::current_model())}, {"barriers", barriers}};
+    auto& list = doc["accesses"] = nlohmann::ordered_json::array();
+    for (const access& a : accesses)
+      list.push_back({a.t, std::string(1, a.kind), std::string(1, a.loc), a.value});
     std::FILE* f = std::fopen(path.c_str(), "w");
     if (f == nullptr) return false;
-    std::fprintf(f, "{\"rank\": %d, \"model\": \"%s\", \"barriers\": [", rank, dsm::model_name(dsm::current_model()));
-    for (std::size_t i = 0; i < barriers.size(); ++i) std::fprintf(f, "%s%lld", i ? ", " : "", static_cast<long long>(barriers[i]));
-    std::fprintf(f, "],\n \"accesses\": [");
-    for (std::size_t i = 0; i < accesses.size(); ++i) {
-      const access& a = accesses[i];
-      std::fprintf(f, "%s\n  [%lld, \"%c\", \"%c\", %ld]", i ? "," : "", static_cast<long long>(a.t), a.kind, a.loc, a.value);
-    }
-    std::fprintf(f, "]}\n");
-    return std::fclose(f) == 0;
+    const std::string text = doc.dump() + "\n";
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    return std::fclose(f) == 0 && ok;
   }
 };
 
