@@ -57,14 +57,18 @@ int node_locks::enqueue(std::atomic<std::uint64_t>& w, int manager) const {
   return last_of(w.exchange(encode(rank_, false), std::memory_order_acq_rel), manager);
 }
 
-int node_locks::claim_if_free(std::atomic<std::uint64_t>& w, int manager) const {
+int node_locks::take_if_free(std::atomic<std::uint64_t>& w, int manager, std::uint64_t to) const {
   tries(w).fetch_add(1, std::memory_order_seq_cst);
   std::uint64_t v = w.load(std::memory_order_seq_cst);
   while (free_in(v, manager)) {
-    if (w.compare_exchange_weak(v, encode(rank_, false), std::memory_order_seq_cst)) return last_of(v, manager);
+    if (w.compare_exchange_weak(v, to, std::memory_order_seq_cst)) return last_of(v, manager);
   }
   tries(w).fetch_sub(1, std::memory_order_seq_cst);
   return last_of(v, manager) == kAsk ? kAsk : kBusy;
+}
+
+int node_locks::claim_if_free(std::atomic<std::uint64_t>& w, int manager) const {
+  return take_if_free(w, manager, encode(rank_, false));
 }
 
 void node_locks::mark_free(std::atomic<std::uint64_t>& w) const {
@@ -77,13 +81,8 @@ int node_locks::close_run(std::atomic<std::uint64_t>& w, int manager) const {
 }
 
 int node_locks::close_run_if_free(std::atomic<std::uint64_t>& w, int manager) const {
-  tries(w).fetch_add(1, std::memory_order_seq_cst);
-  std::uint64_t v = w.load(std::memory_order_seq_cst);
-  while (free_in(v, manager)) {
-    if (w.compare_exchange_weak(v, kAway, std::memory_order_seq_cst)) return last_of(v, manager);
-  }
-  tries(w).fetch_sub(1, std::memory_order_seq_cst);
-  return kBusy;
+  const int last = take_if_free(w, manager, kAway);
+  return last == kAsk ? kBusy : last;  // no run here (not expected at a run's first rank): not free
 }
 
 }  // namespace dsm::rt

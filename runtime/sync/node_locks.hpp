@@ -109,6 +109,9 @@ class node_locks {
     return reinterpret_cast<entry*>(reinterpret_cast<std::byte*>(&w) - offsetof(entry, word))->tries;
   }
   static std::uint64_t encode(int last, bool free) { return (static_cast<std::uint64_t>(last) + 1) << 1 | (free ? 1 : 0); }
+  // Announces a try in the entry's count, then swaps `to` into the word if the lock is free: the
+  // rank that had it, else kAsk (no run on this node) or kBusy, the try's announcement withdrawn.
+  int take_if_free(std::atomic<std::uint64_t>& w, int manager, std::uint64_t to) const;
   // The manager if it is on this node, else kAsk: what a word of 0 means here.
   int here(int manager) const { return mates_[static_cast<std::size_t>(manager)] ? manager : kAsk; }
   // The rank that asked last on this node, or kAsk if no run is on it.
