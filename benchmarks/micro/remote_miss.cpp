@@ -15,7 +15,8 @@
 // floor = a bare protection fault (SIGSEGV on a PROT_NONE page of our own, mprotect in the handler,
 // return; measured before dsm::init) + one round trip of the same size as the miss: a 16-byte request
 // and a reply carrying the rest of the bytes one miss sent in the warm-up round (dsm::stats; a whole
-// unit under the sequential model, a diff of a few words under lazy release), over the channel
+// unit under the sequential model, the units a fetch brings under home-based lazy release, a diff of
+// a few words under homeless lazy release, divided by the misses), over the channel
 // dsm's transport is built on (a futex doorbell over shared memory between ranks
 // of one node; MPI_Test + sched_yield with DSM_TRANSPORT=mpi or across nodes). Rank 1 times one
 // round trip after every miss, to rank 0's application thread, which waits for it asleep while its
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   char* raw = dsm::alloc<char>((per_round * static_cast<std::size_t>(rounds + 1) + 1) * unit);
   char* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + unit - 1) / unit * unit);
   phase_cost reads, writes, warm_reads, warm_writes;
+  double warm_misses[2] = {0, 0};  // rank 1's misses in the warm-up round: reads, writes
   long wrong = 0;
   // The floor's channels, sized after the warm-up round: one per kind of miss.
   std::unique_ptr<micro::round_trip_channel> read_channel, write_channel;
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
         std::atomic_signal_fence(std::memory_order_seq_cst);
         const double us = micros_since(t0);
         if (v != round * 10 + 1) ++wrong;
+        if (!channel && missed(before)) ++warm_misses[0];
         if (channel && missed(before)) {
           reads.samples.push_back(us);
           read_rtts.push_back(floor_once(channel, copy_read_floor));
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
         *write_set(u) = round * 10 + 3;
         std::atomic_signal_fence(std::memory_order_seq_cst);
         const double us = micros_since(t0);
+        if (!channel && missed(before)) ++warm_misses[1];
         if (channel && missed(before)) {
           writes.samples.push_back(us);
           write_rtts.push_back(floor_once(channel, copy_write_floor));
@@ -154,13 +158,16 @@ int main(int argc, char** argv) {
       if (channel) channel->stop();
     });
     if (round == 0) {  // size the floor like the misses: 16 B of request, the rest in the reply
-      const auto per_miss = [&](double bytes) {
-        return std::max<std::size_t>(17, static_cast<std::size_t>(bytes / static_cast<double>(units))) - 16;
+      // Per miss, not per access: a miss that fetches several units (home-based lazy release's
+      // prefetch) moves their bytes in its one round trip, and the accesses it spared miss nothing.
+      MPI_Bcast(warm_misses, 2, MPI_DOUBLE, 1, comm);
+      const auto per_miss = [&](double bytes, double misses) {
+        return std::max<std::size_t>(17, static_cast<std::size_t>(bytes / std::max(1.0, misses))) - 16;
       };
       copy_read_floor = warm_reads.msgs < 0.1 * static_cast<double>(units);
       copy_write_floor = warm_writes.msgs < 0.1 * static_cast<double>(units);
-      read_channel = std::make_unique<micro::round_trip_channel>(comm, node_local, 16, per_miss(warm_reads.bytes), 1);
-      write_channel = std::make_unique<micro::round_trip_channel>(comm, node_local, 16, per_miss(warm_writes.bytes), 1);
+      read_channel = std::make_unique<micro::round_trip_channel>(comm, node_local, 16, per_miss(warm_reads.bytes, warm_misses[0]), 1);
+      write_channel = std::make_unique<micro::round_trip_channel>(comm, node_local, 16, per_miss(warm_writes.bytes, warm_misses[1]), 1);
     }
     dsm::barrier();
     if (me == 0)  // rank 1's writes arrived whole

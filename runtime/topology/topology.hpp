@@ -3,7 +3,7 @@
 //
 // init (core/api.cpp) builds one `machine` per rank, asks it for a `placement` given the rank's
 // place among its node-mates (MPI_Comm_split_type MPI_COMM_TYPE_SHARED), binds the process to it
-// before any runtime thread starts (so the MPI bridge thread inherits it), and the engine thread
+// before any runtime thread starts (so the fault service thread inherits it), and the engine thread
 // binds itself to `placement::engine_cpus` when it starts. The policy (see place()):
 //   none  leave the affinity as the launcher set it.
 //   core  node-local rank l gets core l % cores (all hardware threads of that core); with more ranks

@@ -1,151 +1,131 @@
 // mpi_bridge.cpp: see mpi_bridge.hpp.
 #include "transport/mpi_bridge.hpp"
 
-#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 
 #include <algorithm>
 #include <chrono>
-#include <list>
 
 #include "core/log.hpp"
 
 namespace dsm::rt {
 namespace {
-constexpr int kTag = 0x44;
+constexpr int kTag[2] = {0x44, 0x45};  // by inbox
 using steady = std::chrono::steady_clock;
-// How long the thread keeps polling without sleeping after a message moved: a few round trips
+// How long the engine keeps polling without sleeping after a message moved: a few round trips
 // between hosts (30-100 us each over TCP here); measured against 0 and 1 ms in docs/design-notes.md.
-constexpr auto kSpin = std::chrono::microseconds(500);
+constexpr std::int64_t kSpinNs = 500'000;
+constexpr std::int64_t kMinPauseNs = 20'000, kMaxPauseNs = 10'000'000;
+// Messages matched per inbox and not yet taken, at most.
+constexpr std::size_t kMaxMatched = 64;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
 }
+}  // namespace
 
 void tune_mpi_before_init() {
   setenv("OMPI_MCA_btl_vader_eager_limit", "8192", 0);
   setenv("OMPI_MCA_btl_vader_max_send_size", "65536", 0);
 }
 
-mpi_bridge::mpi_bridge(MPI_Comm comm, deliver_fn deliver) : comm_(comm), deliver_(std::move(deliver)) {
-  // The program's signals are for its own thread (as the engine's, context::start_engine): the
-  // thread starts with every signal blocked.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  thread_ = std::thread([this] { run(); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+mpi_bridge::mpi_bridge(MPI_Comm comm) : comm_(comm) { moved(inbox::engine), moved(inbox::app); }
+
+mpi_bridge::~mpi_bridge() { finish(); }
+
+void mpi_bridge::moved(inbox box) { last_moved_ns_[static_cast<int>(box)].store(now_ns(), std::memory_order_relaxed); }
+
+bool mpi_bridge::send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b) {
+  in_flight f{MPI_REQUEST_NULL, std::vector<std::byte>(a.size() + b.size())};
+  std::copy(a.begin(), a.end(), f.bytes.begin());
+  std::copy(b.begin(), b.end(), f.bytes.begin() + static_cast<std::ptrdiff_t>(a.size()));
+  const int rc = PMPI_Isend(f.bytes.data(), static_cast<int>(f.bytes.size()), MPI_BYTE, dest,
+                            kTag[static_cast<int>(box)], comm_, &f.request);
+  if (rc != MPI_SUCCESS) fatal("MPI_Isend to rank %d failed (%d)", dest, rc);
+  // Whoever sent it, the engine keeps polling a while: what follows may come to it (the next
+  // request of a burst; counting only the requests answered to a polling application thread
+  // made contended locks 1.4x slower, docs/design-notes.md item 15).
+  moved(inbox::engine);
+  int done = 0;
+  PMPI_Test(&f.request, &done, MPI_STATUS_IGNORE);
+  if (done) return false;
+  std::lock_guard<std::mutex> g(send_mu_);
+  sending_.push_back(std::move(f));  // (moving the vector keeps its buffer where MPI has it)
+  under_way_.fetch_add(1);
+  return true;
 }
 
-mpi_bridge::~mpi_bridge() { stop(); }
-
-void mpi_bridge::send(int dest, std::span<const std::byte> a, std::span<const std::byte> b) {
-  outgoing o{dest, std::vector<std::byte>(a.size() + b.size())};
-  std::copy(a.begin(), a.end(), o.bytes.begin());
-  std::copy(b.begin(), b.end(), o.bytes.begin() + static_cast<std::ptrdiff_t>(a.size()));
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    queue_.push_back(std::move(o));
+bool mpi_bridge::test_sends() {
+  if (under_way_.load(std::memory_order_relaxed) == 0) return false;
+  bool completed = false;
+  std::lock_guard<std::mutex> g(send_mu_);
+  for (auto it = sending_.begin(); it != sending_.end();) {
+    int done = 0;
+    PMPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
+    if (!done) {
+      ++it;
+      continue;
+    }
+    it = sending_.erase(it);
+    under_way_.fetch_sub(1);
+    completed = true;
   }
-  wake_.notify_one();
+  return completed;
 }
 
-void mpi_bridge::stop() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (!thread_.joinable()) return;
-    stopping_ = true;
+bool mpi_bridge::poll(inbox box, take_fn take, void* ctx) {
+  arrivals& in = in_[static_cast<int>(box)];
+  std::unique_lock<std::mutex> g(in.mu, std::try_to_lock);
+  if (!g.owns_lock()) return false;
+  bool any = false;
+  // Match what has arrived; receive without blocking, so that a large message never holds the
+  // thread in a spinning MPI call.
+  while (in.matched.size() < kMaxMatched) {
+    int flag = 0;
+    MPI_Message handle;
+    MPI_Status st;
+    MPI_Improbe(MPI_ANY_SOURCE, kTag[static_cast<int>(box)], comm_, &flag, &handle, &st);
+    if (!flag) break;
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    in.matched.push_back({MPI_REQUEST_NULL, std::vector<std::byte>(static_cast<size_t>(count))});
+    under_way_.fetch_add(1);
+    in_flight& f = in.matched.back();
+    MPI_Imrecv(f.bytes.data(), count, MPI_BYTE, &handle, &f.request);
+    any = true;
   }
-  wake_.notify_one();
-  thread_.join();
+  // Hand on in the order matched: per-sender order is part of the contract. (A completed request
+  // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again.)
+  while (!in.matched.empty()) {
+    int done = 0;
+    PMPI_Test(&in.matched.front().request, &done, MPI_STATUS_IGNORE);
+    if (!done || !take(ctx, std::span<const std::byte>(in.matched.front().bytes))) break;
+    in.matched.pop_front();
+    under_way_.fetch_sub(1);
+    any = true;
+  }
+  if (any) moved(box);
+  return any;
 }
 
-void mpi_bridge::run() {
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-  struct in_flight {
-    MPI_Request request;
-    std::vector<std::byte> bytes;
-  };
-  std::list<in_flight> sending, receiving;
-  unsigned idle = 0;
-  auto last_traffic = steady::now();
+std::int64_t mpi_bridge::pause_ns(bool for_app) const {
+  if (under_way_.load(std::memory_order_relaxed) != 0) return 0;
+  std::int64_t last = last_moved_ns_[0].load(std::memory_order_relaxed);
+  if (for_app) last = std::max(last, last_moved_ns_[1].load(std::memory_order_relaxed));
+  const std::int64_t quiet = now_ns() - last;
+  if (quiet < kSpinNs) return 0;
+  return std::clamp<std::int64_t>(quiet / 64, kMinPauseNs, kMaxPauseNs);
+}
+
+void mpi_bridge::finish() {
   for (;;) {
-    bool progress = false;
-    std::deque<outgoing> batch;
-    bool stopping;
+    test_sends();
     {
-      std::lock_guard<std::mutex> g(mu_);
-      batch.swap(queue_);
-      stopping = stopping_;
+      std::lock_guard<std::mutex> g(send_mu_);
+      if (sending_.empty()) return;
     }
-    for (outgoing& o : batch) {
-      sending.push_back({MPI_REQUEST_NULL, std::move(o.bytes)});
-      in_flight& f = sending.back();
-      int rc = PMPI_Isend(f.bytes.data(), static_cast<int>(f.bytes.size()), MPI_BYTE, o.dest, kTag, comm_, &f.request);
-      if (rc != MPI_SUCCESS) fatal("MPI_Isend to rank %d failed (%d)", o.dest, rc);
-      progress = true;
-    }
-    // Match every message that has arrived; receive without blocking, so that a large message in
-    // a rendezvous never holds this thread in a spinning MPI call.
-    for (;;) {
-      int flag = 0;
-      MPI_Message handle;
-      MPI_Status st;
-      MPI_Improbe(MPI_ANY_SOURCE, kTag, comm_, &flag, &handle, &st);
-      if (!flag) break;
-      int count = 0;
-      MPI_Get_count(&st, MPI_BYTE, &count);
-      receiving.push_back({MPI_REQUEST_NULL, std::vector<std::byte>(static_cast<size_t>(count))});
-      in_flight& f = receiving.back();
-      MPI_Imrecv(f.bytes.data(), count, MPI_BYTE, &handle, &f.request);
-      progress = true;
-    }
-    // Deliver in the order the messages were matched: per-sender order is part of the contract.
-    while (!receiving.empty()) {
-      int done = 0;
-      PMPI_Test(&receiving.front().request, &done, MPI_STATUS_IGNORE);
-      if (!done) break;
-      deliver_(std::span<const std::byte>(receiving.front().bytes.data(), receiving.front().bytes.size()));
-      receiving.pop_front();
-      progress = true;
-    }
-    for (auto it = sending.begin(); it != sending.end();) {
-      int done = 0;
-      PMPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
-      if (done) {
-        it = sending.erase(it);
-        progress = true;
-      } else {
-        ++it;
-      }
-    }
-    if (stopping && batch.empty() && sending.empty() && receiving.empty()) {
-      std::lock_guard<std::mutex> g(mu_);
-      if (queue_.empty()) return;
-      continue;
-    }
-    if (progress) {
-      idle = 0;
-      last_traffic = steady::now();
-      continue;
-    }
-    ++idle;
-    // A transfer under way needs this thread to call MPI again soon, and right after traffic the
-    // next message is probably close (a reply, the next request of a burst): yield, for at most
-    // kSpin after the last message moved. Then sleep for a sixty-fourth of the time the link has
-    // been quiet (20 us to 10 ms): a message that arrives after a quiet time q waits at most about
-    // q/64 for this thread, and an idle rank costs about a hundred wake-ups a second. A local send
-    // wakes us at once.
-    const bool under_way = !sending.empty() || !receiving.empty();
-    const auto quiet = steady::now() - last_traffic;
-    if (idle < 4 || (under_way && idle < 64) || quiet < kSpin) {
-      sched_yield();
-      continue;
-    }
-    const auto pause =
-        std::clamp<steady::duration>(quiet / 64, std::chrono::microseconds(20), std::chrono::milliseconds(10));
-    std::unique_lock<std::mutex> lock(mu_);
-    if (queue_.empty() && !stopping_) wake_.wait_for(lock, pause);
+    sched_yield();
   }
 }
 

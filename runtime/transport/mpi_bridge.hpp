@@ -1,59 +1,89 @@
-// mpi_bridge.hpp: the inter-node path. One thread owns every MPI call of the runtime after init:
-// it sends what other threads queue for remote ranks (MPI_Isend on the runtime's communicator),
-// receives what remote ranks send (MPI_Iprobe / MPI_Recv) and drops it into the local inboxes.
+// mpi_bridge.hpp: the inter-node path. It has no thread of its own:
+//   - the thread that sends a message to a remote rank starts the MPI_Isend itself (on the
+//     runtime's communicator, one tag per inbox), and a send that does not complete at once is
+//     kept for the engine to move along;
+//   - the engine thread receives (MPI_Improbe / MPI_Imrecv): it handles what remote ranks sent to
+//     it as each message is matched, and drops what they sent to the application thread into its
+//     inbox (node_transport.cpp);
+//   - an application thread that waits for a reply after a message to a remote rank receives its
+//     own inbox's messages itself for a while (poll(inbox::app), as the engine would).
+// One thread at a time matches the messages of an inbox, and hands them on in the order matched, so
+// messages from one sender to one inbox keep their order. At most kMaxMatched messages per inbox are
+// matched and not yet taken; the rest wait in MPI (and TCP's flow control) until they are.
 //
-// Open MPI offers nothing to sleep on, so the thread polls: it keeps polling (yielding between
-// calls) for 500 us after a message moved, when a reply or the next request of a burst is likely,
-// then sleeps on a condition variable (woken at once when a local thread queues a message) for a
-// sixty-fourth of the time the link has been quiet, from 20 us up to 10 ms. So a message that
-// follows traffic is handled within a few microseconds, one that arrives after a quiet time q waits
-// at most about q/64, and an idle rank costs about a hundred wake-ups a second (a 3 s wait about
-// 1% of a core with every thread counted, tests/mpi/idle_cpu_test.cpp). Measured against it, on two
-// network namespaces sharing 2 cores (docs/design-notes.md, item 15): the older backoff (yields,
-// then 20 us sleeps growing to 1 ms), the waiting application thread driving MPI itself, and Open
-// MPI's TCP progress thread (btl_tcp_progress_thread=1). Its timer slack is set to 1 ns so a
-// short sleep is short. send() is thread safe; start/stop are called by the application thread.
+// Open MPI offers nothing to sleep on, so the engine polls: pause_ns() says for how long it may
+// sleep on its own inbox's futex between polls. It keeps polling (yielding between calls) for 500 us
+// after a message moved and while a transfer is under way, when a reply or the next request of a
+// burst is likely, then sleeps for a sixty-fourth of the time the link has been quiet, from 20 us up
+// to 10 ms (a local message, or a local thread's send to a remote rank, wakes it at once). So a
+// message that follows traffic is handled within a few microseconds, one that arrives after a quiet
+// time q waits at most about q/64, and an idle rank costs about a hundred wake-ups a second (a 3 s
+// wait about 1% of a core with every thread counted, tests/mpi/idle_cpu_test.cpp). Measured against
+// its alternatives in docs/design-notes.md, item 15. All methods are thread safe.
 #ifndef DSM_RUNTIME_TRANSPORT_MPI_BRIDGE_HPP_
 #define DSM_RUNTIME_TRANSPORT_MPI_BRIDGE_HPP_
 
 #include <mpi.h>
 
-#include <condition_variable>
+#include <atomic>
 #include <cstddef>
-#include <deque>
-#include <functional>
+#include <cstdint>
+#include <list>
 #include <mutex>
 #include <span>
-#include <thread>
 #include <vector>
+
+#include "transport/message.hpp"
 
 namespace dsm::rt {
 
 class mpi_bridge {
  public:
-  using deliver_fn = std::function<void(std::span<const std::byte>)>;
-
-  mpi_bridge(MPI_Comm comm, deliver_fn deliver);
+  explicit mpi_bridge(MPI_Comm comm);
   ~mpi_bridge();
-  // Queues one message (the parts concatenated) for rank dest.
-  void send(int dest, std::span<const std::byte> a, std::span<const std::byte> b);
-  // Returns once everything queued has been sent and the thread has ended.
-  void stop();
+  mpi_bridge(const mpi_bridge&) = delete;
+  mpi_bridge& operator=(const mpi_bridge&) = delete;
+
+  // Starts sending one message (the parts concatenated) to inbox `box` of rank dest. True if it is
+  // still under way: someone must call test_sends() until it is not.
+  bool send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b);
+  // Matches what has arrived for inbox `box` and passes each message, in the order matched, to
+  // take(bytes), which returns false if it cannot take it now (it is offered again at the next
+  // poll, before any later one). Returns false at once if another thread is polling that inbox.
+  // True if a message was matched or taken.
+  template <class Fn>
+  bool poll(inbox box, Fn&& take) {
+    return poll(box, [](void* c, std::span<const std::byte> m) { return (*static_cast<Fn*>(c))(m); }, &take);
+  }
+  // Moves the sends under way along; true if one of them completed.
+  bool test_sends();
+  // The engine's sleep between polls, in ns: 0 (poll again) within kSpin of the last message moved
+  // or while a transfer is under way; else a 64th of the quiet time, 20 us to 10 ms. Messages that
+  // arrived for the application count only if `for_app`: while the application thread polls for
+  // its replies itself, the engine need not.
+  std::int64_t pause_ns(bool for_app) const;
+  // Returns once every send has completed.
+  void finish();
 
  private:
-  struct outgoing {
-    int dest;
+  using take_fn = bool (*)(void* ctx, std::span<const std::byte> message);
+  struct in_flight {
+    MPI_Request request = MPI_REQUEST_NULL;
     std::vector<std::byte> bytes;
   };
-  void run();
+  struct arrivals {
+    std::mutex mu;  // held by the thread that polls this inbox
+    std::list<in_flight> matched;  // matched, in that order; the first ones may be complete
+  };
+  bool poll(inbox box, take_fn take, void* ctx);
+  void moved(inbox box);
 
   MPI_Comm comm_;
-  deliver_fn deliver_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<outgoing> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  arrivals in_[2];  // indexed by inbox
+  std::mutex send_mu_;
+  std::list<in_flight> sending_;  // sends that did not complete at once
+  std::atomic<std::size_t> under_way_{0};  // sending_.size() + every inbox's matched.size()
+  std::atomic<std::int64_t> last_moved_ns_[2];  // steady clock, by inbox
 };
 
 // Open MPI settings that help the runtime's traffic, set in the environment (where the launcher and

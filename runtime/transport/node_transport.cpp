@@ -1,5 +1,7 @@
 // node_transport.cpp: the transport of a real job: shared-memory queues to node-mates (and to
 // itself), the MPI bridge to everyone else. See transport.hpp.
+#include <sys/prctl.h>
+
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <atomic>
@@ -23,9 +25,18 @@ namespace {
 
 namespace bip = boost::interprocess;
 
-// DSM_CHAOS: true on the thread that serves this rank's engine inbox (its sends are not delayed:
-// the engine answers requests, and delaying it would only slow every rank down at once).
+// True on the thread that serves this rank's engine inbox. DSM_CHAOS does not delay its sends (the
+// engine answers requests, and delaying it would only slow every rank down at once).
 thread_local bool t_engine_thread = false;
+// When this thread (not the engine) last sent to a remote rank, in steady-clock ns.
+thread_local std::int64_t t_remote_sent_ns = 0;
+// How long an application thread that sent to a remote rank receives its replies from MPI itself
+// before it sleeps on its inbox (mpi_bridge.hpp).
+constexpr std::int64_t kWaiterPollNs = 500'000;
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // One rank's two inboxes, in one shared-memory segment that its node-mates map too.
 struct mailbox {
@@ -110,7 +121,7 @@ class node_transport final : public transport {
         throw dsm::error("MPI was initialised without MPI_THREAD_MULTIPLE, which dsm needs to reach ranks through MPI "
                          "(DSM_TRANSPORT=mpi or several nodes); call MPI_Init_thread with MPI_THREAD_MULTIPLE");
       }
-      bridge_ = std::make_unique<mpi_bridge>(world_, [this](std::span<const std::byte> bytes) { deliver_local(bytes); });
+      bridge_ = std::make_unique<mpi_bridge>(world_);
     }
     if (opt.chaos) {
       for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box, opt.chaos_pairs);
@@ -153,7 +164,17 @@ class node_transport final : public transport {
   }
 
   void deliver(int dest, const header& h, std::span<const std::byte> head, std::span<const std::byte> payload, bool wake) {
-    if (!local_[static_cast<size_t>(dest)]) return bridge_->send(dest, head, payload);
+    if (!local_[static_cast<size_t>(dest)]) {
+      // The engine moves a send along that did not complete at once, and polls for the reply: a
+      // thread other than the engine wakes it if it sleeps (mpi_bridge.hpp).
+      const bool under_way = bridge_->send(dest, h.to, head, payload);
+      if (!t_engine_thread) {
+        t_remote_sent_ns = steady_ns();
+        app_polls_until_ns_.store(t_remote_sent_ns + kWaiterPollNs, std::memory_order_relaxed);
+      }
+      if (under_way && !t_engine_thread) peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();
+      return;
+    }
     const std::size_t c = 2 * static_cast<size_t>(dest) + static_cast<size_t>(h.to);
     shm_queue* q = peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)];
     waiting_line& line = waiting_[c];
@@ -213,40 +234,64 @@ class node_transport final : public transport {
       trace::message(trace::ev::handle, start, trace::now(), h.src, static_cast<std::uint16_t>(h.type),
                      static_cast<std::uint8_t>(box), seq, h.id, h.length);
     };
+    // DSM_CHAOS: a message is delivered at once or held (chaos.hpp); true if delivered.
+    chaos_inbox* chaos = chaos_in_[static_cast<int>(box)].get();
+    auto admit = [&](std::span<const std::byte> bytes) {
+      if (chaos != nullptr) {
+        header h;
+        if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
+        if (!chaos->admit(h.src, h.type, bytes, chaos_inbox::clock::now())) return false;
+      }
+      deliver(bytes);
+      return true;
+    };
+    if (box == inbox::engine && !t_engine_thread) {
+      t_engine_thread = true;
+      prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // its short sleeps between polls stay short
+    }
+    std::vector<std::byte>& held = chaos_buffer_[static_cast<int>(box)];
+    if (chaos != nullptr && chaos->take_due(chaos_inbox::clock::now(), held)) return deliver(held);
     // The engine first sends on what waits for room in a ring; while something still waits, it
     // sleeps at most kRetryNs for a message before it tries again (and returns without one). A
     // thread that adds to the waiting messages nudges the engine out of its sleep.
-    const bool all_sent = box != inbox::engine || send_waiting();
-    if (!chaos_in_[0]) {
-      q->pop_within(all_sent ? -1 : kRetryNs, deliver);
-      return;
+    std::int64_t wait = box != inbox::engine || send_waiting() ? -1 : kRetryNs;
+    if (box == inbox::engine && bridge_) {
+      // The engine carries the MPI path: it handles what remote ranks sent it as it is matched,
+      // drops their replies into the application's inbox, and moves sends along; between polls it
+      // sleeps on its inbox no longer than the bridge allows.
+      bool moved = bridge_->poll(inbox::engine, [&](std::span<const std::byte> bytes) {
+        check_remote(bytes, inbox::engine);
+        admit(bytes);
+        return true;
+      });
+      moved |= bridge_->poll(inbox::app, [&](std::span<const std::byte> bytes) { return take_for_app(bytes); });
+      moved |= bridge_->test_sends();
+      const std::int64_t pause = moved ? 0 : bridge_->pause_ns(steady_ns() >= app_polls_until_ns_.load(std::memory_order_relaxed));
+      if (wait < 0 || pause < wait) wait = pause;
     }
-    // DSM_CHAOS: deliver a held message whose time has come, else sleep until a new message arrives
-    // (delivered at once, or held) or the earliest held one is due.
-    if (box == inbox::engine) t_engine_thread = true;
-    chaos_inbox& c = *chaos_in_[static_cast<int>(box)];
-    for (;;) {
-      if (c.take_due(chaos_inbox::clock::now(), chaos_buffer_[static_cast<int>(box)])) {
-        deliver(chaos_buffer_[static_cast<int>(box)]);
+    if (box == inbox::app && bridge_ && t_remote_sent_ns != 0) {
+      // Waiting for a reply from a remote rank, most likely: take it from MPI without a hand-off to
+      // the engine, for a while after the send (the engine leaves our replies to us meanwhile);
+      // then wake the engine, which polls for us again, and sleep.
+      if (steady_ns() - t_remote_sent_ns < kWaiterPollNs) {
+        if (!bridge_->poll(inbox::app, [&](std::span<const std::byte> bytes) { return take_for_app(bytes); }) &&
+            !q->pop_within(0, admit))
+          sched_yield();
         return;
       }
-      bool delivered = false;
-      std::int64_t wait = c.wait_ns(chaos_inbox::clock::now());
-      if (!all_sent && (wait < 0 || wait > kRetryNs)) wait = kRetryNs;
-      const bool got = q->pop_within(wait, [&](std::span<const std::byte> bytes) {
-        header h;
-        if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
-        if (c.admit(h.src, h.type, bytes, chaos_inbox::clock::now())) {
-          deliver(bytes);
-          delivered = true;
-        }
-      });
-      if (delivered || !got || !all_sent) return;  // (a held message may be due: the caller comes back)
+      t_remote_sent_ns = 0;
+      peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();
     }
+    if (chaos != nullptr) {
+      const std::int64_t due = chaos->wait_ns(chaos_inbox::clock::now());
+      if (due >= 0 && (wait < 0 || due < wait)) wait = due;
+    }
+    // (A held message may be due when this returns without one: the caller comes back.)
+    if (!q->pop_within(wait, admit) && wait == 0) sched_yield();
   }
 
   void shutdown() override {
-    if (bridge_) bridge_->stop();
+    if (bridge_) bridge_->finish();
     if (chaos_in_[0] && !chaos_reported_) {
       chaos_reported_ = true;
       DSM_LOG(info, "chaos: held back %llu engine and %llu application messages",
@@ -256,13 +301,18 @@ class node_transport final : public transport {
   }
 
  private:
-  // A message from the MPI bridge: into our own inbox, as if a node-mate had sent it.
-  void deliver_local(std::span<const std::byte> bytes) {
+  // A message from a remote rank, matched for inbox `box`: checked before anything reads it.
+  void check_remote(std::span<const std::byte> bytes, inbox box) const {
     header h;
     if (!decode_header(bytes, h)) fatal("received an MPI message of %zu bytes, shorter than a header", bytes.size());
-    if (h.to != inbox::engine && h.to != inbox::app) fatal("received an MPI message for no inbox");
+    if (h.to != box) fatal("received an MPI message for another inbox than its tag's");
     if (bytes.size() - sizeof(header) > max_payload_) fatal("received an MPI message with an oversized payload");
-    peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(h.to)]->push(bytes);
+  }
+  // A message from a remote rank for the application thread: into its inbox, as if a node-mate had
+  // sent it; false if the ring is full (the bridge offers it again).
+  bool take_for_app(std::span<const std::byte> bytes) {
+    check_remote(bytes, inbox::app);
+    return peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::app)]->try_push(bytes);
   }
 
   MPI_Comm world_;
@@ -288,6 +338,8 @@ class node_transport final : public transport {
   };
   std::unique_ptr<waiting_line[]> waiting_;
   std::atomic<std::size_t> waiting_total_{0};
+  // Until when an application thread polls MPI for its replies itself (steady-clock ns).
+  std::atomic<std::int64_t> app_polls_until_ns_{0};
   static constexpr std::int64_t kRetryNs = 200'000;
   std::vector<std::uint64_t> received_;   // by sender and inbox; each inbox has one reader
   std::unique_ptr<chaos_inbox> chaos_in_[2];  // DSM_CHAOS, indexed by inbox

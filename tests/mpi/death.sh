@@ -19,7 +19,7 @@ mpirun=("$@")
 limit=10
 
 for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-# DEATH_TRANSPORT=mpi: run over the runtime's MPI path, so that the MPI bridge thread is running too.
+# DEATH_TRANSPORT=mpi: run over the runtime's MPI path, so that the engine polls MPI too.
 [[ -n ${DEATH_TRANSPORT:-} ]] && export DSM_TRANSPORT=$DEATH_TRANSPORT
 # DEATH_MODEL=eager-release: with the node-local fast path's segments mapped too.
 [[ -n ${DEATH_MODEL:-} ]] && export DSM_MODEL=$DEATH_MODEL

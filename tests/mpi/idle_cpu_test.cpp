@@ -1,7 +1,7 @@
 // idle_cpu_test.cpp: a rank that waits uses no CPU. Rank 0 sleeps 3 s before it arrives at a
 // barrier, and later holds a lock for 3 s; every other rank waits for it, in the barrier and then in
 // lock(), and measures the CPU time its whole process used meanwhile (getrusage(RUSAGE_SELF): the
-// application, engine and MPI bridge threads together). It must stay under 2% of a core, so the
+// application and engine threads together, the engine polling MPI with DSM_TRANSPORT=mpi). It must stay under 2% of a core, so the
 // runtime may spin for a short time after traffic but never for the length of a wait. Run on one
 // node (under every model, with the shared-memory queues and with DSM_TRANSPORT=mpi) and across two
 // hosts (tests/netns/netns_test.sh).
