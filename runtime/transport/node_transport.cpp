@@ -164,17 +164,7 @@ class node_transport final : public transport {
   }
 
   void deliver(int dest, const header& h, std::span<const std::byte> head, std::span<const std::byte> payload, bool wake) {
-    if (!local_[static_cast<size_t>(dest)]) {
-      // The engine moves a send along that did not complete at once, and polls for the reply: a
-      // thread other than the engine wakes it if it sleeps (mpi_bridge.hpp).
-      const bool under_way = bridge_->send(dest, h.to, head, payload);
-      if (!t_engine_thread) {
-        t_remote_sent_ns = steady_ns();
-        app_polls_until_ns_.store(t_remote_sent_ns + kWaiterPollNs, std::memory_order_relaxed);
-      }
-      if (under_way && !t_engine_thread) peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();
-      return;
-    }
+    if (!local_[static_cast<size_t>(dest)]) return deliver_remote(dest, h.to, head, payload, wake);
     const std::size_t c = 2 * static_cast<size_t>(dest) + static_cast<size_t>(h.to);
     shm_queue* q = peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)];
     waiting_line& line = waiting_[c];
@@ -194,6 +184,46 @@ class node_transport final : public transport {
     }
     bump(stats_.ring_full_waits);
     peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();  // our engine sends it on
+  }
+
+  // To a rank on another node, through MPI. A message nobody waits for (wake=false: a
+  // confirmation), from a thread other than the engine, is left to the engine to send: the sender
+  // does not pay for the send (5-10 us over TCP) on its way back to the program. Every send to a
+  // remote rank first sends what was left so, which keeps each channel's order.
+  void deliver_remote(int dest, inbox box, std::span<const std::byte> head, std::span<const std::byte> payload,
+                      bool wake) {
+    shm_queue* engine = peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)];
+    if (!wake && !t_engine_thread) {
+      std::vector<std::byte> m(head.size() + payload.size());
+      std::memcpy(m.data(), head.data(), head.size());
+      if (!payload.empty()) std::memcpy(m.data() + head.size(), payload.data(), payload.size());
+      {
+        std::lock_guard<std::mutex> g(deferred_mu_);
+        deferred_.push_back({dest, box, std::move(m)});
+        deferred_count_.fetch_add(1);
+      }
+      engine->nudge();
+      return;
+    }
+    send_deferred();
+    const bool under_way = bridge_->send(dest, box, head, payload);
+    if (t_engine_thread) return;
+    // An application thread polls for its reply for a while (receive); the engine moves along a
+    // send that did not complete at once.
+    t_remote_sent_ns = steady_ns();
+    app_polls_until_ns_.store(t_remote_sent_ns + kWaiterPollNs, std::memory_order_relaxed);
+    if (under_way) engine->nudge();
+  }
+
+  // Sends the messages left to the engine, in the order they were left.
+  void send_deferred() {
+    if (deferred_count_.load() == 0) return;
+    std::lock_guard<std::mutex> g(deferred_mu_);
+    bool under_way = false;
+    for (const deferred& d : deferred_) under_way |= bridge_->send(d.dest, d.box, d.bytes, {});
+    deferred_count_.fetch_sub(deferred_.size());
+    deferred_.clear();
+    if (under_way && !t_engine_thread) peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();
   }
 
   // In the order they were sent.
@@ -259,6 +289,7 @@ class node_transport final : public transport {
       // The engine carries the MPI path: it handles what remote ranks sent it as it is matched,
       // drops their replies into the application's inbox, and moves sends along; between polls it
       // sleeps on its inbox no longer than the bridge allows.
+      send_deferred();
       bool moved = bridge_->poll(inbox::engine, [&](std::span<const std::byte> bytes) {
         check_remote(bytes, inbox::engine);
         admit(bytes);
@@ -291,7 +322,10 @@ class node_transport final : public transport {
   }
 
   void shutdown() override {
-    if (bridge_) bridge_->finish();
+    if (bridge_) {
+      send_deferred();
+      bridge_->finish();
+    }
     if (chaos_in_[0] && !chaos_reported_) {
       chaos_reported_ = true;
       DSM_LOG(info, "chaos: held back %llu engine and %llu application messages",
@@ -338,6 +372,15 @@ class node_transport final : public transport {
   };
   std::unique_ptr<waiting_line[]> waiting_;
   std::atomic<std::size_t> waiting_total_{0};
+  // Messages to remote ranks left to the engine to send (deliver_remote).
+  struct deferred {
+    int dest;
+    inbox box;
+    std::vector<std::byte> bytes;
+  };
+  std::mutex deferred_mu_;
+  std::deque<deferred> deferred_;
+  std::atomic<std::size_t> deferred_count_{0};
   // Until when an application thread polls MPI for its replies itself (steady-clock ns).
   std::atomic<std::int64_t> app_polls_until_ns_{0};
   static constexpr std::int64_t kRetryNs = 200'000;
