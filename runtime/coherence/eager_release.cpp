@@ -121,7 +121,7 @@ class eager_release final : public protocol {
           ctx_.post(c, fwd, payload);
           ++forwarded;
         });
-        header ack{.type = msg::diff_ack, .to = inbox::app, .flags = 1, .id = u, .arg = forwarded};
+        header ack{.type = msg::diff_ack, .to = inbox::app, .flags = kFromHome, .id = u, .arg = forwarded};
         ctx_.post(h.src, ack);
         break;
       }
@@ -141,7 +141,7 @@ class eager_release final : public protocol {
       return;
     }
     if (h.type == msg::diff_ack) {
-      if (h.flags == 1) {  // from the home: it forwarded to h.arg copies, each of which acknowledges
+      if (h.flags == kFromHome) {  // it forwarded to h.arg copies, each of which acknowledges
         ++op.homes_acked;
         op.acks_needed += h.arg;
       } else {
@@ -256,7 +256,7 @@ class eager_release final : public protocol {
     const std::byte* data = dirty ? t->second.get() : ctx_.space->runtime_unit(u);
     for (std::uint64_t off = 0; off < total; off += chunk) {
       const std::uint64_t n = std::min<std::uint64_t>(chunk, total - off);
-      header h{.type = msg::unit_data, .to = inbox::app, .flags = 1, .id = u, .arg2 = total,
+      header h{.type = msg::unit_data, .to = inbox::app, .flags = kGrantRead, .id = u, .arg2 = total,
                .offset = static_cast<std::uint32_t>(off)};
       ctx_.post(r, h, std::span<const std::byte>(data + off, n));
     }

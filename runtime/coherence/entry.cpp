@@ -234,7 +234,7 @@ class entry final : public protocol, private bound_filter {
         break;
       }
       case msg::ec_done: {
-        if (h.arg == 2) {  // a holder keeps the current request until its release: refuse the tries
+        if (h.arg == kEcHeldHere) {  // the holder keeps the current request until its release: refuse the tries
           directory& d = dir(h.id);
           DSM_REQUIRE(d.busy, "entry: lock %llu: rank %d holds it, but no request is in progress",
                       static_cast<unsigned long long>(h.id), h.src);
@@ -255,7 +255,7 @@ class entry final : public protocol, private bound_filter {
         std::vector<std::byte> data = std::move(part);
         partial_.erase(h.src);
         received_.erase(h.src);
-        answered(h.id, h.src, h.arg != 0, std::move(data));
+        answered(h.id, h.src, h.arg != kEcRefused, std::move(data));
         break;
       }
       case msg::diff_req: case msg::home_claim: case msg::fetch_req: case msg::home_diff: unbound_->handle(h, payload); break;
@@ -431,7 +431,7 @@ class entry final : public protocol, private bound_filter {
   }
 
   void answer(std::uint64_t id, const forward& f, bool ok, std::span<const std::byte> data) {
-    header done{.type = msg::ec_done, .to = inbox::engine, .origin = f.origin, .id = id, .arg = ok ? 1u : 0u};
+    header done{.type = msg::ec_done, .to = inbox::engine, .origin = f.origin, .id = id, .arg = ok ? kEcServed : kEcRefused};
     ctx_.post_bulk(manager(id), done, data);
   }
 
@@ -443,7 +443,7 @@ class entry final : public protocol, private bound_filter {
     if (conflicts(s, s.kept_fwd) && !s.kept_fwd.try_only) {
       if (!s.told_held) {
         s.told_held = true;
-        header held{.type = msg::ec_done, .to = inbox::engine, .origin = s.kept_fwd.origin, .id = id, .arg = 2};
+        header held{.type = msg::ec_done, .to = inbox::engine, .origin = s.kept_fwd.origin, .id = id, .arg = kEcHeldHere};
         ctx_.post_bulk(manager(id), held, {});
       }
       return;

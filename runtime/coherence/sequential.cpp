@@ -61,7 +61,7 @@ class sequential final : public protocol {
     }
     op.data_total = h.arg2;
     op.acks_needed = h.arg;
-    op.granted_access = h.flags == 2 ? access::write : access::read;
+    op.granted_access = h.flags == kGrantWrite ? access::write : access::read;
     op.granted = true;
   }
 
@@ -140,7 +140,7 @@ class sequential final : public protocol {
     DSM_INVARIANT(acks < static_cast<std::uint64_t>(ctx_.ranks), "unit %llu: %llu invalidations for %d ranks",
                   static_cast<unsigned long long>(u), static_cast<unsigned long long>(acks), ctx_.ranks);
     if (owner == r) {  // an upgrade: the writer's read copy is current
-      header grant{.type = msg::unit_data, .to = inbox::app, .flags = 2, .id = u, .arg = acks, .arg2 = 0};
+      header grant{.type = msg::unit_data, .to = inbox::app, .flags = kGrantWrite, .id = u, .arg = acks, .arg2 = 0};
       ctx_.post(r, grant);
       return;
     }
@@ -187,7 +187,7 @@ class sequential final : public protocol {
     std::uint64_t off = 0;
     do {
       const std::uint64_t n = std::min<std::uint64_t>(chunk, total - off);
-      header h{.type = msg::unit_data, .to = inbox::app, .flags = static_cast<std::uint8_t>(a == access::write ? 2 : 1),
+      header h{.type = msg::unit_data, .to = inbox::app, .flags = a == access::write ? kGrantWrite : kGrantRead,
                .id = u, .arg = acks, .arg2 = total, .offset = static_cast<std::uint32_t>(off)};
       ctx_.post(r, h, std::span<const std::byte>(data + off, n));
       off += n;

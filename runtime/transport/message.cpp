@@ -149,7 +149,7 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
     if (h.length > lim.max_payload) return "payload larger than the transport allows";
     if (h.arg2 > lim.unit_size) return "data total larger than a unit";
     if (static_cast<std::uint64_t>(h.offset) + h.length > h.arg2) return "payload outside the unit";
-    if (h.flags != 1 && h.flags != 2) return "bad access in a grant";
+    if (h.flags != kGrantRead && h.flags != kGrantWrite) return "bad access in a grant";
     if (h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more acknowledgements than ranks";
   }
   return nullptr;

@@ -108,6 +108,17 @@ struct header {
 };
 static_assert(sizeof(header) == 48, "the header is part of the wire format");
 
+// Header fields that carry a kind, by name (message.cpp validates them).
+// unit_data, in flags: the access it grants (sequential consistency; eager release sends copies
+// to read).
+constexpr std::uint8_t kGrantRead = 1, kGrantWrite = 2;
+// diff_ack, in flags: sent by the unit's home, which forwarded the diff to `arg` copies (eager
+// release); 0: from one of those copies.
+constexpr std::uint8_t kFromHome = 1;
+// ec_done, in arg: the holder refused a try, served the forwarded request, or holds the lock and
+// keeps the request until its release (entry consistency).
+constexpr std::uint64_t kEcRefused = 0, kEcServed = 1, kEcHeldHere = 2;
+
 // The limits a message is checked against.
 struct limits {
   int ranks = 1;
