@@ -16,42 +16,9 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "transport/wire.hpp"
 
 namespace dsm::rt {
-
-// Appends values and byte strings to a message payload.
-struct wire_writer {
-  std::vector<std::byte> out;
-  template <class T>
-  void put(T v) {
-    const std::size_t at = out.size();
-    out.resize(at + sizeof v);
-    std::memcpy(out.data() + at, &v, sizeof v);
-  }
-  void put_bytes(std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); }
-};
-
-// Reads them back; a payload that ends early is a fatal error naming `what`.
-struct wire_reader {
-  std::span<const std::byte> in;
-  std::size_t at = 0;
-  const char* what;
-  template <class T>
-  T get() {
-    if (in.size() - at < sizeof(T)) fatal("truncated %s", what);
-    T v;
-    std::memcpy(&v, in.data() + at, sizeof v);
-    at += sizeof v;
-    return v;
-  }
-  std::span<const std::byte> get_bytes(std::size_t n) {
-    if (in.size() - at < n) fatal("truncated %s", what);
-    auto s = in.subspan(at, n);
-    at += n;
-    return s;
-  }
-  bool done() const { return at == in.size(); }
-};
 
 // "This interval wrote unit `unit`, whose home is `home`" (-1: the homeless protocol has none).
 struct notice {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "coherence/protocol.hpp"
-
 #include "core/log.hpp"
+#include "transport/wire.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -45,42 +45,13 @@ void check_calls(const std::vector<barrier_service::call>& calls) {
     }
   }
 }
-// Records of the messages up and down the tree, u64 fields in host order (every rank runs the
-// same binary): an arrival is [rank][epoch][kind][arg][bytes][payload], a release [rank][bytes][payload].
-void put(std::vector<std::byte>& out, std::uint64_t v) {
-  const std::size_t at = out.size();
-  out.resize(at + sizeof v);
-  std::memcpy(out.data() + at, &v, sizeof v);
+// Records of the messages up and down the tree (transport/wire.hpp): an arrival is
+// [rank][epoch][kind][arg][sized payload], a release [rank][sized payload], every number a u64.
+int get_rank(wire_reader& in, int ranks) {
+  const auto r = in.get<std::uint64_t>();
+  DSM_REQUIRE(r < static_cast<std::uint64_t>(ranks), "barrier record of rank %llu", static_cast<unsigned long long>(r));
+  return static_cast<int>(r);
 }
-void put(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
-  put(out, bytes.size());
-  out.insert(out.end(), bytes.begin(), bytes.end());
-}
-
-struct reader {
-  std::span<const std::byte> in;
-  std::size_t at = 0;
-  bool done() const { return at == in.size(); }
-  std::uint64_t u64() {
-    DSM_REQUIRE(in.size() - at >= sizeof(std::uint64_t), "barrier records cut short");
-    std::uint64_t v;
-    std::memcpy(&v, in.data() + at, sizeof v);
-    at += sizeof v;
-    return v;
-  }
-  std::span<const std::byte> bytes() {
-    const std::uint64_t n = u64();
-    DSM_REQUIRE(in.size() - at >= n, "barrier records cut short");
-    const std::span<const std::byte> b = in.subspan(at, n);
-    at += n;
-    return b;
-  }
-  int rank(int ranks) {
-    const std::uint64_t r = u64();
-    DSM_REQUIRE(r < static_cast<std::uint64_t>(ranks), "barrier record of rank %llu", static_cast<unsigned long long>(r));
-    return static_cast<int>(r);
-  }
-};
 }  // namespace
 
 barrier_service::barrier_service(context& ctx, std::unique_ptr<node_barrier> node, const std::vector<int>& leader_of)
@@ -116,7 +87,7 @@ std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t ar
 
 std::vector<std::byte> barrier_service::arrive_in_tree(collective kind, std::uint64_t arg, std::span<const std::byte> payload,
                                                        std::uint64_t epoch) {
-  std::vector<std::byte> arrivals;
+  wire_writer arrivals;
   if (node_) {
     const bool last = node_->arrive({epoch, static_cast<std::uint64_t>(kind), arg}, payload);
     if (members_[0] != ctx_.rank) {
@@ -127,34 +98,34 @@ std::vector<std::byte> barrier_service::arrive_in_tree(collective kind, std::uin
     if (!last) node_->wait_arrivals();
     for (std::size_t l = 0; l < members_.size(); ++l) {
       const node_barrier::call c = node_->call_of(static_cast<int>(l));
-      put(arrivals, static_cast<std::uint64_t>(members_[l]));
-      put(arrivals, c.epoch);
-      put(arrivals, c.kind);
-      put(arrivals, c.arg);
-      put(arrivals, node_->arrival_of(static_cast<int>(l)));
+      arrivals.put(static_cast<std::uint64_t>(members_[l]));
+      arrivals.put(c.epoch);
+      arrivals.put(c.kind);
+      arrivals.put(c.arg);
+      arrivals.put_sized(node_->arrival_of(static_cast<int>(l)));
     }
   } else {
-    put(arrivals, static_cast<std::uint64_t>(ctx_.rank));
-    put(arrivals, epoch);
-    put(arrivals, static_cast<std::uint64_t>(kind));
-    put(arrivals, arg);
-    put(arrivals, payload);
+    arrivals.put(static_cast<std::uint64_t>(ctx_.rank));
+    arrivals.put(epoch);
+    arrivals.put(static_cast<std::uint64_t>(kind));
+    arrivals.put(arg);
+    arrivals.put_sized(payload);
   }
   // Through this rank's own engine, which gathers the subtree (a leaf of the tree has nothing to
   // gather: straight to its parent's engine), and not under state_mu: a large payload may wait for
   // room while this rank's engine must go on serving.
-  send_up(group_ != 0 && children_.empty() ? parent_leader() : ctx_.rank, epoch, arrivals, members_.size());
+  send_up(group_ != 0 && children_.empty() ? parent_leader() : ctx_.rank, epoch, arrivals.out, members_.size());
   app_op op;
   op.expect_a = msg::barrier_release;
   op.id = epoch;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
   // The group's releases, by rank.
   std::vector<std::vector<std::byte>> releases(members_.size());
-  for (reader in{op.payload}; !in.done();) {
-    const int r = in.rank(ctx_.ranks);
+  for (wire_reader in{op.payload, 0, "barrier releases"}; !in.done();) {
+    const int r = get_rank(in, ctx_.ranks);
     const auto l = std::lower_bound(members_.begin(), members_.end(), r);
     DSM_REQUIRE(l != members_.end() && *l == r, "release of rank %d at rank %d, outside its group", r, ctx_.rank);
-    const std::span<const std::byte> b = in.bytes();
+    const std::span<const std::byte> b = in.get_sized();
     releases[static_cast<size_t>(l - members_.begin())].assign(b.begin(), b.end());
   }
   if (node_) node_->release(releases);
@@ -218,13 +189,13 @@ void barrier_service::merge(std::uint64_t epoch, std::span<const std::byte> arri
   DSM_REQUIRE(covered == static_cast<std::uint64_t>(ctx_.ranks), "barrier gathered %llu arrivals of %d ranks",
               static_cast<unsigned long long>(covered), ctx_.ranks);
   std::vector<std::uint64_t> epochs(static_cast<size_t>(ctx_.ranks), 0);
-  for (reader in{arrivals}; !in.done();) {
-    const auto r = static_cast<size_t>(in.rank(ctx_.ranks));
+  for (wire_reader in{arrivals, 0, "barrier arrivals"}; !in.done();) {
+    const auto r = static_cast<size_t>(get_rank(in, ctx_.ranks));
     DSM_REQUIRE(epochs[r] == 0, "two barrier arrivals of rank %zu", r);
-    epochs[r] = in.u64();
-    calls_[r].kind = in.u64();
-    calls_[r].arg = in.u64();
-    const std::span<const std::byte> a = in.bytes();
+    epochs[r] = in.get<std::uint64_t>();
+    calls_[r].kind = in.get<std::uint64_t>();
+    calls_[r].arg = in.get<std::uint64_t>();
+    const std::span<const std::byte> a = in.get_sized();
     arrivals_[r].assign(a.begin(), a.end());
   }
   for (int r = 0; r < ctx_.ranks; ++r) {
@@ -239,38 +210,38 @@ void barrier_service::merge(std::uint64_t epoch, std::span<const std::byte> arri
     releases = ctx_.proto->barrier_merge(arrivals_);
   }
   for (auto& a : arrivals_) a.clear();
-  std::vector<std::byte> out;
+  wire_writer out;
   for (int r = 0; r < ctx_.ranks; ++r) {
-    put(out, static_cast<std::uint64_t>(r));
-    put(out, releases.empty() ? std::span<const std::byte>{} : std::span<const std::byte>(releases[static_cast<size_t>(r)]));
+    out.put(static_cast<std::uint64_t>(r));
+    out.put_sized(releases.empty() ? std::span<const std::byte>{} : std::span<const std::byte>(releases[static_cast<size_t>(r)]));
   }
-  pass_down(epoch, out);
+  pass_down(epoch, out.out);
 }
 
 void barrier_service::pass_down(std::uint64_t epoch, std::span<const std::byte> releases) {
-  std::vector<std::vector<std::byte>> to_child(children_.size());
-  std::vector<std::byte> own;
-  for (reader in{releases}; !in.done();) {
-    const int r = in.rank(ctx_.ranks);
-    const std::span<const std::byte> b = in.bytes();
+  std::vector<wire_writer> to_child(children_.size());
+  wire_writer own;
+  for (wire_reader in{releases, 0, "barrier releases"}; !in.done();) {
+    const int r = get_rank(in, ctx_.ranks);
+    const std::span<const std::byte> b = in.get_sized();
     const int g = group_of_[static_cast<size_t>(r)];
     DSM_REQUIRE(g >= group_, "release of rank %d passed to group %d", r, group_);
     // Child i covers the groups at distance [2^i, 2^(i+1)) from this one.
     const std::size_t child = g == group_ ? 0 : static_cast<std::size_t>(std::bit_width(static_cast<unsigned>(g - group_))) - 1;
     DSM_REQUIRE(g == group_ || child < children_.size(), "release of rank %d outside group %d's subtree", r, group_);
-    std::vector<std::byte>& out = g == group_ ? own : to_child[child];
-    put(out, static_cast<std::uint64_t>(r));
-    put(out, b);
+    wire_writer& out = g == group_ ? own : to_child[child];
+    out.put(static_cast<std::uint64_t>(r));
+    out.put_sized(b);
   }
   // A child with children of its own gets them through its engine; a leaf, straight to its
   // application thread (as it sent its arrivals straight here).
   for (std::size_t i = 0; i < children_.size(); ++i) {
     const bool leaf = i == 0 || children_[i] + 1 == static_cast<int>(leaders_.size());
     header p{.type = leaf ? msg::barrier_release : msg::barrier_pass, .to = leaf ? inbox::app : inbox::engine, .id = epoch};
-    ctx_.post_bulk(leaders_[static_cast<size_t>(children_[i])], p, to_child[i]);
+    ctx_.post_bulk(leaders_[static_cast<size_t>(children_[i])], p, to_child[i].out);
   }
   header rel{.type = msg::barrier_release, .to = inbox::app, .id = epoch};
-  ctx_.post_bulk(ctx_.rank, rel, own);
+  ctx_.post_bulk(ctx_.rank, rel, own.out);
 }
 
 std::vector<std::byte> barrier_service::arrive_on_node(collective kind, std::uint64_t arg, std::span<const std::byte> payload,
