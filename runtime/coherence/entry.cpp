@@ -46,6 +46,7 @@
 #include "core/trace.hpp"
 #include "dsm/dsm.hpp"
 #include "sync/bindings.hpp"
+#include "transport/bulk.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -245,17 +246,8 @@ class entry final : public protocol, private bound_filter {
           });
           break;
         }
-        auto& part = partial_[h.src];
-        if (h.offset == 0) part.assign(h.arg2, std::byte{0});
-        DSM_REQUIRE(part.size() == h.arg2 && h.offset + payload.size() <= part.size(), "entry: data from rank %d out of order",
-                  h.src);
-        if (!payload.empty()) std::memcpy(part.data() + h.offset, payload.data(), payload.size());
-        received_[h.src] += payload.size();
-        if (received_[h.src] < h.arg2) break;
-        std::vector<std::byte> data = std::move(part);
-        partial_.erase(h.src);
-        received_.erase(h.src);
-        answered(h.id, h.src, h.arg != kEcRefused, std::move(data));
+        std::optional<std::vector<std::byte>> data = bulk_.add(h, payload);
+        if (data) answered(h.id, h.src, h.arg != kEcRefused, std::move(*data));
         break;
       }
       case msg::diff_req: case msg::home_claim: case msg::fetch_req: case msg::home_diff: unbound_->handle(h, payload); break;
@@ -514,8 +506,7 @@ class entry final : public protocol, private bound_filter {
   std::unique_ptr<protocol> unbound_;
   std::unordered_map<std::uint64_t, holder> holders_;
   std::unordered_map<std::uint64_t, directory> dirs_;
-  std::unordered_map<int, std::vector<std::byte>> partial_;  // bulk answers being reassembled, by sender
-  std::unordered_map<int, std::uint64_t> received_;
+  bulk_assembly bulk_;  // ec_done answers being reassembled
   std::vector<std::byte> grant_;  // the data of the grant the application thread waits for
   bool grant_has_data_ = false;
 };

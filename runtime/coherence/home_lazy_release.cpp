@@ -53,6 +53,7 @@
 #include "core/trace.hpp"
 #include "memory/diff.hpp"
 #include "memory/global_space.hpp"
+#include "transport/bulk.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -320,14 +321,9 @@ class home_lazy_release final : public protocol {
       }
       case msg::home_diff: {
         // Bulk: fragments from one sender arrive in order, one diff after another.
-        auto& part = partial_[h.src];
-        if (h.offset == 0) part.assign(h.arg2, std::byte{0});
-        DSM_REQUIRE(part.size() == h.arg2 && h.offset + payload.size() <= part.size(), "home diff from rank %d out of order",
-                    h.src);
-        if (!payload.empty()) std::memcpy(part.data() + h.offset, payload.data(), payload.size());
-        if (h.offset + payload.size() < h.arg2) break;
-        std::vector<std::byte> bytes = std::move(part);
-        partial_.erase(h.src);
+        std::optional<std::vector<std::byte>> whole = bulk_.add(h, payload);
+        if (!whole) break;
+        const std::vector<std::byte> bytes = std::move(*whole);
         // [u32 prev][diff]
         wire_reader r{bytes, 0, "home diff"};
         const auto prev = r.get<std::uint32_t>();
@@ -929,7 +925,7 @@ class home_lazy_release final : public protocol {
   std::unordered_map<std::uint64_t, std::vector<int>> was_;  // unit -> ranks whose copies the last notice dropped
   std::unordered_map<std::uint64_t, std::vector<fetch>> parked_;  // first unit -> fetches waiting for diffs
   std::unordered_map<std::uint64_t, std::vector<early_diff>> held_;
-  std::unordered_map<int, std::vector<std::byte>> partial_;  // home diffs being reassembled, by sender
+  bulk_assembly bulk_;  // home diffs being reassembled
   std::vector<std::byte> reply_;                             // the fetch reply the application thread waits for
   std::vector<std::byte> copy_buffer_;                       // a unit copied from a node-mate's memory
   std::unordered_map<std::uint64_t, std::uint8_t> credit_;  // unit -> refreshes left before its copy is dropped

@@ -124,25 +124,10 @@ void context::receive_app(app_op& op) {
             static_cast<unsigned long long>(h.id), h.src, msg_name(op.expect_a), static_cast<unsigned long long>(op.id));
     }
     if (is_bulk(h.type)) {
-      app_op::partial& b = op.bulk[h.src];
-      if (h.offset == 0) {
-        // validate() allows bulk totals up to 4 GiB: running out of memory is a fatal error naming
-        // the sender, never an exception through the fault handler.
-        try {
-          b.bytes.assign(h.arg2, std::byte{0});
-        } catch (const std::bad_alloc&) {
-          fatal("no memory for a %s of %llu bytes from rank %d", msg_name(h.type),
-                static_cast<unsigned long long>(h.arg2), h.src);
-        }
-        b.received = 0;
-      }
-      DSM_REQUIRE(b.bytes.size() == h.arg2, "bulk fragment from rank %d does not continue the one before", h.src);
-      if (!payload.empty()) std::memcpy(b.bytes.data() + h.offset, payload.data(), payload.size());
-      b.received += payload.size();
-      if (b.received < h.arg2) return;
-      op.payload = std::move(b.bytes);
+      std::optional<std::vector<std::byte>> whole = op.bulk.add(h, payload);
+      if (!whole) return;
+      op.payload = std::move(*whole);
       op.from = h.src;
-      op.bulk.erase(h.src);
       payload = op.payload;
     }
     switch (h.type) {

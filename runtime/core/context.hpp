@@ -26,6 +26,7 @@
 #include "sync/bindings.hpp"
 #include "topology/node_homes.hpp"
 #include "topology/topology.hpp"
+#include "transport/bulk.hpp"
 #include "transport/transport.hpp"
 
 namespace dsm::rt {
@@ -93,12 +94,8 @@ struct app_op {
   // locks and barriers
   bool done = false;
   bool failed = false;
-  // bulk payloads being reassembled, by sender; `payload` is the last one completed
-  struct partial {
-    std::vector<std::byte> bytes;
-    std::uint64_t received = 0;
-  };
-  std::unordered_map<int, partial> bulk;
+  // bulk payloads being reassembled; `payload` is the last one completed
+  bulk_assembly bulk;
   std::vector<std::byte> payload;
   int from = -1;  // the sender of `payload`
 

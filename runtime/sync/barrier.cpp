@@ -150,22 +150,14 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
   DSM_REQUIRE(members_[0] == ctx_.rank, "barrier message at rank %d, not a group's leader", ctx_.rank);
   std::vector<std::byte>& in = incoming_[static_cast<size_t>(h.src)];
   if (h.type == msg::barrier_data || h.type == msg::barrier_pass) {
-    if (h.offset == 0) {
-      try {  // up to 4 GiB (validate()): out of memory is a fatal error, not an exception in the engine
-        in.assign(h.arg2, std::byte{0});
-      } catch (const std::bad_alloc&) {
-        fatal("no memory for barrier data of %llu bytes from rank %d", static_cast<unsigned long long>(h.arg2), h.src);
-      }
+    std::optional<std::vector<std::byte>> whole = bulk_.add(h, payload);
+    if (!whole) return;
+    if (h.type == msg::barrier_data) {
+      in = std::move(*whole);
+      return;
     }
-    DSM_REQUIRE(in.size() == h.arg2 && h.offset + payload.size() <= in.size(), "barrier data from rank %d out of order", h.src);
-    if (!payload.empty()) std::memcpy(in.data() + h.offset, payload.data(), payload.size());
-    if (h.type == msg::barrier_pass && h.offset + payload.size() == in.size()) {
-      DSM_REQUIRE(group_ != 0 && h.src == parent_leader(),
-                  "barrier releases from rank %d, not this group's parent", h.src);
-      const std::vector<std::byte> releases = std::move(in);
-      in.clear();
-      pass_down(h.id, releases);
-    }
+    DSM_REQUIRE(group_ != 0 && h.src == parent_leader(), "barrier releases from rank %d, not this group's parent", h.src);
+    pass_down(h.id, *whole);
     return;
   }
   // barrier_arrive, from this rank's own application thread or a child's leader: its arrivals are

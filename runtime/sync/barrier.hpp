@@ -28,6 +28,7 @@
 
 #include "core/context.hpp"
 #include "sync/node_barrier.hpp"
+#include "transport/bulk.hpp"
 
 namespace dsm::rt {
 
@@ -79,7 +80,8 @@ class barrier_service {
   std::size_t bundles_ = 0;     // of 1 + children
   std::uint64_t covered_ = 0;   // ranks
   std::vector<std::byte> gathered_;
-  std::vector<std::vector<std::byte>> incoming_;  // by sender: a bulk payload being reassembled
+  bulk_assembly bulk_;                            // barrier_data and barrier_pass being reassembled
+  std::vector<std::vector<std::byte>> incoming_;  // by sender: its barrier_data, until its arrival
   // Rank 0 (or the last rank on the node): each rank's call and arrival payload.
   std::vector<call> calls_;
   std::vector<std::vector<std::byte>> arrivals_;
