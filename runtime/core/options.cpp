@@ -3,7 +3,11 @@
 
 #include <cctype>
 #include <cstring>
+#include <initializer_list>
+#include <optional>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace dsm::rt {
 namespace {
@@ -88,55 +92,89 @@ std::string options::describe() const {
   return s;
 }
 
-options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
-  // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
-  static const char* const kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
-                                       "NODE_SHM", "NODE_RANKS", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
-                                       "HOME", "LAZY", "PREFETCH", "ARENA"};
-  std::vector<std::pair<std::string, std::string>> flags;  // (variable, value) from argv
+namespace {
 
-  if (argc != nullptr && argv != nullptr && *argv != nullptr) {
-    int out = 1;
-    for (int i = 1; i < *argc; ++i) {
-      const char* arg = (*argv)[i];
-      if (std::strncmp(arg, "--dsm-", 6) != 0) {
-        (*argv)[out++] = (*argv)[i];
-        continue;
-      }
-      const char* eq = std::strchr(arg, '=');
-      std::string name = lower(eq ? std::string(arg + 6, eq) : std::string(arg + 6));
-      std::string variable = "DSM_";
-      for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      bool known = false;
-      for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
-      if (!known || eq == nullptr) {
-        bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
-            "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
-            "--dsm-check=, --dsm-node-shm=, --dsm-node-ranks=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
-            "--dsm-prefetch=, --dsm-arena=");
-      }
-      flags.emplace_back(variable, eq + 1);
+// The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
+constexpr const char* kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
+                                  "NODE_SHM", "NODE_RANKS", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
+                                  "HOME", "LAZY", "PREFETCH", "ARENA"};
+
+// A setting as the user wrote it: where (the variable, or the flag) and its value.
+using setting = std::pair<std::string, std::string>;
+
+// Takes the --dsm-<name>=<value> flags out of argv, as (DSM_<NAME>, value) in their order.
+std::vector<setting> take_flags(int* argc, char*** argv) {
+  std::vector<setting> flags;
+  if (argc == nullptr || argv == nullptr || *argv == nullptr) return flags;
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const char* arg = (*argv)[i];
+    if (std::strncmp(arg, "--dsm-", 6) != 0) {
+      (*argv)[out++] = (*argv)[i];
+      continue;
     }
-    (*argv)[out] = nullptr;
-    *argc = out;
+    const char* eq = std::strchr(arg, '=');
+    std::string name = lower(eq ? std::string(arg + 6, eq) : std::string(arg + 6));
+    std::string variable = "DSM_";
+    for (char c : name) variable += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    bool known = false;
+    for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
+    if (!known || eq == nullptr) {
+      bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
+          "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
+          "--dsm-check=, --dsm-node-shm=, --dsm-node-ranks=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
+          "--dsm-prefetch=, --dsm-arena=");
+    }
+    flags.emplace_back(variable, eq + 1);
   }
+  (*argv)[out] = nullptr;
+  *argc = out;
+  return flags;
+}
 
-  auto lookup = [&](const std::string& variable) -> std::optional<std::pair<std::string, std::string>> {
-    for (auto it = flags.rbegin(); it != flags.rend(); ++it) {
+// Where each setting comes from: the last flag that names it, else the environment.
+class settings {
+ public:
+  settings(std::vector<setting> flags, const env_lookup& env) : flags_(std::move(flags)), env_(env) {}
+  std::optional<setting> operator()(const std::string& variable) const {
+    for (auto it = flags_.rbegin(); it != flags_.rend(); ++it) {
       if (it->first == variable) {
         std::string flag = "--dsm-" + lower(variable.substr(4));
         for (char& c : flag) c = c == '_' ? '-' : c;
-        return std::make_pair(flag, it->second);
+        return setting(flag, it->second);
       }
     }
-    if (auto v = env(variable)) return std::make_pair(variable, *v);
+    if (auto v = env_(variable)) return setting(variable, *v);
     return std::nullopt;
-  };
-
-  options o;
-  if (auto v = lookup("DSM_MODEL")) {
-    o.model = parse_model(v->first, v->second);
   }
+
+ private:
+  std::vector<setting> flags_;
+  const env_lookup& env_;
+};
+
+// The value of the choice the setting names (case-insensitive); otherwise an error that says what
+// the value is not and what is valid.
+template <class T>
+T choose(const setting& v, std::initializer_list<std::pair<const char*, T>> choices, const char* what, const char* valid) {
+  const std::string s = lower(v.second);
+  for (const auto& [name, value] : choices)
+    if (s == name) return value;
+  bad(v.first, v.second, what, valid);
+}
+
+// A count of at most `digits` decimal digits, if that is what the value is.
+std::optional<std::uint64_t> count_of(const setting& v, std::size_t digits) {
+  const std::string& s = v.second;
+  if (s.empty() || s.size() > digits || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(s);
+}
+
+bool ends_with_json(const std::string& s) { return s.size() > 5 && lower(s.substr(s.size() - 5)) == ".json"; }
+
+// DSM_MODEL, DSM_UNIT, DSM_SIZE, DSM_ARENA: the space and its model.
+void parse_space(options& o, const settings& lookup, std::size_t os_page) {
+  if (auto v = lookup("DSM_MODEL")) o.model = parse_model(v->first, v->second);
   if (auto v = lookup("DSM_UNIT")) {
     o.unit = parse_size(v->first, v->second);
     if (o.unit < os_page || o.unit % os_page != 0 || !is_power_of_two(o.unit / os_page) ||
@@ -159,95 +197,85 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
           "a multiple of DSM_UNIT (" + std::to_string(o.unit) + " bytes) between 64K and 1T, e.g. 256M, 1G");
     }
   }
-  if (auto v = lookup("DSM_STATS")) {
-    const std::string s = v->second;
-    if (s == "1" || lower(s) == "table") {
-      o.stats_table = true;
-    } else if (s == "0" || s.empty() || lower(s) == "off") {
-    } else if (s.size() > 5 && lower(s.substr(s.size() - 5)) == ".json") {
-      o.stats_path = s;
-    } else {
-      bad(v->first, s, "is not a stats setting", "1 (a table at finalize), 0, or a path ending in .json");
-    }
-  }
+}
+
+// DSM_STATS.
+void parse_stats(options& o, const settings& lookup) {
+  auto v = lookup("DSM_STATS");
+  if (!v) return;
+  const std::string s = v->second;
+  if (s == "1" || lower(s) == "table") o.stats_table = true;
+  else if (ends_with_json(s)) o.stats_path = s;
+  else if (!(s == "0" || s.empty() || lower(s) == "off"))
+    bad(v->first, s, "is not a stats setting", "1 (a table at finalize), 0, or a path ending in .json");
+}
+
+// DSM_TRANSPORT, DSM_NODE_SHM, DSM_NODE_RANKS, DSM_QUEUE_SLOTS, DSM_BIND: how ranks reach each other.
+void parse_transport(options& o, const settings& lookup) {
   if (auto v = lookup("DSM_TRANSPORT")) {
-    const std::string s = lower(v->second);
-    if (s == "auto") o.transport = transport_kind::automatic;
-    else if (s == "shm") o.transport = transport_kind::shm;
-    else if (s == "mpi") o.transport = transport_kind::mpi;
-    else bad(v->first, v->second, "is not a transport", "auto, shm, mpi");
+    o.transport = choose<transport_kind>(*v, {{"auto", transport_kind::automatic}, {"shm", transport_kind::shm},
+                                              {"mpi", transport_kind::mpi}}, "is not a transport", "auto, shm, mpi");
   }
   if (auto v = lookup("DSM_NODE_SHM")) {
-    const std::string s = lower(v->second);
-    if (s == "on" || s == "1") o.node_shm = o.node_data = true;
-    else if (s == "queues") o.node_shm = true, o.node_data = false;
-    else if (s == "off" || s == "0") o.node_shm = o.node_data = false;
-    else bad(v->first, v->second, "is not a node-local shared memory setting", "on, queues, off");
+    const int level = choose<int>(*v, {{"on", 2}, {"1", 2}, {"queues", 1}, {"off", 0}, {"0", 0}},
+                                  "is not a node-local shared memory setting", "on, queues, off");
+    o.node_shm = level >= 1;
+    o.node_data = level == 2;
     if (!o.node_shm && o.transport == transport_kind::shm) {
       bad(v->first, v->second, "contradicts DSM_TRANSPORT=shm (shared-memory queues need node-local shared memory)",
           "DSM_NODE_SHM=on with DSM_TRANSPORT=shm, or DSM_NODE_SHM=off with DSM_TRANSPORT=auto or mpi");
     }
   }
   if (auto v = lookup("DSM_NODE_RANKS")) {
-    const std::string& s = v->second;
-    const bool digits = !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
-    o.node_ranks = digits ? std::stoull(s) : 0;
-    if (!s.empty() && (!digits || o.node_ranks > 65536)) {
+    const std::optional<std::uint64_t> n = count_of(*v, 6);
+    o.node_ranks = n.value_or(0);
+    if (!v->second.empty() && (!n || o.node_ranks > 65536))
       bad(v->first, v->second, "is not a number of ranks per node", "0 (each host one node) or a number from 1 to 65536");
-    }
   }
   if (auto v = lookup("DSM_QUEUE_SLOTS")) {
-    const std::string& s = v->second;
-    const bool digits = !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
-    o.queue_slots = digits ? std::stoull(s) : 0;
-    if (!s.empty() && (o.queue_slots < 2 || o.queue_slots > 65536)) {
+    o.queue_slots = count_of(*v, 6).value_or(0);
+    if (!v->second.empty() && (o.queue_slots < 2 || o.queue_slots > 65536))
       bad(v->first, v->second, "is not a number of queue slots", "a number from 2 to 65536");
-    }
   }
   if (auto v = lookup("DSM_BIND")) {
-    const std::string s = lower(v->second);
-    if (s == "none") o.bind = bind_mode::none;
-    else if (s == "core") o.bind = bind_mode::core;
-    else if (s == "auto") o.bind = bind_mode::automatic;
-    else bad(v->first, v->second, "is not a binding policy", "none, core, auto");
+    o.bind = choose<bind_mode>(*v, {{"none", bind_mode::none}, {"core", bind_mode::core}, {"auto", bind_mode::automatic}},
+                               "is not a binding policy", "none, core, auto");
   }
+}
+
+// DSM_GC_BYTES, DSM_HOME, DSM_LAZY, DSM_PREFETCH: how the release models keep their data.
+void parse_protocol(options& o, const settings& lookup) {
   if (auto v = lookup("DSM_GC_BYTES")) {
     o.gc_bytes = parse_size(v->first, v->second);
     if (o.gc_bytes == 0) bad(v->first, v->second, "is not a garbage-collection threshold", "a size of at least 1, e.g. 64M");
   }
   if (auto v = lookup("DSM_HOME")) {
-    const std::string s = lower(v->second);
-    if (s == "first-touch" || s == "first_touch") o.home = home_policy::first_touch;
-    else if (s == "cyclic") o.home = home_policy::cyclic;
-    else if (s == "block") o.home = home_policy::block;
-    else bad(v->first, v->second, "is not a home placement", "first-touch, cyclic, block");
+    o.home = choose<home_policy>(*v, {{"first-touch", home_policy::first_touch}, {"first_touch", home_policy::first_touch},
+                                      {"cyclic", home_policy::cyclic}, {"block", home_policy::block}},
+                                 "is not a home placement", "first-touch, cyclic, block");
   }
   if (auto v = lookup("DSM_LAZY")) {
-    const std::string s = lower(v->second);
-    if (s == "home" || s == "hlrc") o.lazy = lazy_protocol::home;
-    else if (s == "homeless" || s == "treadmarks") o.lazy = lazy_protocol::homeless;
-    else bad(v->first, v->second, "is not a lazy release protocol", "home (hlrc), homeless (treadmarks)");
+    o.lazy = choose<lazy_protocol>(*v, {{"home", lazy_protocol::home}, {"hlrc", lazy_protocol::home},
+                                        {"homeless", lazy_protocol::homeless}, {"treadmarks", lazy_protocol::homeless}},
+                                   "is not a lazy release protocol", "home (hlrc), homeless (treadmarks)");
   }
   if (auto v = lookup("DSM_PREFETCH")) {
-    const std::string& s = v->second;
-    const bool digits = !s.empty() && s.size() <= 3 && s.find_first_not_of("0123456789") == std::string::npos;
-    o.prefetch = digits ? std::stoull(s) : 0;
+    o.prefetch = count_of(*v, 3).value_or(0);
     if (o.prefetch < 1 || o.prefetch > 64) bad(v->first, v->second, "is not a number of units to prefetch", "a number from 1 to 64");
   }
+}
+
+// DSM_CHECK, DSM_TRACE, DSM_TRACE_EVENTS: what the runtime checks and records.
+void parse_checks(options& o, const settings& lookup) {
   if (auto v = lookup("DSM_CHECK")) {
-    const std::string s = lower(v->second);
-    if (s == "1" || s == "on") o.check = true;
-    else if (s == "0" || s == "off" || s.empty()) o.check = false;
-    else bad(v->first, v->second, "is not a check setting", "1 (report writes to bound data without its lock), 0");
+    o.check = choose<bool>(*v, {{"1", true}, {"on", true}, {"0", false}, {"off", false}, {"", false}},
+                           "is not a check setting", "1 (report writes to bound data without its lock), 0");
   }
   if (auto v = lookup("DSM_TRACE")) {
     const std::string s = v->second;
-    if (s.empty() || s == "0" || lower(s) == "off") {
-    } else if (s.size() > 5 && lower(s.substr(s.size() - 5)) == ".json") {
-      o.trace_path = s;
-    } else {
+    if (ends_with_json(s)) o.trace_path = s;
+    else if (!(s.empty() || s == "0" || lower(s) == "off"))
       bad(v->first, s, "is not a trace setting", "a path ending in .json (Chrome trace format, opens in Perfetto), 0 or off");
-    }
   }
   if (auto v = lookup("DSM_TRACE_EVENTS")) {
     o.trace_events = parse_size(v->first, v->second);
@@ -255,35 +283,49 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
       bad(v->first, v->second, "is not a number of trace events", "1 to 256M events per rank, e.g. 1M (56 bytes each)");
     }
   }
-  if (auto v = lookup("DSM_CHAOS")) {
-    std::string s = lower(v->second);
-    if (s == "off" || s.empty()) {
-      o.chaos = false;
-    } else {
-      constexpr const char* kChoices = "a seed (an unsigned integer, e.g. 1), a seed followed by :pairs (e.g. 1:pairs), or off";
-      if (s.size() > 6 && s.substr(s.size() - 6) == ":pairs") {
-        o.chaos_pairs = true;
-        s.resize(s.size() - 6);
-      }
-      std::size_t used = 0;
-      unsigned long long seed = 0;
-      try {
-        seed = std::stoull(s, &used, 10);
-      } catch (const std::exception&) {
-        bad(v->first, v->second, "is not a chaos setting", kChoices);
-      }
-      if (used != s.size() || !std::isdigit(static_cast<unsigned char>(s[0]))) bad(v->first, v->second, "is not a chaos setting", kChoices);
-      o.chaos = true;
-      o.chaos_seed = seed;
-    }
+}
+
+// DSM_CHAOS: off, or a seed with an optional ":pairs".
+void parse_chaos(options& o, const settings& lookup) {
+  auto v = lookup("DSM_CHAOS");
+  if (!v) return;
+  std::string s = lower(v->second);
+  if (s == "off" || s.empty()) {
+    o.chaos = false;
+    return;
   }
+  constexpr const char* kChoices = "a seed (an unsigned integer, e.g. 1), a seed followed by :pairs (e.g. 1:pairs), or off";
+  if (s.size() > 6 && s.substr(s.size() - 6) == ":pairs") {
+    o.chaos_pairs = true;
+    s.resize(s.size() - 6);
+  }
+  std::size_t used = 0;
+  unsigned long long seed = 0;
+  try {
+    seed = std::stoull(s, &used, 10);
+  } catch (const std::exception&) {
+    bad(v->first, v->second, "is not a chaos setting", kChoices);
+  }
+  if (used != s.size() || !std::isdigit(static_cast<unsigned char>(s[0]))) bad(v->first, v->second, "is not a chaos setting", kChoices);
+  o.chaos = true;
+  o.chaos_seed = seed;
+}
+
+}  // namespace
+
+options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_t os_page) {
+  const settings lookup(take_flags(argc, argv), env);
+  options o;
+  parse_space(o, lookup, os_page);
+  parse_stats(o, lookup);
+  parse_transport(o, lookup);
+  parse_protocol(o, lookup);
+  parse_checks(o, lookup);
+  parse_chaos(o, lookup);
   if (auto v = lookup("DSM_LOG")) {
-    const std::string s = lower(v->second);
-    if (s == "error") o.log = log_level::error;
-    else if (s == "warn") o.log = log_level::warn;
-    else if (s == "info") o.log = log_level::info;
-    else if (s == "debug") o.log = log_level::debug;
-    else bad(v->first, v->second, "is not a log level", "error, warn, info, debug");
+    o.log = choose<log_level>(*v, {{"error", log_level::error}, {"warn", log_level::warn}, {"info", log_level::info},
+                                   {"debug", log_level::debug}},
+                              "is not a log level", "error, warn, info, debug");
   }
   return o;
 }
