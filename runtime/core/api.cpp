@@ -83,10 +83,8 @@ rt::context& ctx() {
   return *g_ctx;
 }
 
-}  // namespace
-
-void init(int* argc, char*** argv) {
-  if (g_ctx != nullptr) throw dsm::error("dsm::init called twice");
+// Starts MPI (with the settings that help dsm) unless the program did; true if dsm started it.
+bool start_mpi(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   bool owns = false;
@@ -99,13 +97,14 @@ void init(int* argc, char*** argv) {
     }
     owns = true;
   }
-  auto c = std::make_unique<rt::context>();
-  c->owns_mpi = owns;
-  MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &c->ranks);
-  const int rank = c->rank, ranks = c->ranks;
-  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return owns;
+}
 
+// DSM_* and --dsm-* (taken out of argv), the same on every rank. Collective over MPI_COMM_WORLD.
+void read_options(rt::context* c, int* argc, char*** argv) {
+  const int rank = c->rank, ranks = c->ranks;
+  const bool owns = c->owns_mpi;
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   step(MPI_COMM_WORLD, rank, ranks, owns, [&] {
     c->opt = rt::parse_options(
         [](const std::string& name) -> std::optional<std::string> {
@@ -126,11 +125,12 @@ void init(int* argc, char*** argv) {
                        c->opt.describe() + "); valid: the same settings everywhere (mpirun -x DSM_MODEL ...)");
     }
   });
-  rt::set_log_identity(rank, c->opt.log);
-  MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
-  rt::trace::start(c->comm, rank, ranks, c->opt.trace_path, c->opt.log >= rt::log_level::debug, c->opt.trace_events,
-                   model_name(c->opt.model));
+}
 
+// Returns the number of ranks on this node. Collective over c->comm.
+int place_rank(rt::context* c) {
+  const int rank = c->rank, ranks = c->ranks;
+  const bool owns = c->owns_mpi;
   // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
   // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
   int locals = 1;  // ranks on this node (DSM_NODE_RANKS may cut a host into several)
@@ -162,7 +162,13 @@ void init(int* argc, char*** argv) {
     DSM_LOG(info, "placement on %s: %s; process bound to PU %s", host, c->place.decision.c_str(),
             rt::cpu_list_string(c->node->process_binding()).c_str());
   }
+  return locals;
+}
 
+// The global space (the collective heap and every rank's arena) and the transport. Collective.
+void make_space_and_transport(rt::context* c) {
+  const int rank = c->rank, ranks = c->ranks;
+  const bool owns = c->owns_mpi;
   step(c->comm, rank, ranks, owns, [&] {
     MPI_Comm comm = c->comm;
     auto all_ok = [comm](bool ok) {
@@ -187,6 +193,10 @@ void init(int* argc, char*** argv) {
         std::min<std::uint64_t>(c->opt.unit * units_per_message, std::uint64_t{256} << 10) + extra);
     c->net = rt::make_node_transport(c->comm, c->opt, max_payload, c->stats);
   });
+}
+
+void make_node_homes(rt::context* c) {
+  const int rank = c->rank, ranks = c->ranks;
   // Node-mates read each other's home copies directly where the model keeps a master copy at the
   // home that stays valid while the home is not writing it (eager release, home-based lazy release).
   // Every fast path agrees across the ranks whether it could be set up; where it could not (a
@@ -200,6 +210,11 @@ void init(int* argc, char*** argv) {
       DSM_LOG(warn, "%s; node-mates' misses go by message", e.what());
     }
   }
+}
+
+// The unit table, as every unit starts under the model, and the model's protocol.
+void make_units_and_protocol(rt::context* c) {
+  const int rank = c->rank, ranks = c->ranks;
   // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
   // consistency the home holds a clean copy.
   // Under lazy release every rank holds a valid (zero) copy of every unit from the start.
@@ -212,6 +227,10 @@ void init(int* argc, char*** argv) {
       home_based(c->opt) || m == model::eager_release ? rt::unit_table::homes::decided : rt::unit_table::homes::fixed);
   c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
   c->proto = rt::make_protocol(*c);
+}
+
+void make_sync(rt::context* c, int locals) {
+  const int rank = c->rank, ranks = c->ranks;
   // Collective calls meet in shared memory when every rank is on this node (the same answer on
   // every rank: either one node holds them all or none does), and node-mates queue for locks in
   // shared memory. With other nodes, each node's ranks meet in shared memory first and its leader
@@ -263,6 +282,11 @@ void init(int* argc, char*** argv) {
   c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
   c->arena = std::make_unique<rt::arenas>(*c, c->opt.size, c->opt.arena);
 
+}
+
+// The configuration, the space and the transport, in the log (DSM_LOG=info).
+void describe_job(const rt::context* c) {
+  const int rank = c->rank, ranks = c->ranks;
   if (rank == 0) {
     DSM_LOG(info, "%s; %d rank(s)", c->opt.describe().c_str(), ranks);
   }
@@ -273,6 +297,28 @@ void init(int* argc, char*** argv) {
     DSM_LOG(warn, "the program's calls to %s do not pass through dsm (link libdsm before the MPI library): shared "
             "memory handed to them may fail with EFAULT or hang between hosts; see dsm::touch", missing.c_str());
   }
+}
+
+}  // namespace
+
+void init(int* argc, char*** argv) {
+  if (g_ctx != nullptr) throw dsm::error("dsm::init called twice");
+  const bool owns = start_mpi(argc, argv);
+  auto c = std::make_unique<rt::context>();
+  c->owns_mpi = owns;
+  MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &c->ranks);
+  read_options(c.get(), argc, argv);
+  rt::set_log_identity(c->rank, c->opt.log);
+  MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
+  rt::trace::start(c->comm, c->rank, c->ranks, c->opt.trace_path, c->opt.log >= rt::log_level::debug, c->opt.trace_events,
+                   model_name(c->opt.model));
+  const int locals = place_rank(c.get());
+  make_space_and_transport(c.get());
+  make_node_homes(c.get());
+  make_units_and_protocol(c.get());
+  make_sync(c.get(), locals);
+  describe_job(c.get());
   g_ctx = c.release();
   rt::install_terminate_handler();
   rt::install_fault_handler();
