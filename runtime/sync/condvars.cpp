@@ -43,89 +43,96 @@ bool condvar_service::wait(std::uint64_t id, std::uint64_t lock, const clock::ti
     throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + ", which does not hold dsm::mutex " +
                      std::to_string(lock));
   }
-  {
-    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
-    {
-      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-      DSM_INVARIANT(!waiting_, "rank %d waits on condition variable %llu while it waits on %llu", ctx_.rank,
-                    static_cast<unsigned long long>(id), static_cast<unsigned long long>(waiting_on_));
-      waiting_ = true;
-      waiting_on_ = id;
-      sleeping_ = false;
-      signalled_ = false;
-      timed_out_ = false;
-      header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock, .arg2 = deadline ? 1u : 0u};
-      ctx_.post(manager(id), req);
-    }
-    app_op op;
-    op.expect_a = msg::cv_queued;
-    op.id = id;
-    ctx_.wait(op, [](const app_op& o) { return o.done; });
-    if (answer_ == 0) {
-      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-      waiting_ = false;
-      ++wait_serial_;
-      throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + " with dsm::mutex " +
-                       std::to_string(lock) + " while other ranks wait on it with dsm::mutex " +
-                       std::to_string(other_lock_) + " (one mutex per condition variable at a time)");
-    }
-  }
+  enqueue(id, lock, deadline != nullptr, name);
   // Queued: a notify from whoever takes the lock next will find this rank.
   dsm::mutex(lock).release();
-  bool notified = true;
+  const bool notified = await_signal(id, deadline);
+  dsm::mutex(lock).acquire();
+  return notified;
+}
+
+// Asks the manager to queue this rank on `id`, waiting with `lock`.
+void condvar_service::enqueue(std::uint64_t id, std::uint64_t lock, bool timed, const std::string& name) {
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   {
-    std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
-    bool sleep = false;
-    std::uint64_t serial = 0;
-    {
-      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-      sleep = !signalled_;
-      if (sleep && deadline != nullptr && clock::now() >= *deadline) {
-        sleep = false;
-        timed_out_ = true;
-      }
-      sleeping_ = sleep;
-      serial = wait_serial_;
-    }
-    if (sleep) {
-      if (deadline != nullptr) arm_timer(serial, *deadline);
-      sleep_until_woken(id);
-      if (deadline != nullptr) disarm_timer();
-    }
-    bool cancel = false;
-    {
-      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-      cancel = timed_out_ && !signalled_;
-      if (cancel) {
-        header req{.type = msg::cv_cancel, .to = inbox::engine, .id = id};
-        ctx_.post(manager(id), req);
-      }
-    }
-    if (cancel) {
-      app_op op;
-      op.expect_a = msg::cv_cancelled;
-      op.id = id;
-      ctx_.wait(op, [](const app_op& o) { return o.done; });
-      if (answer_ == 1) {
-        notified = false;
-      } else {
-        // The manager chose this rank before the cancel came: its signal is on the way. Take it.
-        {
-          std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-          sleep = !signalled_;
-          sleeping_ = sleep;
-        }
-        if (sleep) sleep_until_woken(id);
-      }
-    }
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    waiting_ = false;
+    DSM_INVARIANT(!waiting_, "rank %d waits on condition variable %llu while it waits on %llu", ctx_.rank,
+                  static_cast<unsigned long long>(id), static_cast<unsigned long long>(waiting_on_));
+    waiting_ = true;
+    waiting_on_ = id;
     sleeping_ = false;
     signalled_ = false;
     timed_out_ = false;
-    ++wait_serial_;
+    header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock, .arg2 = timed ? 1u : 0u};
+    ctx_.post(manager(id), req);
   }
-  dsm::mutex(lock).acquire();
+  app_op op;
+  op.expect_a = msg::cv_queued;
+  op.id = id;
+  ctx_.wait(op, [](const app_op& o) { return o.done; });
+  if (answer_ == 0) {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    waiting_ = false;
+    ++wait_serial_;
+    throw dsm::error(name + ": wait by rank " + std::to_string(ctx_.rank) + " with dsm::mutex " +
+                     std::to_string(lock) + " while other ranks wait on it with dsm::mutex " +
+                     std::to_string(other_lock_) + " (one mutex per condition variable at a time)");
+  }
+}
+
+// Sleeps until a notify chose this rank or the deadline passed (then cancels); false if it timed out.
+bool condvar_service::await_signal(std::uint64_t id, const clock::time_point* deadline) {
+  bool notified = true;
+  std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
+  bool sleep = false;
+  std::uint64_t serial = 0;
+  {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    sleep = !signalled_;
+    if (sleep && deadline != nullptr && clock::now() >= *deadline) {
+      sleep = false;
+      timed_out_ = true;
+    }
+    sleeping_ = sleep;
+    serial = wait_serial_;
+  }
+  if (sleep) {
+    if (deadline != nullptr) arm_timer(serial, *deadline);
+    sleep_until_woken(id);
+    if (deadline != nullptr) disarm_timer();
+  }
+  bool cancel = false;
+  {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    cancel = timed_out_ && !signalled_;
+    if (cancel) {
+      header req{.type = msg::cv_cancel, .to = inbox::engine, .id = id};
+      ctx_.post(manager(id), req);
+    }
+  }
+  if (cancel) {
+    app_op op;
+    op.expect_a = msg::cv_cancelled;
+    op.id = id;
+    ctx_.wait(op, [](const app_op& o) { return o.done; });
+    if (answer_ == 1) {
+      notified = false;
+    } else {
+      // The manager chose this rank before the cancel came: its signal is on the way. Take it.
+      {
+        std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+        sleep = !signalled_;
+        sleeping_ = sleep;
+      }
+      if (sleep) sleep_until_woken(id);
+    }
+  }
+  std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+  waiting_ = false;
+  sleeping_ = false;
+  signalled_ = false;
+  timed_out_ = false;
+  ++wait_serial_;
   return notified;
 }
 
@@ -216,67 +223,9 @@ void condvar_service::check_stranded() {
 
 void condvar_service::handle(const header& h, std::span<const std::byte> /*payload*/) {
   switch (h.type) {
-    case msg::cv_wait: {
-      DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_wait for condition variable %llu at rank %d, not its manager",
-                  static_cast<unsigned long long>(h.id), ctx_.rank);
-      DSM_REQUIRE(!left_[static_cast<std::size_t>(h.src)], "cv_wait from rank %d after its finalize", h.src);
-      std::deque<waiter>& q = queues_[h.id];
-      header answer{.type = msg::cv_queued, .to = inbox::app, .id = h.id, .arg = 1};
-      for (const waiter& w : q) {
-        DSM_REQUIRE(w.rank != h.src, "condition variable %llu: rank %d waits on it twice",
-                    static_cast<unsigned long long>(h.id), h.src);
-        if (w.lock != h.arg) answer.arg = 0, answer.arg2 = w.lock;
-      }
-      if (answer.arg == 1) {
-        q.push_back({h.src, h.arg, h.arg2 == 1});
-        if (h.arg2 != 1) ++untimed_;
-      } else if (q.empty()) {
-        queues_.erase(h.id);
-      }
-      ctx_.post(h.src, answer);
-      check_stranded();
-      break;
-    }
-    case msg::cv_notify: {
-      DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_notify for condition variable %llu at rank %d, not its manager",
-                  static_cast<unsigned long long>(h.id), ctx_.rank);
-      std::uint64_t woken = 0;
-      auto it = queues_.find(h.id);
-      if (it != queues_.end()) {
-        std::deque<waiter>& q = it->second;
-        while (!q.empty() && (h.arg == 2 || woken == 0)) {
-          header signal{.type = msg::cv_signal, .to = inbox::engine, .id = h.id};
-          ctx_.post(q.front().rank, signal);
-          if (!q.front().timed) --untimed_;
-          q.pop_front();
-          ++woken;
-        }
-        if (q.empty()) queues_.erase(it);
-      }
-      header answer{.type = msg::cv_notified, .to = inbox::app, .id = h.id, .arg = woken};
-      ctx_.post(h.src, answer);
-      break;
-    }
-    case msg::cv_cancel: {
-      DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_cancel for condition variable %llu at rank %d, not its manager",
-                  static_cast<unsigned long long>(h.id), ctx_.rank);
-      header answer{.type = msg::cv_cancelled, .to = inbox::app, .id = h.id, .arg = 0};
-      auto it = queues_.find(h.id);
-      if (it != queues_.end()) {
-        std::deque<waiter>& q = it->second;
-        for (auto w = q.begin(); w != q.end(); ++w) {
-          if (w->rank != h.src) continue;
-          DSM_REQUIRE(w->timed, "rank %d cancels an untimed wait on condition variable %llu", h.src,
-                      static_cast<unsigned long long>(h.id));
-          q.erase(w);
-          answer.arg = 1;
-          break;
-        }
-        if (q.empty()) queues_.erase(it);
-      }
-      ctx_.post(h.src, answer);
-      break;
-    }
+    case msg::cv_wait: queue_waiter(h); break;
+    case msg::cv_notify: notify_waiters(h); break;
+    case msg::cv_cancel: cancel_wait(h); break;
     case msg::cv_signal:
       DSM_REQUIRE(waiting_ && waiting_on_ == h.id && !signalled_,
                   "a signal of condition variable %llu at rank %d, which does not wait on it",
@@ -295,6 +244,70 @@ void condvar_service::handle(const header& h, std::span<const std::byte> /*paylo
       break;
     default: fatal("condition variables: unexpected %s from rank %d", msg_name(h.type), h.src);
   }
+}
+
+// Manager: queues h.src on h.id, unless others wait on it with another lock.
+void condvar_service::queue_waiter(const header& h) {
+  DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_wait for condition variable %llu at rank %d, not its manager",
+              static_cast<unsigned long long>(h.id), ctx_.rank);
+  DSM_REQUIRE(!left_[static_cast<std::size_t>(h.src)], "cv_wait from rank %d after its finalize", h.src);
+  std::deque<waiter>& q = queues_[h.id];
+  header answer{.type = msg::cv_queued, .to = inbox::app, .id = h.id, .arg = 1};
+  for (const waiter& w : q) {
+    DSM_REQUIRE(w.rank != h.src, "condition variable %llu: rank %d waits on it twice",
+                static_cast<unsigned long long>(h.id), h.src);
+    if (w.lock != h.arg) answer.arg = 0, answer.arg2 = w.lock;
+  }
+  if (answer.arg == 1) {
+    q.push_back({h.src, h.arg, h.arg2 == 1});
+    if (h.arg2 != 1) ++untimed_;
+  } else if (q.empty()) {
+    queues_.erase(h.id);
+  }
+  ctx_.post(h.src, answer);
+  check_stranded();
+}
+
+// Manager: signals the first waiter on h.id, or every one (arg 2).
+void condvar_service::notify_waiters(const header& h) {
+  DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_notify for condition variable %llu at rank %d, not its manager",
+              static_cast<unsigned long long>(h.id), ctx_.rank);
+  std::uint64_t woken = 0;
+  auto it = queues_.find(h.id);
+  if (it != queues_.end()) {
+    std::deque<waiter>& q = it->second;
+    while (!q.empty() && (h.arg == 2 || woken == 0)) {
+      header signal{.type = msg::cv_signal, .to = inbox::engine, .id = h.id};
+      ctx_.post(q.front().rank, signal);
+      if (!q.front().timed) --untimed_;
+      q.pop_front();
+      ++woken;
+    }
+    if (q.empty()) queues_.erase(it);
+  }
+  header answer{.type = msg::cv_notified, .to = inbox::app, .id = h.id, .arg = woken};
+  ctx_.post(h.src, answer);
+}
+
+// Manager: takes h.src's timed wait off h.id's queue, if a notify has not chosen it yet.
+void condvar_service::cancel_wait(const header& h) {
+  DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_cancel for condition variable %llu at rank %d, not its manager",
+              static_cast<unsigned long long>(h.id), ctx_.rank);
+  header answer{.type = msg::cv_cancelled, .to = inbox::app, .id = h.id, .arg = 0};
+  auto it = queues_.find(h.id);
+  if (it != queues_.end()) {
+    std::deque<waiter>& q = it->second;
+    for (auto w = q.begin(); w != q.end(); ++w) {
+      if (w->rank != h.src) continue;
+      DSM_REQUIRE(w->timed, "rank %d cancels an untimed wait on condition variable %llu", h.src,
+                  static_cast<unsigned long long>(h.id));
+      q.erase(w);
+      answer.arg = 1;
+      break;
+    }
+    if (q.empty()) queues_.erase(it);
+  }
+  ctx_.post(h.src, answer);
 }
 
 void condvar_service::handle_reply(app_op& op, const header& h) {

@@ -80,6 +80,11 @@ class condvar_service {
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
   bool holds(std::uint64_t lock);
   // Application thread, op_mu held: sleeps until cv_wake.
+  void enqueue(std::uint64_t id, std::uint64_t lock, bool timed, const std::string& name);
+  void queue_waiter(const header& h);
+  void notify_waiters(const header& h);
+  void cancel_wait(const header& h);
+  bool await_signal(std::uint64_t id, const clock::time_point* deadline);
   void sleep_until_woken(std::uint64_t id);
   // The timer thread's loop, and the application thread's calls to set and clear its deadline.
   void run_timer();
