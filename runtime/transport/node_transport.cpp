@@ -57,8 +57,6 @@ class node_transport final : public transport {
     received_.assign(2 * static_cast<size_t>(ranks_), 0);
     local_.assign(static_cast<size_t>(ranks_), false);
 
-    const std::string job = job_name(world_, "queues");
-
     // Which ranks share this node.
     MPI_Comm node = split_node(world_, rank_, opt.node_ranks);
     int node_size = 0;
@@ -75,11 +73,37 @@ class node_transport final : public transport {
       throw dsm::error("DSM_TRANSPORT='shm' but the ranks span several nodes; valid: auto, mpi");
     }
 
+    open_mailboxes(node, mates, use_shm, opt.queue_slots);
+    MPI_Comm_free(&node);
+
+    int remote = 0;
+    for (int r = 0; r < ranks_; ++r) remote += local_[static_cast<size_t>(r)] ? 0 : 1;
+    std::snprintf(describe_, sizeof describe_, "%d rank(s) through shared-memory queues, %d through MPI",
+                  ranks_ - remote, remote);
+    if (remote > 0) {
+      int provided = 0;
+      MPI_Query_thread(&provided);
+      if (provided < MPI_THREAD_MULTIPLE) {
+        throw dsm::error("MPI was initialised without MPI_THREAD_MULTIPLE, which dsm needs to reach ranks through MPI "
+                         "(DSM_TRANSPORT=mpi or several nodes); call MPI_Init_thread with MPI_THREAD_MULTIPLE");
+      }
+      bridge_ = std::make_unique<mpi_bridge>(world_);
+    }
+    if (opt.chaos) {
+      for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box, opt.chaos_pairs);
+      chaos_out_ = std::make_unique<chaos_sender>(opt.chaos_seed, rank_);
+    }
+  }
+
+  // Each rank's two inboxes, in a shared-memory segment of its own (DSM_QUEUE_SLOTS slots each, or
+  // 64 + 16 per rank); with use_shm the node-mates' segments mapped too. Collective over `node`.
+  void open_mailboxes(MPI_Comm node, const std::vector<int>& mates, bool use_shm, std::uint64_t queue_slots) {
+    const std::string job = job_name(world_, "queues");
     // Slots: a header plus the largest payload; enough of them that a ring is seldom full (and
     // nothing waits on a full one: see waiting_line).
     const std::uint32_t slot = static_cast<std::uint32_t>(sizeof(header)) + max_payload_ + 8;
     const std::uint32_t capacity =
-        static_cast<std::uint32_t>(opt.queue_slots != 0 ? opt.queue_slots : 64 + 16 * static_cast<std::uint64_t>(ranks_));
+        static_cast<std::uint32_t>(queue_slots != 0 ? queue_slots : 64 + 16 * static_cast<std::uint64_t>(ranks_));
     const std::size_t qbytes = (shm_queue::footprint(capacity, slot) + 4095) & ~std::size_t{4095};
     auto name_of = [&](int r) { return job + "-" + std::to_string(r); };
 
@@ -108,25 +132,6 @@ class node_transport final : public transport {
     }
     MPI_Barrier(node);
     bip::shared_memory_object::remove(name_of(rank_).c_str());
-    MPI_Comm_free(&node);
-
-    int remote = 0;
-    for (int r = 0; r < ranks_; ++r) remote += local_[static_cast<size_t>(r)] ? 0 : 1;
-    std::snprintf(describe_, sizeof describe_, "%d rank(s) through shared-memory queues, %d through MPI",
-                  ranks_ - remote, remote);
-    if (remote > 0) {
-      int provided = 0;
-      MPI_Query_thread(&provided);
-      if (provided < MPI_THREAD_MULTIPLE) {
-        throw dsm::error("MPI was initialised without MPI_THREAD_MULTIPLE, which dsm needs to reach ranks through MPI "
-                         "(DSM_TRANSPORT=mpi or several nodes); call MPI_Init_thread with MPI_THREAD_MULTIPLE");
-      }
-      bridge_ = std::make_unique<mpi_bridge>(world_);
-    }
-    if (opt.chaos) {
-      for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box, opt.chaos_pairs);
-      chaos_out_ = std::make_unique<chaos_sender>(opt.chaos_seed, rank_);
-    }
   }
 
   ~node_transport() override { shutdown(); }
