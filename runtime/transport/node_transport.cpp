@@ -188,7 +188,7 @@ class node_transport final : public transport {
       }
     }
     bump(stats_.ring_full_waits);
-    peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();  // our engine sends it on
+    own(inbox::engine)->nudge();  // our engine sends it on
   }
 
   // To a rank on another node, through MPI. A message nobody waits for (wake=false: a
@@ -197,7 +197,7 @@ class node_transport final : public transport {
   // remote rank first sends what was left so, which keeps each channel's order.
   void deliver_remote(int dest, inbox box, std::span<const std::byte> head, std::span<const std::byte> payload,
                       bool wake) {
-    shm_queue* engine = peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)];
+    shm_queue* engine = own(inbox::engine);
     if (!wake && !t_engine_thread) {
       std::vector<std::byte> m(head.size() + payload.size());
       std::memcpy(m.data(), head.data(), head.size());
@@ -228,7 +228,7 @@ class node_transport final : public transport {
     for (const deferred& d : deferred_) under_way |= bridge_->send(d.dest, d.box, d.bytes, {});
     deferred_count_.fetch_sub(deferred_.size());
     deferred_.clear();
-    if (under_way && !t_engine_thread) peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();
+    if (under_way && !t_engine_thread) own(inbox::engine)->nudge();
   }
 
   // In the order they were sent.
@@ -249,12 +249,12 @@ class node_transport final : public transport {
   }
 
   void set_attentive(inbox box, bool on) override {
-    peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->set_attentive(on);
+    own(box)->set_attentive(on);
   }
-  void ring(inbox box) override { peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]->ring(); }
+  void ring(inbox box) override { own(box)->ring(); }
 
   void receive(inbox box, handler_fn fn, void* ctx) override {
-    shm_queue* q = peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)];
+    shm_queue* q = own(box);
     auto deliver = [&](std::span<const std::byte> bytes) {
       header h;
       if (!decode_header(bytes, h)) fatal("received a message of %zu bytes, shorter than a header", bytes.size());
@@ -316,7 +316,7 @@ class node_transport final : public transport {
         return;
       }
       t_remote_sent_ns = 0;
-      peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::engine)]->nudge();
+      own(inbox::engine)->nudge();
     }
     if (chaos != nullptr) {
       const std::int64_t due = chaos->wait_ns(chaos_inbox::clock::now());
@@ -340,6 +340,9 @@ class node_transport final : public transport {
   }
 
  private:
+  // This rank's own inbox `box`.
+  shm_queue* own(inbox box) const { return peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(box)]; }
+
   // A message from a remote rank, matched for inbox `box`: checked before anything reads it.
   void check_remote(std::span<const std::byte> bytes, inbox box) const {
     header h;
@@ -351,7 +354,7 @@ class node_transport final : public transport {
   // sent it; false if the ring is full (the bridge offers it again).
   bool take_for_app(std::span<const std::byte> bytes) {
     check_remote(bytes, inbox::app);
-    return peers_[static_cast<size_t>(rank_)].queue[static_cast<int>(inbox::app)]->try_push(bytes);
+    return own(inbox::app)->try_push(bytes);
   }
 
   MPI_Comm world_;

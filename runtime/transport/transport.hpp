@@ -4,9 +4,11 @@
 // lock and barrier traffic) and one read by its application thread (the replies it waits for). A
 // message goes to the inbox its header names. Ranks of one node exchange messages through
 // shared-memory queues with a futex doorbell; ranks on other nodes (or all of them, with
-// DSM_TRANSPORT=mpi) through MPI two-sided messages on the runtime's own communicator, carried by a
-// bridge thread that polls with a sleeping backoff and drops what arrives into the local inboxes.
-// So a waiting thread always sleeps on a futex in its own inbox. With DSM_CHAOS the receiving side
+// DSM_TRANSPORT=mpi) through MPI two-sided messages on the runtime's own communicator, one tag per
+// inbox (mpi_bridge.hpp): the sending thread starts the send, the engine thread receives and polls
+// with a sleeping backoff, and an application thread that waits for a reply from a remote rank
+// polls for it itself for a while. So a waiting thread sleeps on a futex in its own inbox, or polls
+// for a bounded time. With DSM_CHAOS the receiving side
 // holds back and reorders messages and the application thread's sends are delayed (chaos.hpp).
 //
 // send() is thread safe and never waits, not even for queue space: a message for a full ring waits
@@ -52,7 +54,7 @@ class transport {
   // Moves messages that wait for ring space into their rings, as far as there is room; true if none
   // is left waiting. Called by the engine thread (receive() does it too).
   virtual bool send_waiting() = 0;
-  // Collective: stops the MPI bridge after it has delivered everything sent so far.
+  // Collective: returns once every message sent to another node has left (after the engine ended).
   virtual void shutdown() = 0;
   // A line for DSM_LOG=info: which ranks are reached how.
   virtual const char* describe() const = 0;
