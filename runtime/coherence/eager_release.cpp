@@ -44,7 +44,7 @@ class eager_release final : public protocol {
   void read_miss(std::uint64_t u) override {
     std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, false)) return;
-    if (homes_.resolve(u) != ctx_.rank) fetch(u);
+    locate(u, true);
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     ctx_.table->map(u);
   }
@@ -52,13 +52,12 @@ class eager_release final : public protocol {
   void write_miss(std::uint64_t u) override {
     std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
     if (usable(u, true)) return;
-    const int home = homes_.resolve(u);
     bool valid;
     {
       std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       valid = ctx_.table->state(u) != holding::invalid;
     }
-    if (!valid) fetch(u);
+    const int home = locate(u, !valid);
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     bump(ctx_.stats.write_misses);
     if (home == ctx_.rank && !ctx_.table->copies_besides(u, ctx_.rank) && (!ctx_.homes || ctx_.homes->make_private(u))) {
@@ -99,6 +98,14 @@ class eager_release final : public protocol {
     switch (h.type) {
       case msg::home_claim: homes_.handle(h); break;
       case msg::read_req: {
+        if (h.flags == kClaim) {  // at u's manager, from a rank that does not know u's home
+          const int home = homes_.decide(u, h.src);
+          if (home != ctx_.rank) {
+            header reply{.type = msg::home_is, .to = inbox::app, .id = u, .arg = static_cast<std::uint64_t>(home)};
+            ctx_.post(h.src, reply);
+            break;
+          }
+        }
         DSM_REQUIRE(homes_.adopt(u), "read request for unit %llu at rank %d, not its home", static_cast<unsigned long long>(u),
                     ctx_.rank);
         if (ctx_.table->state(u) == holding::owner_sole) {
@@ -179,6 +186,45 @@ class eager_release final : public protocol {
       });
   }
 
+  // u's home, and with `copy` a valid copy of u here unless this rank is the home. op_mu held.
+  // Where the home is yet to be learned from u's manager on another node, one request asks for
+  // both: the manager sends the unit if it is the home (the usual case: the manager's own block),
+  // else the home, which the copy is then fetched from.
+  int locate(std::uint64_t u, bool copy) {
+    const int at = homes_.manager_to_ask(u);
+    if (at < 0) {
+      const int home = homes_.resolve(u);
+      if (copy && home != ctx_.rank) fetch(u);
+      return home;
+    }
+    {
+      std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+      held_[u];  // diffs that arrive before the data are held here
+      header req{.type = msg::read_req, .to = inbox::engine, .flags = kClaim, .id = u};
+      ctx_.post(at, req);
+    }
+    app_op op;
+    op.expect_a = msg::unit_data;
+    op.expect_b = msg::home_is;
+    op.id = u;
+    ctx_.wait(op, [](const app_op& o) { return o.done || o.unit_complete(); });
+    if (!op.granted) {  // home_is: the manager is not the home
+      const int home = static_cast<int>(op.data_total);
+      {
+        std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+        held_.erase(u);  // (this rank is in no copyset yet: nothing was held)
+        homes_.learned(u, home);
+      }
+      if (copy && home != ctx_.rank) fetch(u);
+      return home;
+    }
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    homes_.learned(u, at);
+    bump(ctx_.stats.read_misses);
+    installed(u, at, op.data_total);
+    return at;
+  }
+
   // A copy from the home (known: the caller resolved it). op_mu held.
   void fetch(std::uint64_t u) {
     const int home = ctx_.table->home(u);
@@ -208,9 +254,15 @@ class eager_release final : public protocol {
     op.expect_a = msg::unit_data;
     op.id = u;
     ctx_.wait(op, [](const app_op& o) { return o.unit_complete(); });
-    bump(ctx_.stats.units_fetched);
-    DSM_TRACE_NOTE(fetch, u, home, op.data_total);
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    installed(u, home, op.data_total);
+  }
+
+  // The copy of u from `home` has arrived (bytes of it): the diffs held meanwhile applied, mapped.
+  // state_mu held.
+  void installed(std::uint64_t u, int home, std::uint64_t bytes) {
+    bump(ctx_.stats.units_fetched);
+    DSM_TRACE_NOTE(fetch, u, home, bytes);
     auto it = held_.find(u);
     for (const held_diff& d : it->second) apply_now(u, d.offset, d.span, d.bytes);
     held_.erase(it);

@@ -56,7 +56,7 @@ int home_map::resolve(std::uint64_t u) {
   op.id = u;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
   std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, static_cast<int>(op.data_total));
+  learned(u, static_cast<int>(op.data_total));
   return ctx_.table->home(u);
 }
 
@@ -65,10 +65,29 @@ bool home_map::adopt(std::uint64_t u) {
   return ctx_.table->home(u) == ctx_.rank;
 }
 
+int home_map::manager_to_ask(std::uint64_t u) {
+  {
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    if (ctx_.table->home(u) >= 0) return -1;
+  }
+  bool claim = false;
+  const int at = placed(u, &claim);
+  if (!claim || at == ctx_.rank || (ctx_.homes && ctx_.homes->reaches(at))) return -1;
+  return at;
+}
+
+int home_map::decide(std::uint64_t u, int claimer) {
+  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, ctx_.homes ? ctx_.homes->claim(ctx_.rank, u, claimer) : claimer);
+  return ctx_.table->home(u);
+}
+
+void home_map::learned(std::uint64_t u, int home) {
+  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, home);
+}
+
 void home_map::handle(const header& h) {
   DSM_REQUIRE(h.type == msg::home_claim, "homes: unexpected %s from rank %d", msg_name(h.type), h.src);
-  if (ctx_.table->home(h.id) < 0) ctx_.table->set_home(h.id, ctx_.homes ? ctx_.homes->claim(ctx_.rank, h.id, h.src) : h.src);
-  header reply{.type = msg::home_is, .to = inbox::app, .id = h.id, .arg = static_cast<std::uint64_t>(ctx_.table->home(h.id))};
+  header reply{.type = msg::home_is, .to = inbox::app, .id = h.id, .arg = static_cast<std::uint64_t>(decide(h.id, h.src))};
   ctx_.post(h.src, reply);
 }
 

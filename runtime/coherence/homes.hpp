@@ -35,6 +35,13 @@ class home_map {
   // (cyclic and block homes are computed by the asking rank; a first-touch home has claimed). False
   // if this rank knows another home for u. state_mu held.
   bool adopt(std::uint64_t u);
+  // If learning u's home takes a message (a first-touch claim at a manager that is neither this
+  // rank nor a node-mate), that manager; else -1. state_mu not held.
+  int manager_to_ask(std::uint64_t u);
+  // At u's manager, state_mu held: u's home, decided now for `claimer` if no rank has claimed it.
+  int decide(std::uint64_t u, int claimer);
+  // The home u's manager answered; state_mu held.
+  void learned(std::uint64_t u, int home);
   // home_claim, at the unit's manager.
   void handle(const header& h);
   // home_is, for the application thread's claim.

@@ -115,6 +115,9 @@ constexpr std::uint8_t kGrantRead = 1, kGrantWrite = 2;
 // diff_ack, in flags: sent by the unit's home, which forwarded the diff to `arg` copies (eager
 // release); 0: from one of those copies.
 constexpr std::uint8_t kFromHome = 1;
+// read_req, in flags: sent to the unit's manager by a rank that does not know its first-touch home
+// yet; the manager answers with the unit if it is the home, else with home_is (eager release).
+constexpr std::uint8_t kClaim = 1;
 // ec_done, in arg: the holder refused a try, served the forwarded request, or holds the lock and
 // keeps the request until its release (entry consistency).
 constexpr std::uint64_t kEcRefused = 0, kEcServed = 1, kEcHeldHere = 2;
