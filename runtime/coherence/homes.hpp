@@ -6,7 +6,8 @@
 //   at a unit's first write, eager release at its first access. A claim is decided by the unit's
 //   manager, the rank whose block (as in `block`) holds the unit, so in the usual SPMD program, in
 //   which each rank initialises its own block, claiming sends no message; any other claim costs one
-//   round trip (home_claim, home_is).
+//   round trip (home_claim, home_is); eager release's first miss asks the manager for the unit and
+//   its home at once instead (manager_to_ask, decide, learned; eager_release.cpp).
 // An allocation may choose its own placement (dsm::alloc's `where`, kept by the allocator), and a
 // rank's arena (alloc/arenas.hpp) counts as its own block.
 // Every rank remembers the homes it has learned (by claiming, from the write notices that name them,

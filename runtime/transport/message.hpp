@@ -61,6 +61,7 @@ enum class msg : std::uint16_t {
   ec_fail,          // manager -> acquirer (app): a try that would have waited
   // Decided homes (the release models, DSM_HOME=first-touch) and home-based lazy release.
   home_claim,       // first writer -> the unit's manager: make me the home of unit `id` if it has none
+                    // (eager release folds it into read_req: see kClaim)
   home_is,          // manager -> claimer (app): arg = the home of unit `id`
   fetch_req,        // reader -> home: units id .. id+arg-1 (the first is missed, the rest prefetched); payload =
                     // per unit the diffs it must hold first, [u32 n][(i32 writer, u32 interval) x n]
