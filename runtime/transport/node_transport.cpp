@@ -33,6 +33,8 @@ thread_local std::int64_t t_remote_sent_ns = 0;
 // How long an application thread that sent to a remote rank receives its replies from MPI itself
 // before it sleeps on its inbox (mpi_bridge.hpp).
 constexpr std::int64_t kWaiterPollNs = 500'000;
+// A send to a remote rank wakes the engine if it would sleep longer than this still.
+constexpr std::int64_t kLongSleepNs = 50'000;
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -214,10 +216,11 @@ class node_transport final : public transport {
     const bool under_way = bridge_->send(dest, box, head, payload);
     if (t_engine_thread) return;
     // An application thread polls for its reply for a while (receive); the engine moves along a
-    // send that did not complete at once.
+    // send that did not complete at once, and is woken from a long sleep: what the send sets off
+    // may come to it (a forward, the next request), and it polls for a while after a send.
     t_remote_sent_ns = steady_ns();
     app_polls_until_ns_.store(t_remote_sent_ns + kWaiterPollNs, std::memory_order_relaxed);
-    if (under_way) engine->nudge();
+    if (under_way || engine_wakes_ns_.load(std::memory_order_relaxed) - t_remote_sent_ns > kLongSleepNs) engine->nudge();
   }
 
   // Sends the messages left to the engine, in the order they were left.
@@ -323,7 +326,9 @@ class node_transport final : public transport {
       if (due >= 0 && (wait < 0 || due < wait)) wait = due;
     }
     // (A held message may be due when this returns without one: the caller comes back.)
+    if (box == inbox::engine && wait > 0) engine_wakes_ns_.store(steady_ns() + wait, std::memory_order_relaxed);
     if (!q->pop_within(wait, admit) && wait == 0) sched_yield();
+    if (box == inbox::engine && wait > 0) engine_wakes_ns_.store(0, std::memory_order_relaxed);
   }
 
   void shutdown() override {
@@ -389,6 +394,8 @@ class node_transport final : public transport {
   std::mutex deferred_mu_;
   std::deque<deferred> deferred_;
   std::atomic<std::size_t> deferred_count_{0};
+  // When the engine's sleep on its inbox ends, if it sleeps for a time (steady-clock ns; 0 if not).
+  std::atomic<std::int64_t> engine_wakes_ns_{0};
   // Until when an application thread polls MPI for its replies itself (steady-clock ns).
   std::atomic<std::int64_t> app_polls_until_ns_{0};
   static constexpr std::int64_t kRetryNs = 200'000;
