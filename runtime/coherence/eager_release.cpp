@@ -212,7 +212,7 @@ class eager_release final : public protocol {
       const int home = static_cast<int>(op.data_total);
       {
         std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-        held_.erase(u);  // (this rank is in no copyset yet: nothing was held)
+        held_.erase(u);  // (this rank is in no copyset yet, and a home holds nothing: nothing was held)
         homes_.learned(u, home);
       }
       if (copy && home != ctx_.rank) fetch(u);
@@ -273,8 +273,10 @@ class eager_release final : public protocol {
   // Engine side, state_mu held: a diff from `from` for unit u.
   void apply(std::uint64_t u, std::uint32_t offset, std::uint64_t span, std::span<const std::byte> diff, int from) {
     if (!diff_valid(diff, span)) fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), from);
+    // (Held only where this rank is not the home: while a first miss waits for the manager's answer,
+    // the engine may already serve u as its home, and its diffs belong in the home copy at once.)
     auto it = held_.find(u);
-    if (it != held_.end()) {
+    if (it != held_.end() && ctx_.table->home(u) != ctx_.rank) {
       it->second.push_back({offset, span, std::vector<std::byte>(diff.begin(), diff.end())});
       return;
     }
