@@ -6,7 +6,7 @@
 
 #include <new>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 

@@ -20,7 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "core/context.hpp"
+#include "engine/context.hpp"
 
 namespace dsm::rt {
 

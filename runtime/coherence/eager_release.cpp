@@ -16,7 +16,7 @@
 // rank's own diff carries only its own bytes; one that arrives while the unit is being fetched is
 // held until the fetched data is installed.
 //
-// Node-local fast path (topology/node_homes): a rank whose home is a node-mate first tries to copy
+// Node-local fast path (coherence/node_homes): a rank whose home is a node-mate first tries to copy
 // the home copy itself, with no message. The home marks each of its units as changing while it
 // writes the unit (from its write miss to its release) and while its engine applies a diff to it;
 // a copy is taken only between changes, and the node-mate enters itself in the home's node-local
@@ -26,11 +26,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/homes.hpp"
+#include "coherence/node_homes.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 #include "memory/diff.hpp"
 
 namespace dsm::rt {
@@ -38,8 +39,8 @@ namespace {
 
 class eager_release final : public protocol {
  public:
-  explicit eager_release(context& ctx)
-      : ctx_(ctx), homes_(ctx), span_(std::min<std::uint64_t>(ctx.space->unit(), std::uint64_t{256} << 10)) {}
+  eager_release(context& ctx, const protocol_parts& parts)
+      : ctx_(ctx), node_homes_(parts.homes), homes_(ctx, parts), span_(std::min<std::uint64_t>(ctx.space->unit(), std::uint64_t{256} << 10)) {}
 
   void read_miss(std::uint64_t u) override {
     std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
@@ -60,13 +61,13 @@ class eager_release final : public protocol {
     const int home = locate(u, !valid);
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     bump(ctx_.stats.write_misses);
-    if (home == ctx_.rank && !ctx_.table->copies_besides(u, ctx_.rank) && (!ctx_.homes || ctx_.homes->make_private(u))) {
+    if (home == ctx_.rank && !ctx_.table->copies_besides(u, ctx_.rank) && (!node_homes_ || node_homes_->make_private(u))) {
       // Nobody else holds it: written in place, without a twin, and not announced.
       ctx_.table->set_state(u, holding::owner_sole);
       ctx_.table->map(u);
       return;
     }
-    if (node_home(u) && ctx_.table->state(u) != holding::dirty) ctx_.homes->begin_change(u);
+    if (node_home(u) && ctx_.table->state(u) != holding::dirty) node_homes_->begin_change(u);
     auto& twin = twins_[u];
     if (!twin) twin = std::make_unique<std::byte[]>(ctx_.space->unit());
     std::memcpy(twin.get(), ctx_.space->runtime_unit(u), ctx_.table->extent(u));
@@ -85,11 +86,11 @@ class eager_release final : public protocol {
       if (u < first || u >= end) return false;
       twins_.erase(u);
       ctx_.table->set_state(u, holding::copy);
-      if (node_home(u)) ctx_.homes->end_change(u);
+      if (node_home(u)) node_homes_->end_change(u);
       return true;
     });
     ctx_.table->reset(first, end);  // as allocated: no home, no copy
-    if (ctx_.homes) ctx_.homes->reset(first, end);
+    if (node_homes_) node_homes_->reset(first, end);
   }
   void on_barrier() override { flush(); }
 
@@ -111,7 +112,7 @@ class eager_release final : public protocol {
         if (ctx_.table->state(u) == holding::owner_sole) {
           // A private unit gets a copy: every later write of the home's must reach it.
           ctx_.table->set_state(u, holding::copy);
-          if (ctx_.homes) ctx_.homes->make_tracked(u);
+          if (node_homes_) node_homes_->make_tracked(u);
         }
         ctx_.table->add_copy(u, h.src);
         send_unit(h.src, u);
@@ -173,15 +174,15 @@ class eager_release final : public protocol {
   }
 
   // True if this rank is u's home and node-mates may read its home copy directly.
-  bool node_home(std::uint64_t u) const { return ctx_.homes && ctx_.table->home(u) == ctx_.rank; }
+  bool node_home(std::uint64_t u) const { return node_homes_ && ctx_.table->home(u) == ctx_.rank; }
 
   // Every rank that holds a copy of u, which this rank is home of: those that asked by message and
   // the node-mates that copied it directly. state_mu held.
   template <class Fn>
   void for_each_copy(std::uint64_t u, Fn&& fn) {
     ctx_.table->for_each_copy(u, fn);
-    if (ctx_.homes)
-      ctx_.homes->for_each_copy(u, [&](int c) {
+    if (node_homes_)
+      node_homes_->for_each_copy(u, [&](int c) {
         if (!ctx_.table->in_copyset(u, c)) fn(c);
       });
   }
@@ -229,11 +230,11 @@ class eager_release final : public protocol {
   void fetch(std::uint64_t u) {
     const int home = ctx_.table->home(u);
     DSM_REQUIRE(home != ctx_.rank, "unit %llu invalid at its own home", static_cast<unsigned long long>(u));
-    if (ctx_.homes && ctx_.homes->readable(home)) {
+    if (node_homes_ && node_homes_->readable(home)) {
       // state_mu across the copy: a diff the home forwards once this rank is in its copyset must
       // find the unit valid here, not be dropped as if there were no copy.
       std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-      if (ctx_.homes->try_copy(u, home, ctx_.space->runtime_unit(u), ctx_.table->extent(u))) {
+      if (node_homes_->try_copy(u, home, ctx_.space->runtime_unit(u), ctx_.table->extent(u))) {
         bump(ctx_.stats.read_misses);
         bump(ctx_.stats.units_fetched);
         bump(ctx_.stats.node_copies);
@@ -284,9 +285,9 @@ class eager_release final : public protocol {
     // A home copy that node-mates read directly changes under a raised sequence number (while the
     // home writes the unit it is raised already).
     const bool bracket = node_home(u) && ctx_.table->state(u) != holding::dirty;
-    if (bracket) ctx_.homes->begin_change(u);
+    if (bracket) node_homes_->begin_change(u);
     apply_now(u, offset, span, diff);
-    if (bracket) ctx_.homes->end_change(u);
+    if (bracket) node_homes_->end_change(u);
   }
 
   void apply_now(std::uint64_t u, std::uint32_t offset, std::uint64_t span, std::span<const std::byte> diff) {
@@ -333,7 +334,7 @@ class eager_release final : public protocol {
         // node-mates may copy the home copy: it holds this rank's writes, and the diff that follows
         // (forwarded to them too) sets the same bytes to the same values again.
         ctx_.table->set_state(u, holding::copy);
-        if (node_home(u)) ctx_.homes->end_change(u);
+        if (node_home(u)) node_homes_->end_change(u);
         auto t = twins_.find(u);
         DSM_REQUIRE(t != twins_.end(), "eager release: dirty unit %llu has no twin", static_cast<unsigned long long>(u));
         const std::byte* now = ctx_.space->runtime_unit(u);
@@ -400,6 +401,7 @@ class eager_release final : public protocol {
   };
 
   context& ctx_;
+  node_homes* node_homes_;  // the node-local fast path for unit data, if in use
   home_map homes_;
   const std::uint64_t span_;  // diffs cover at most this many bytes of a unit each
   std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> twins_;
@@ -409,6 +411,14 @@ class eager_release final : public protocol {
 
 }  // namespace
 
-std::unique_ptr<protocol> make_eager_release(context& ctx) { return std::make_unique<eager_release>(ctx); }
+// The home holds a clean copy of every unit as allocated, decided per unit; node-mates read it.
+const model_entry eager_release_model{
+    dsm::model::eager_release,
+    [](const options&) {
+      return model_setup{.at_home = holding::copy, .homes = unit_table::homes::decided, .node_homes = true};
+    },
+    [](context& ctx, const protocol_parts& parts) -> std::unique_ptr<protocol> {
+      return std::make_unique<eager_release>(ctx, parts);
+    }};
 
 }  // namespace dsm::rt

@@ -40,12 +40,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
+#include "coherence/bindings.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 #include "dsm/dsm.hpp"
-#include "sync/bindings.hpp"
 #include "transport/bulk.hpp"
 
 namespace dsm::rt {
@@ -70,28 +70,24 @@ std::uint64_t pack(mode m, bool try_only, send what) {
   return static_cast<std::uint64_t>(m) | (try_only ? 4u : 0u) | (static_cast<std::uint64_t>(what) << 8);
 }
 
-class entry final : public protocol, private bound_filter {
+class entry final : public protocol, public lock_server, private bound_filter {
  public:
-  explicit entry(context& ctx) : ctx_(ctx), unbound_(make_lazy_release(ctx, this)) {}
+  entry(context& ctx, const protocol_parts& parts)
+      : ctx_(ctx), bindings_(*parts.bound), unbound_(make_lazy_release(ctx, parts, this)) {}
 
   // ---- unbound data: lazy release cut at barriers
   void read_miss(std::uint64_t u) override { unbound_->read_miss(u); }
   void write_miss(std::uint64_t u) override { unbound_->write_miss(u); }
   void on_barrier() override { unbound_->on_barrier(); }
-  std::vector<std::byte> barrier_arrival() override { return unbound_->barrier_arrival(); }
-  std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& a) override {
-    return unbound_->barrier_merge(a);
-  }
-  bool on_barrier_release(std::span<const std::byte> r) override { return unbound_->on_barrier_release(r); }
-  void collect_validate() override { unbound_->collect_validate(); }
-  void collect_discard() override { unbound_->collect_discard(); }
+  sync_payloads* payloads() override { return unbound_->payloads(); }  // barriers only: this model serves locks
+  collection* collector() override { return unbound_->collector(); }
   bool needs_barrier_before_free() override { return true; }
   void on_free(std::uint64_t first, std::uint64_t end) override { unbound_->on_free(first, end); }
   void settle(std::uint64_t first, std::uint64_t end) override { unbound_->settle(first, end); }
   void before_free(std::uint64_t first, std::uint64_t end) override { unbound_->before_free(first, end); }
 
   // ---- locks
-  bool serves_locks() const override { return true; }
+  lock_server* locks() override { return this; }
 
   std::optional<std::uint64_t> any_held() override {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
@@ -190,7 +186,7 @@ class entry final : public protocol, private bound_filter {
     if (!ctx_.space->contains(addr)) return;
     const auto off = static_cast<std::uint64_t>(addr - ctx_.space->app_base());
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    const bindings::range* r = ctx_.bound.find(off);
+    const bindings::range* r = bindings_.find(off);
     if (r == nullptr) return;
     auto it = holders_.find(r->lock);
     if (it != holders_.end() && it->second.held == mode::exclusive) return;
@@ -205,7 +201,7 @@ class entry final : public protocol, private bound_filter {
     const std::uint64_t base = u * ctx_.space->unit();
     bool watch = false;
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    ctx_.bound.for_each_in(base, base + ctx_.space->unit(), [&](const bindings::range& r, std::uint64_t, std::uint64_t) {
+    bindings_.for_each_in(base, base + ctx_.space->unit(), [&](const bindings::range& r, std::uint64_t, std::uint64_t) {
       auto it = holders_.find(r.lock);
       watch = watch || it == holders_.end() || it->second.held != mode::exclusive;
     });
@@ -449,8 +445,8 @@ class entry final : public protocol, private bound_filter {
   // The bound data of a lock, range after range.
   std::vector<std::byte> gather(std::uint64_t id) const {
     std::vector<std::byte> out;
-    out.reserve(ctx_.bound.bytes_of_lock(id));
-    for (const auto& r : ctx_.bound.of_lock(id)) {
+    out.reserve(bindings_.bytes_of_lock(id));
+    for (const auto& r : bindings_.of_lock(id)) {
       const std::byte* p = ctx_.space->runtime_base() + r.offset;
       out.insert(out.end(), p, p + r.bytes);
     }
@@ -458,12 +454,12 @@ class entry final : public protocol, private bound_filter {
   }
 
   void install(std::uint64_t id, std::span<const std::byte> data) {
-    if (data.size() != ctx_.bound.bytes_of_lock(id)) {
+    if (data.size() != bindings_.bytes_of_lock(id)) {
       fatal("entry: the grant of dsm::mutex %llu carries %zu bytes, but %llu are bound to it here",
-            static_cast<unsigned long long>(id), data.size(), static_cast<unsigned long long>(ctx_.bound.bytes_of_lock(id)));
+            static_cast<unsigned long long>(id), data.size(), static_cast<unsigned long long>(bindings_.bytes_of_lock(id)));
     }
     std::size_t at = 0;
-    for (const auto& r : ctx_.bound.of_lock(id)) {
+    for (const auto& r : bindings_.of_lock(id)) {
       std::memcpy(ctx_.space->runtime_base() + r.offset, data.data() + at, r.bytes);
       at += r.bytes;
     }
@@ -477,32 +473,33 @@ class entry final : public protocol, private bound_filter {
   void reprotect(std::uint64_t id) {
     if (!ctx_.opt.check) return;
     const std::uint64_t unit = ctx_.space->unit();
-    for (const auto& r : ctx_.bound.of_lock(id))
+    for (const auto& r : bindings_.of_lock(id))
       for (std::uint64_t u = r.offset / unit; u <= (r.offset + r.bytes - 1) / unit; ++u) ctx_.table->drop_write(u);
   }
 
   // ---- bound_filter, for the lazy release of unbound data
   void mask(std::uint64_t u, std::byte* twin) const override {
     const std::uint64_t base = u * ctx_.space->unit();
-    ctx_.bound.for_each_in(base, base + ctx_.table->extent(u), [&](const bindings::range&, std::uint64_t lo, std::uint64_t hi) {
+    bindings_.for_each_in(base, base + ctx_.table->extent(u), [&](const bindings::range&, std::uint64_t lo, std::uint64_t hi) {
       std::memcpy(twin + (lo - base), ctx_.space->runtime_base() + lo, hi - lo);
     });
   }
   bool covers(std::uint64_t u) const override {
     const std::uint64_t base = u * ctx_.space->unit();
     std::uint64_t n = 0;
-    ctx_.bound.for_each_in(base, base + ctx_.table->extent(u),
+    bindings_.for_each_in(base, base + ctx_.table->extent(u),
                            [&](const bindings::range&, std::uint64_t lo, std::uint64_t hi) { n += hi - lo; });
     return n == ctx_.table->extent(u);
   }
   bool touches(std::uint64_t u) const override {
     const std::uint64_t base = u * ctx_.space->unit();
     bool any = false;
-    ctx_.bound.for_each_in(base, base + ctx_.table->extent(u), [&](const bindings::range&, std::uint64_t, std::uint64_t) { any = true; });
+    bindings_.for_each_in(base, base + ctx_.table->extent(u), [&](const bindings::range&, std::uint64_t, std::uint64_t) { any = true; });
     return any;
   }
 
   context& ctx_;
+  const bindings& bindings_;  // ranges bound to locks
   std::unique_ptr<protocol> unbound_;
   std::unordered_map<std::uint64_t, holder> holders_;
   std::unordered_map<std::uint64_t, directory> dirs_;
@@ -513,6 +510,10 @@ class entry final : public protocol, private bound_filter {
 
 }  // namespace
 
-std::unique_ptr<protocol> make_entry(context& ctx) { return std::make_unique<entry>(ctx); }
+// Units start as under lazy release, which keeps the unbound data.
+const model_entry entry_model{dsm::model::entry, [](const options& o) { return lazy_release_model.setup(o); },
+                              [](context& ctx, const protocol_parts& parts) -> std::unique_ptr<protocol> {
+                                return std::make_unique<entry>(ctx, parts);
+                              }};
 
 }  // namespace dsm::rt

@@ -29,7 +29,7 @@
 // once. A unit written by a rank other than its home is shared by definition: its writer twins it.
 // A node-mate copies the unit straight from the home's memory instead of fetching it, private units
 // included: it enters itself in the home's node-local directory and counts the copy first, and the
-// home announces the units taken at its next release (announce_taken; topology/node_homes.hpp).
+// home announces the units taken at its next release (announce_taken; coherence/node_homes.hpp).
 //
 // Data with the lock: a token passed to a rank that held a copy of a unit the token's notices name,
 // from the unit's home, carries the unit (if the home has applied every diff those notices name), so
@@ -45,12 +45,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/homes.hpp"
 #include "coherence/intervals.hpp"
+#include "coherence/node_homes.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 #include "memory/diff.hpp"
 #include "memory/global_space.hpp"
 #include "transport/bulk.hpp"
@@ -106,10 +107,10 @@ versions get_versions(wire_reader& r, int ranks) {
   return v;
 }
 
-class home_lazy_release final : public protocol {
+class home_lazy_release final : public protocol, public sync_payloads {
  public:
-  home_lazy_release(context& ctx, const bound_filter* bound)
-      : ctx_(ctx), bound_(bound), homes_(ctx), n_(ctx.ranks), me_(ctx.rank), log_(n_, me_),
+  home_lazy_release(context& ctx, const protocol_parts& parts, const bound_filter* bound)
+      : ctx_(ctx), node_homes_(parts.homes), bound_(bound), homes_(ctx, parts), n_(ctx.ranks), me_(ctx.rank), log_(n_, me_),
         at_last_barrier_(static_cast<size_t>(n_), 0),
         prefetch_(std::max<std::uint64_t>(1, std::min<std::uint64_t>(ctx.opt.prefetch, ctx.net->max_payload() / ctx.space->unit()))) {}
 
@@ -142,11 +143,11 @@ class home_lazy_release final : public protocol {
       // instead, so that writes to the bound bytes alone (which travel with their locks) announce
       // nothing.
       const bool bound = bound_ != nullptr && bound_->touches(u);
-      const bool alone = !shared_remotely(u) && !(bound && ctx_.homes && ctx_.homes->has_copies(u));
+      const bool alone = !shared_remotely(u) && !(bound && node_homes_ && node_homes_->has_copies(u));
       if (alone) {
         go_private(u);
       } else {
-        if (ctx_.homes) ctx_.homes->begin_change(u);
+        if (node_homes_) node_homes_->begin_change(u);
         ctx_.table->set_state(u, holding::dirty);
       }
       ctx_.table->map(u);
@@ -168,6 +169,8 @@ class home_lazy_release final : public protocol {
   }
 
   // ---- synchronisation
+  sync_payloads* payloads() override { return this; }
+
   void on_release(std::uint64_t) override {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     close_interval();
@@ -298,7 +301,7 @@ class home_lazy_release final : public protocol {
     DSM_REQUIRE(std::none_of(parked_.begin(), parked_.end(), [&](const auto& kv) { return inside(kv.first); }),
                 "home-based lazy release: a fetch waits for a unit being freed");
     ctx_.table->reset(first, end);
-    if (ctx_.homes) ctx_.homes->reset(first, end);
+    if (node_homes_) node_homes_->reset(first, end);
     account();
   }
 
@@ -391,7 +394,7 @@ class home_lazy_release final : public protocol {
   void go_private(std::uint64_t u) {
     ctx_.table->set_state(u, holding::owner_sole);
     privates_.insert(u);
-    if (ctx_.homes && ctx_.homes->force_private(u)) {
+    if (node_homes_ && node_homes_->force_private(u)) {
       hot_[u] = kHot;
       look_.push_back(u);
     }
@@ -406,10 +409,10 @@ class home_lazy_release final : public protocol {
   void announce_taken(std::vector<notice>& notices) {
     for (const std::uint64_t u : announce_) notices.push_back({u, me_});
     announce_.clear();
-    if (!ctx_.homes) return;
+    if (!node_homes_) return;
     std::vector<std::uint64_t> look = std::move(look_);
     look_.clear();
-    if (!ctx_.homes->taken_since(taken_seen_, look)) {
+    if (!node_homes_->taken_since(taken_seen_, look)) {
       look.assign(privates_.begin(), privates_.end());  // the log cannot say which: every private unit
     }
     for (const std::uint64_t u : look) {
@@ -419,7 +422,7 @@ class home_lazy_release final : public protocol {
         privates_.erase(it);
         continue;
       }
-      if (!ctx_.homes->forget_taken(u)) continue;
+      if (!node_homes_->forget_taken(u)) continue;
       notices.push_back({u, me_});
       auto h = hot_.find(u);
       if (h != hot_.end() && h->second > 0) {
@@ -428,7 +431,7 @@ class home_lazy_release final : public protocol {
       }
       if (h != hot_.end()) hot_.erase(h);
       ctx_.table->set_state(u, holding::copy);  // in the caller's batch, before the application runs again
-      ctx_.homes->make_tracked(u);
+      node_homes_->make_tracked(u);
       privates_.erase(it);
     }
   }
@@ -449,7 +452,7 @@ class home_lazy_release final : public protocol {
     privates_.erase(u);
     // After the protection: node-mates may copy it from now on. Those that took it while it was
     // private are told at the next release.
-    if (ctx_.homes && ctx_.homes->make_tracked(u)) announce_.push_back(u);
+    if (node_homes_ && node_homes_->make_tracked(u)) announce_.push_back(u);
   }
 
   // Home side, state_mu held: every copy but `keep`'s is about to be dropped (a notice for u is on
@@ -460,9 +463,9 @@ class home_lazy_release final : public protocol {
       if (c != me_ && c != keep && std::find(was.begin(), was.end(), c) == was.end()) was.push_back(c);
     };
     ctx_.table->for_each_copy(u, remember);
-    if (ctx_.homes) {
-      ctx_.homes->for_each_copy(u, remember);
-      ctx_.homes->forget_copies(u, keep);
+    if (node_homes_) {
+      node_homes_->for_each_copy(u, remember);
+      node_homes_->forget_copies(u, keep);
     }
     if (was.empty()) was_.erase(u);
     ctx_.table->clear_copyset(u);
@@ -488,7 +491,7 @@ class home_lazy_release final : public protocol {
       const int home = ctx_.table->home(u);
       if (bound_ != nullptr && bound_->covers(u)) {  // every byte travels with locks: nothing to announce
         ctx_.table->set_state(u, holding::copy);
-        if (home == me_ && ctx_.homes) ctx_.homes->end_change(u);
+        if (home == me_ && node_homes_) node_homes_->end_change(u);
         twins_.erase(u);
         continue;
       }
@@ -499,7 +502,7 @@ class home_lazy_release final : public protocol {
         twins_.erase(t);
         if (same) {
           ctx_.table->set_state(u, holding::copy);  // the copies stay valid, and shared
-          if (ctx_.homes) ctx_.homes->end_change(u);
+          if (node_homes_) node_homes_->end_change(u);
           continue;
         }
       }
@@ -508,12 +511,12 @@ class home_lazy_release final : public protocol {
         // read-only, so that its readers may take it again (node-mates straight from this rank's
         // memory); it turns private at its next write if nobody has. One that had none turns
         // private now.
-        const bool had = ctx_.table->copies_besides(u, me_) || (ctx_.homes && ctx_.homes->has_copies(u));
+        const bool had = ctx_.table->copies_besides(u, me_) || (node_homes_ && node_homes_->has_copies(u));
         forget_copies(u, -1);
-        const bool keep_tracked = had || (ctx_.homes && !ctx_.homes->make_private(u));
+        const bool keep_tracked = had || (node_homes_ && !node_homes_->make_private(u));
         ctx_.table->set_state(u, keep_tracked ? holding::copy : holding::owner_sole);
         if (!keep_tracked) privates_.insert(u);
-        if (ctx_.homes) ctx_.homes->end_change(u);
+        if (node_homes_) node_homes_->end_change(u);
         notices.push_back({u, me_});
         continue;
       }
@@ -614,11 +617,11 @@ class home_lazy_release final : public protocol {
 
   void apply_diff(std::uint64_t u, int writer, std::uint32_t index, std::span<const std::byte> diff) {
     // Node-mates copy this memory only between changes (while this rank writes u, it is changing).
-    const bool bracket = ctx_.homes && ctx_.table->state(u) != holding::dirty;
-    if (bracket) ctx_.homes->begin_change(u);
+    const bool bracket = node_homes_ && ctx_.table->state(u) != holding::dirty;
+    if (bracket) node_homes_->begin_change(u);
     // Node-mates that took u while private must hear of the home's writes since (no mate enters
     // while the number is odd).
-    if (bracket && ctx_.table->state(u) == holding::owner_sole && ctx_.homes->taken(u)) announce_.push_back(u);
+    if (bracket && ctx_.table->state(u) == holding::owner_sole && node_homes_->taken(u)) announce_.push_back(u);
     if (!diff_apply(diff, ctx_.space->runtime_unit(u), ctx_.table->extent(u)))
       fatal("malformed diff of unit %llu from rank %d", static_cast<unsigned long long>(u), writer);
     note_version(applied_[u], writer, index);
@@ -628,7 +631,7 @@ class home_lazy_release final : public protocol {
     // holds one, so this rank's next write must be announced.
     forget_copies(u, writer);
     track(u);
-    if (bracket) ctx_.homes->end_change(u);
+    if (bracket) node_homes_->end_change(u);
     // The home's own copy, if it waited for this diff.
     auto p = pending_.find(u);
     if (p != pending_.end() && covers(applied_[u], p->second)) {
@@ -668,9 +671,9 @@ class home_lazy_release final : public protocol {
         untracked.push_back(u);
       }
     }
-    if (ctx_.homes)  // protected now: node-mates may copy them; those that took one while private are told
+    if (node_homes_)  // protected now: node-mates may copy them; those that took one while private are told
       for (const std::uint64_t u : untracked)
-        if (ctx_.homes->make_tracked(u)) announce_.push_back(u);
+        if (node_homes_->make_tracked(u)) announce_.push_back(u);
     for (const std::uint64_t u : units) {
       share(u, f.from);
       w.put(u);
@@ -719,10 +722,10 @@ class home_lazy_release final : public protocol {
   // there includes everything this one must (nothing but the home's own writes is asked for), and
   // the home is not changing it. No message.
   bool copy_from_mate(std::uint64_t u, int home) {
-    if (!ctx_.homes || !ctx_.homes->readable(home) || !needs(u).empty()) return false;
+    if (!node_homes_ || !node_homes_->readable(home) || !needs(u).empty()) return false;
     const std::uint64_t extent = ctx_.table->extent(u);
     copy_buffer_.resize(extent);
-    if (!ctx_.homes->try_take(u, home, copy_buffer_.data(), extent)) return false;
+    if (!node_homes_->try_take(u, home, copy_buffer_.data(), extent)) return false;
     install(u, copy_buffer_);
     bump(ctx_.stats.node_copies);
     return true;
@@ -792,7 +795,7 @@ class home_lazy_release final : public protocol {
     }
     wire_reader r{reply_, 0, "fetch reply"};
     bool got_u = false;
-    const bool mate = ctx_.homes && ctx_.homes->readable(home);  // its next notices refresh the copies
+    const bool mate = node_homes_ && node_homes_->readable(home);  // its next notices refresh the copies
     {
       unit_table::batch protections(*ctx_.table);  // the units that came with u are mapped with it
       while (!r.done()) {
@@ -908,6 +911,7 @@ class home_lazy_release final : public protocol {
   static constexpr std::uint8_t kHot = 32;                      // closes a unit written while mates read it stays private
 
   context& ctx_;
+  node_homes* node_homes_;  // the node-local fast path for unit data, if in use
   const bound_filter* bound_;  // entry consistency: bytes that travel with locks instead
   home_map homes_;
   const int n_;
@@ -940,8 +944,8 @@ class home_lazy_release final : public protocol {
 
 }  // namespace
 
-std::unique_ptr<protocol> make_home_lazy_release(context& ctx, const bound_filter* bound) {
-  return std::make_unique<home_lazy_release>(ctx, bound);
+std::unique_ptr<protocol> make_home_lazy_release(context& ctx, const protocol_parts& parts, const bound_filter* bound) {
+  return std::make_unique<home_lazy_release>(ctx, parts, bound);
 }
 
 }  // namespace dsm::rt

@@ -3,17 +3,18 @@
 
 #include "alloc/allocator.hpp"
 #include "alloc/arenas.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
+#include "coherence/node_homes.hpp"
 
 namespace dsm::rt {
 
 int home_map::placed(std::uint64_t u, bool* claim) const {
   const auto ranks = static_cast<std::uint64_t>(ctx_.ranks);
   const std::uint64_t unit = ctx_.space->unit();
-  const auto a = ctx_.heap->containing(u * unit);
+  const auto a = parts_.heap->containing(u * unit);
   // The allocation's own placement (dsm::alloc's `where`), else DSM_HOME's.
   home_policy policy = ctx_.opt.home;
-  if (const auto own = a ? ctx_.heap->placement_of(a->first) : std::nullopt) {
+  if (const auto own = a ? parts_.heap->placement_of(a->first) : std::nullopt) {
     policy = *own == dsm::placement::cyclic ? home_policy::cyclic
              : *own == dsm::placement::block ? home_policy::block
                                              : home_policy::first_touch;
@@ -21,7 +22,7 @@ int home_map::placed(std::uint64_t u, bool* claim) const {
   *claim = policy == home_policy::first_touch;
   if (policy == home_policy::cyclic) return static_cast<int>(u % ranks);
   // A rank's arena is its block.
-  if (const int owner = ctx_.arena->owner_of(ctx_.space->app_unit(u)); owner >= 0) return owner;
+  if (const int owner = parts_.arena->owner_of(ctx_.space->app_unit(u)); owner >= 0) return owner;
   // Block, or first touch's manager: the rank whose block of the allocation holds u. Outside any
   // allocation (a stray pointer), cyclic.
   if (!a) return static_cast<int>(u % ranks);
@@ -36,9 +37,9 @@ int home_map::resolve(std::uint64_t u) {
   }
   bool claim = false;
   const int at = placed(u, &claim);
-  if (claim && ctx_.homes && ctx_.homes->reaches(at)) {  // the manager's claims are in shared memory
+  if (claim && parts_.homes && parts_.homes->reaches(at)) {  // the manager's claims are in shared memory
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, ctx_.homes->claim(at, u, ctx_.rank));
+    if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, parts_.homes->claim(at, u, ctx_.rank));
     return ctx_.table->home(u);
   }
   if (!claim || at == ctx_.rank) {
@@ -72,12 +73,12 @@ int home_map::manager_to_ask(std::uint64_t u) {
   }
   bool claim = false;
   const int at = placed(u, &claim);
-  if (!claim || at == ctx_.rank || (ctx_.homes && ctx_.homes->reaches(at))) return -1;
+  if (!claim || at == ctx_.rank || (parts_.homes && parts_.homes->reaches(at))) return -1;
   return at;
 }
 
 int home_map::decide(std::uint64_t u, int claimer) {
-  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, ctx_.homes ? ctx_.homes->claim(ctx_.rank, u, claimer) : claimer);
+  if (ctx_.table->home(u) < 0) ctx_.table->set_home(u, parts_.homes ? parts_.homes->claim(ctx_.rank, u, claimer) : claimer);
   return ctx_.table->home(u);
 }
 

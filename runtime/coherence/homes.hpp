@@ -13,7 +13,7 @@
 // Every rank remembers the homes it has learned (by claiming, from the write notices that name them,
 // from requests that reach it as the home) in its unit table; an allocation's units forget theirs
 // when it is freed. Where the node-local fast path is in use, the manager keeps its claims in shared
-// memory, so a node-mate claims with one compare-and-swap and no message (topology/node_homes.hpp).
+// memory, so a node-mate claims with one compare-and-swap and no message (coherence/node_homes.hpp).
 //
 // resolve() runs on the application thread with op_mu held and state_mu not (it reads the
 // allocator and may wait for the manager). handle() runs with state_mu held, on the engine or on
@@ -23,13 +23,14 @@
 
 #include <cstdint>
 
-#include "core/context.hpp"
+#include "coherence/protocol.hpp"
+#include "engine/context.hpp"
 
 namespace dsm::rt {
 
 class home_map {
  public:
-  explicit home_map(context& ctx) : ctx_(ctx) {}
+  home_map(context& ctx, const protocol_parts& parts) : ctx_(ctx), parts_(parts) {}
   // The home of u, decided now if no rank has decided it yet.
   int resolve(std::uint64_t u);
   // A request about u reached this rank as its home: remember that, if nothing was known here
@@ -53,6 +54,7 @@ class home_map {
   int placed(std::uint64_t u, bool* claim) const;
 
   context& ctx_;
+  protocol_parts parts_;
 };
 
 }  // namespace dsm::rt

@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "transport/wire.hpp"
 
 namespace dsm::rt {

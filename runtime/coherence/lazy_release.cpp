@@ -27,17 +27,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/intervals.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 #include "memory/diff.hpp"
 
 namespace dsm::rt {
 namespace {
 
-class lazy_release final : public protocol {
+class lazy_release final : public protocol, public sync_payloads, public collection {
  public:
   lazy_release(context& ctx, const bound_filter* bound)
       : ctx_(ctx), bound_(bound), n_(ctx.ranks), me_(ctx.rank), log_(n_, me_), at_last_barrier_(static_cast<size_t>(n_), 0) {}
@@ -76,6 +76,9 @@ class lazy_release final : public protocol {
   }
 
   // ---- synchronisation
+  sync_payloads* payloads() override { return this; }
+  collection* collector() override { return this; }
+
   void on_release(std::uint64_t) override {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     close_interval();

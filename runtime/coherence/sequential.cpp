@@ -14,10 +14,10 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -200,6 +200,10 @@ class sequential final : public protocol {
 
 }  // namespace
 
-std::unique_ptr<protocol> make_sequential(context& ctx) { return std::make_unique<sequential>(ctx); }
+// The home owns every unit as allocated; homes are fixed.
+const model_entry sequential_model{dsm::model::sequential, [](const options&) { return model_setup{}; },
+                                   [](context& ctx, const protocol_parts&) -> std::unique_ptr<protocol> {
+                                     return std::make_unique<sequential>(ctx);
+                                   }};
 
 }  // namespace dsm::rt

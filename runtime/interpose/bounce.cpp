@@ -4,7 +4,7 @@
 #include <dlfcn.h>
 #include <sys/mman.h>
 
-#include "core/context.hpp"
+#include "engine/context.hpp"
 
 namespace dsm::rt {
 

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string>
 
-#include "core/log.hpp"
-#include "core/options.hpp"
+#include "base/log.hpp"
+#include "base/options.hpp"
 #include "dsm/dsm.hpp"
 
 namespace dsm::rt {

@@ -28,7 +28,7 @@ class global_space {
   global_space& operator=(const global_space&) = delete;
 
   std::byte* app_base() const { return app_; }
-  int fd() const { return fd_; }  // the backing memfd (node-mates map it: topology/node_homes)
+  int fd() const { return fd_; }  // the backing memfd (node-mates map it: coherence/node_homes)
   std::byte* runtime_base() const { return shadow_; }
   std::uint64_t size() const { return size_; }
   std::uint64_t unit() const { return unit_; }

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <algorithm>
 
-#include "core/invariant.hpp"
-#include "core/log.hpp"
+#include "base/invariant.hpp"
+#include "base/log.hpp"
 #include "dsm/dsm.hpp"
 
 namespace dsm::rt {

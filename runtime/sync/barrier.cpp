@@ -8,8 +8,8 @@
 #include <new>
 #include <string>
 
+#include "base/log.hpp"
 #include "coherence/protocol.hpp"
-#include "core/log.hpp"
 #include "transport/wire.hpp"
 
 namespace dsm::rt {
@@ -54,8 +54,10 @@ int get_rank(wire_reader& in, int ranks) {
 }
 }  // namespace
 
-barrier_service::barrier_service(context& ctx, std::unique_ptr<node_barrier> node, const std::vector<int>& leader_of)
+barrier_service::barrier_service(context& ctx, protocol& proto, std::unique_ptr<node_barrier> node,
+                                 const std::vector<int>& leader_of)
     : ctx_(ctx),
+      proto_(proto),
       node_(std::move(node)),
       group_of_(leader_of.size()),
       leaders_(leader_of),
@@ -199,7 +201,7 @@ void barrier_service::merge(std::uint64_t epoch, std::span<const std::byte> arri
   check_calls(calls_);
   std::vector<std::vector<std::byte>> releases;
   if (calls_[0].kind == static_cast<std::uint64_t>(collective::barrier) && calls_[0].arg == 0) {
-    releases = ctx_.proto->barrier_merge(arrivals_);
+    if (sync_payloads* p = proto_.payloads()) releases = p->barrier_merge(arrivals_);
   }
   for (auto& a : arrivals_) a.clear();
   wire_writer out;
@@ -259,7 +261,7 @@ std::vector<std::byte> barrier_service::arrive_on_node(collective kind, std::uin
       arrivals_[static_cast<size_t>(r)].assign(a.begin(), a.end());
     }
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    releases = ctx_.proto->barrier_merge(arrivals_);
+    if (sync_payloads* p = proto_.payloads()) releases = p->barrier_merge(arrivals_);
   }
   for (auto& a : arrivals_) a.clear();
   node_->release(releases);

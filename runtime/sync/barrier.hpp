@@ -26,7 +26,8 @@
 #include <span>
 #include <vector>
 
-#include "core/context.hpp"
+#include "coherence/protocol.hpp"
+#include "engine/context.hpp"
 #include "sync/node_barrier.hpp"
 #include "transport/bulk.hpp"
 
@@ -42,7 +43,7 @@ class barrier_service {
  public:
   // `leader_of`: every rank's group, named by its leader (the same on every rank). `node`: the
   // shared memory of this rank's group, null for a group of one.
-  barrier_service(context& ctx, std::unique_ptr<node_barrier> node, const std::vector<int>& leader_of);
+  barrier_service(context& ctx, protocol& proto, std::unique_ptr<node_barrier> node, const std::vector<int>& leader_of);
   // Blocks until every rank has arrived at the same collective call. A plain barrier (kind barrier,
   // arg 0) carries the model's arrival payload to rank 0 and returns this rank's release payload
   // (protocol::barrier_merge).
@@ -68,6 +69,7 @@ class barrier_service {
   int parent_leader() const { return leaders_[static_cast<size_t>(group_ & (group_ - 1))]; }
 
   context& ctx_;
+  protocol& proto_;
   std::unique_ptr<node_barrier> node_;
   std::vector<int> group_of_;   // by rank: the index of its group (groups ordered by leader)
   std::vector<int> leaders_;    // by group

@@ -5,16 +5,17 @@
 #include <mutex>
 #include <string>
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 #include "dsm/dsm.hpp"
 #include "sync/locks.hpp"
 
 namespace dsm::rt {
 
-condvar_service::condvar_service(context& ctx) : ctx_(ctx), left_(static_cast<std::size_t>(ctx.ranks), false) {}
+condvar_service::condvar_service(context& ctx, protocol& proto, lock_service& locks)
+    : ctx_(ctx), proto_(proto), locks_(locks), left_(static_cast<std::size_t>(ctx.ranks), false) {}
 
 condvar_service::~condvar_service() {
   {
@@ -26,7 +27,7 @@ condvar_service::~condvar_service() {
 }
 
 bool condvar_service::holds(std::uint64_t lock) {
-  return ctx_.proto->serves_locks() ? ctx_.proto->holds_exclusive(lock) : ctx_.locks->holds(lock);
+  return proto_.locks() ? proto_.locks()->holds_exclusive(lock) : locks_.holds(lock);
 }
 
 void condvar_service::sleep_until_woken(std::uint64_t id) {

@@ -10,7 +10,7 @@
 // a wait this rank starts afterwards is never woken by it, whatever order messages take. A notify
 // with nobody waiting does nothing. The signal goes to the waiter's engine, which wakes the
 // application thread (cv_wake to its own inbox) only once it sleeps: the application inbox carries
-// only replies to the operation the application thread waits for (core/context.hpp), and the
+// only replies to the operation the application thread waits for (engine/context.hpp), and the
 // signal may arrive while the waiter is still releasing the lock. No spurious wake-ups: each wait
 // is woken by exactly one signal. Nothing polls.
 //
@@ -48,14 +48,16 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/context.hpp"
+#include "coherence/protocol.hpp"
+#include "engine/context.hpp"
+#include "sync/locks.hpp"
 
 namespace dsm::rt {
 
 class condvar_service {
  public:
   using clock = std::chrono::steady_clock;
-  explicit condvar_service(context& ctx);
+  condvar_service(context& ctx, protocol& proto, lock_service& locks);
   ~condvar_service();
   condvar_service(const condvar_service&) = delete;
   condvar_service& operator=(const condvar_service&) = delete;
@@ -94,6 +96,8 @@ class condvar_service {
   void check_stranded();
 
   context& ctx_;
+  protocol& proto_;
+  lock_service& locks_;
   // This rank as a waiter (state_mu): the condition variable it waits on, whether its application
   // thread sleeps for the wake-up, whether the signal has come.
   bool waiting_ = false;

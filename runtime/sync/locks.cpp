@@ -1,10 +1,10 @@
 // locks.cpp: see locks.hpp.
 #include "sync/locks.hpp"
 
+#include "base/invariant.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
 #include "dsm/dsm.hpp"
 
 namespace dsm::rt {
@@ -25,7 +25,8 @@ void lock_service::pass_token(std::uint64_t id, lock_state& s, int to, std::span
                 static_cast<unsigned long long>(id), ctx_.rank, to, s.have_token, s.held);
   s.have_token = false;
   header t{.type = msg::lock_token, .to = inbox::app, .id = id};
-  ctx_.post_bulk(to, t, ctx_.proto->token_for(to, request));
+  sync_payloads* p = proto_.payloads();
+  ctx_.post_bulk(to, t, p ? p->token_for(to, request) : std::vector<std::byte>{});
 }
 
 std::atomic<std::uint64_t>* lock_service::node_word(std::uint64_t id, lock_state& s) {
@@ -73,38 +74,23 @@ void lock_service::acquire(std::uint64_t id) {
     std::atomic<std::uint64_t>* w = node_word(id, s);
     if (s.have_token && (w == nullptr || s.outside || node_->take_kept(*w, manager(id)))) {
       s.held = true;
-      ctx_.proto->on_acquire(id);
       return;
     }
     bump(ctx_.stats.remote_lock_acquires);
     if (w == nullptr) {
       header req{.type = msg::lock_acq, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-      ctx_.post(manager(id), req, ctx_.proto->acquire_request());
+      ctx_.post(manager(id), req, request_data());
     } else if (s.have_token) {
       // A try may have claimed the lock from this rank and its request is still on its way: it
       // gets the token first, then this rank queues (handle(), lock_fwd). Queueing now could let a
       // later request reach this rank before that one and take the token out of turn.
       s.requeue = true;
-      s.requeue_request = ctx_.proto->acquire_request();
+      s.requeue_request = request_data();
     } else {
-      enqueue(id, s, ctx_.proto->acquire_request());
+      enqueue(id, s, request_data());
     }
   }
-  app_op op;
-  op.expect_a = msg::lock_token;
-  op.id = id;
-  ctx_.wait(op, [](const app_op& o) { return o.done; });
-  {
-    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    lock_state& s = state(id);
-    DSM_INVARIANT(!s.have_token && !s.held, "lock %llu: a token arrived at rank %d, which already had one",
-                  static_cast<unsigned long long>(id), ctx_.rank);
-    s.have_token = true;
-    s.held = true;
-    // A request forwarded to us while we waited is passed on at our release.
-  }
-  ctx_.proto->on_token(op.from, op.payload);
-  ctx_.proto->on_acquire(id);
+  await_token(id, false, false);
 }
 
 bool lock_service::try_acquire(std::uint64_t id) {
@@ -120,7 +106,6 @@ bool lock_service::try_acquire(std::uint64_t id) {
       if (w != nullptr && !s.outside && !node_->take_kept(*w, manager(id))) return false;  // a try claimed it
       s.held = true;
       bump(ctx_.stats.lock_acquires);
-      ctx_.proto->on_acquire(id);
       return true;
     }
     // Only from a free lock: its holder passes the token as soon as the request arrives.
@@ -130,36 +115,45 @@ bool lock_service::try_acquire(std::uint64_t id) {
     claimed = prev != node_locks::kAsk;
     if (claimed) {
       header fwd{.type = msg::lock_fwd, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-      ctx_.post(prev, fwd, ctx_.proto->acquire_request());
+      ctx_.post(prev, fwd, request_data());
     } else {  // the manager probes the last to have asked; this rank does not join the word
       s.outside = w != nullptr;
       header req{.type = msg::lock_try, .to = inbox::engine, .origin = ctx_.rank, .id = id};
-      ctx_.post(manager(id), req, ctx_.proto->acquire_request());
+      ctx_.post(manager(id), req, request_data());
     }
   }
+  if (!await_token(id, true, claimed)) return false;
+  bump(ctx_.stats.lock_acquires);
+  bump(ctx_.stats.remote_lock_acquires);
+  return true;
+}
+
+std::vector<std::byte> lock_service::request_data() {
+  sync_payloads* p = proto_.payloads();
+  return p ? p->acquire_request() : std::vector<std::byte>{};
+}
+
+bool lock_service::await_token(std::uint64_t id, bool try_only, bool claimed) {
   app_op op;
   op.expect_a = msg::lock_token;
-  op.expect_b = msg::lock_try_fail;
+  if (try_only) op.expect_b = msg::lock_try_fail;
   op.id = id;
   ctx_.wait(op, [](const app_op& o) { return o.done || o.failed; });
-  if (op.failed) {
-    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    state(id).outside = false;  // the manager did not queue this rank
-    return false;
-  }
   {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     lock_state& s = state(id);
+    if (op.failed) {
+      s.outside = false;  // the manager did not queue this rank
+      return false;
+    }
     DSM_INVARIANT(!s.have_token && !s.held, "lock %llu: a token arrived at rank %d, which already had one",
                   static_cast<unsigned long long>(id), ctx_.rank);
     s.have_token = true;
     s.held = true;
+    // A request forwarded to this rank while it waited is passed on at its release.
     if (claimed) node_->end_try(*s.word);  // the claim is over: holders may re-take kept tokens
   }
-  bump(ctx_.stats.lock_acquires);
-  bump(ctx_.stats.remote_lock_acquires);
-  ctx_.proto->on_token(op.from, op.payload);
-  ctx_.proto->on_acquire(id);
+  if (sync_payloads* p = proto_.payloads()) p->on_token(op.from, op.payload);
   return true;
 }
 
@@ -174,7 +168,7 @@ void lock_service::release(std::uint64_t id) {
                        ", which does not hold it");
     }
   }
-  ctx_.proto->on_release(id);
+  proto_.on_release(id);
   std::lock_guard<runtime_mutex> g(ctx_.state_mu);
   lock_state& s = state(id);
   s.held = false;

@@ -25,7 +25,8 @@
 #include <optional>
 #include <unordered_map>
 
-#include "core/context.hpp"
+#include "coherence/protocol.hpp"
+#include "engine/context.hpp"
 #include "sync/node_locks.hpp"
 
 namespace dsm::rt {
@@ -34,8 +35,8 @@ class lock_service {
  public:
   // `node`: this node's shared-memory lock table, or null. `across_nodes`: the job spans nodes, and
   // a manager forwards requests to a node's run (lock_fwd_node) rather than to a rank (lock_fwd).
-  lock_service(context& ctx, std::unique_ptr<node_locks> node, bool across_nodes)
-      : ctx_(ctx), node_(std::move(node)), across_nodes_(across_nodes) {}
+  lock_service(context& ctx, protocol& proto, std::unique_ptr<node_locks> node, bool across_nodes)
+      : ctx_(ctx), proto_(proto), node_(std::move(node)), across_nodes_(across_nodes) {}
   void acquire(std::uint64_t id);
   void release(std::uint64_t id);
   bool try_acquire(std::uint64_t id);
@@ -75,6 +76,12 @@ class lock_service {
   lock_state& state(std::uint64_t id);
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
   void pass_token(std::uint64_t id, lock_state& s, int to, std::span<const std::byte> request);
+  // Application thread, after its request went out: waits for the token (or, for a try, the
+  // manager's refusal: false), then holds the lock and hands the token's data to the protocol.
+  // `claimed`: a try that claimed the lock from this node's word, whose claim ends now.
+  bool await_token(std::uint64_t id, bool try_only, bool claimed);
+  // What the protocol sends with a request for a token (sync_payloads). state_mu held.
+  std::vector<std::byte> request_data();
   void manager_request(const header& h, std::span<const std::byte> request);
   std::atomic<std::uint64_t>* node_word(std::uint64_t id, lock_state& s);
   // node_locks: queues this rank for lock id behind the node-mate that asked last, or asks the
@@ -88,6 +95,7 @@ class lock_service {
   void probe_run(const header& h, std::span<const std::byte> request);
 
   context& ctx_;
+  protocol& proto_;
   std::unique_ptr<node_locks> node_;
   bool across_nodes_;
   std::unordered_map<std::uint64_t, lock_state> locks_;

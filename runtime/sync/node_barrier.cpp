@@ -9,11 +9,11 @@
 #include <cstring>
 #include <string>
 
-#include "core/log.hpp"
-#include "core/options.hpp"
+#include "base/futex.hpp"
+#include "base/log.hpp"
+#include "base/options.hpp"
 #include "dsm/dsm.hpp"
-#include "topology/node_memory.hpp"
-#include "transport/futex.hpp"
+#include "memory/node_memory.hpp"
 
 namespace dsm::rt {
 namespace {

@@ -7,9 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "core/options.hpp"
+#include "base/options.hpp"
 #include "dsm/dsm.hpp"
-#include "topology/node_memory.hpp"
+#include "memory/node_memory.hpp"
 
 namespace dsm::rt {
 

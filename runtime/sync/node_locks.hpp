@@ -33,7 +33,7 @@
 // that run's word the same way. When the table is full, a lock not in it stays with the message
 // path for good on this node: every rank of the node sees the same. Entries are never removed; the
 // locks of objects reuse theirs, since a destroyed object's lock id is given to the next object
-// made (runtime/core/api.cpp).
+// made (runtime/facade/wiring.cpp).
 #ifndef DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
 #define DSM_RUNTIME_SYNC_NODE_LOCKS_HPP_
 

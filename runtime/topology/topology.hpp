@@ -1,7 +1,7 @@
 // topology.hpp: what this node looks like and where a rank and its engine thread run (DSM_BIND).
 // hwloc is used here and nowhere else in the runtime.
 //
-// init (core/api.cpp) builds one `machine` per rank, asks it for a `placement` given the rank's
+// init (facade/wiring.cpp) builds one `machine` per rank, asks it for a `placement` given the rank's
 // place among its node-mates (MPI_Comm_split_type MPI_COMM_TYPE_SHARED), binds the process to it
 // before any runtime thread starts (so the fault service thread inherits it), and the engine thread
 // binds itself to `placement::engine_cpus` when it starts. The policy (see place()):
@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "core/options.hpp"
+#include "base/options.hpp"
 
 struct hwloc_topology;
 

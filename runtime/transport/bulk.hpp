@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "transport/message.hpp"
 
 namespace dsm::rt {

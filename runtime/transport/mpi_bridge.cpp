@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "core/log.hpp"
-#include "core/trace.hpp"
-#include "topology/node_memory.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
+#include "memory/node_memory.hpp"
 #include "transport/chaos.hpp"
 #include "transport/mpi_bridge.hpp"
 #include "transport/shm_queue.hpp"

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <new>
 
-#include "core/log.hpp"
-#include "transport/futex.hpp"
+#include "base/futex.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 namespace {

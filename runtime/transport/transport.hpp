@@ -24,8 +24,8 @@
 #include <memory>
 #include <span>
 
-#include "core/options.hpp"
-#include "core/stats.hpp"
+#include "base/options.hpp"
+#include "base/stats.hpp"
 #include "transport/message.hpp"
 
 namespace dsm::rt {

@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 

@@ -1,7 +1,7 @@
 // fuzz_message: libFuzzer target for the message decoder and validator (runtime/transport/message.*).
 //
 // Input: 4 bytes that choose the limits of a job (ranks = 1 + b0 % 64; unit = 4 KiB << (b1 % 4);
-// units = 1 + b2 + 256 * b3; max_payload as runtime/core/api.cpp computes it), then the raw bytes of
+// units = 1 + b2 + 256 * b3; max_payload as runtime/facade/wiring.cpp computes it), then the raw bytes of
 // one received message: a 48-byte header and its payload, as a queue slot or an MPI message holds it.
 //
 // The target decodes and validates the message exactly as the engine and application threads do
@@ -12,7 +12,7 @@
 //   unit_data            memcpy into the unit at `offset` (runtime/coherence/sequential.cpp, eager_release.cpp)
 //   diff_push, diff_fwd  diff_valid over the span [offset, offset + arg2), then diff_apply there
 //                        (eager_release.cpp: a diff that is not valid is a fatal error)
-//   bulk fragments       memcpy into a reassembly buffer of arg2 bytes at `offset` (core/context.cpp,
+//   bulk fragments       memcpy into a reassembly buffer of arg2 bytes at `offset` (engine/context.cpp,
 //                        sync/barrier.cpp)
 // Each unit and buffer is an exact-size heap allocation filled with a pattern, so AddressSanitizer
 // sees a write past it and the target sees a write inside the unit but outside the named span.

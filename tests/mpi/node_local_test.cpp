@@ -1,6 +1,6 @@
 // node_local_test.cpp: the node-local fast paths, which every test job takes (all its ranks share
 // one node) unless DSM_NODE_SHM=queues or off, or DSM_TRANSPORT=mpi:
-// - unit data (topology/node_homes): under eager release and home-based lazy release (lazy release
+// - unit data (coherence/node_homes): under eager release and home-based lazy release (lazy release
 //   and entry consistency's unbound data with DSM_LAZY=home), a rank whose unit is homed at a
 //   node-mate copies the home copy itself, once the unit is shared (a private unit is written by its
 //   home without faults, so the first copy is asked for by message, and the home starts announcing

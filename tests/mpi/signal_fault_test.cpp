@@ -2,7 +2,7 @@
 // C library's allocator, outside dsm. Rank 1 writes a block; rank 0's main thread then only mallocs
 // and frees while a timer signal, sent to that thread every millisecond, runs a handler that reads
 // the block a page at a time and checks every word. The handler's faults must be served by the
-// fault service (runtime/memory/fault_handler.cpp): served on the interrupted thread, the miss
+// fault service (runtime/coherence/fault_handler.cpp): served on the interrupted thread, the miss
 // would allocate and could wait forever for the arena lock that thread holds. A hang fails the
 // test by its timeout.
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@
 #include <cstdlib>
 
 #include "dsm/dsm.hpp"
-#include "memory/fault_handler.hpp"
+#include "coherence/fault_handler.hpp"
 #include "mpi_test.hpp"
 
 namespace {

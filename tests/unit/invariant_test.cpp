@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "core/invariant.hpp"
-#include "core/log.hpp"
+#include "base/invariant.hpp"
+#include "base/log.hpp"
 #include "memory/diff.hpp"
 
 namespace {

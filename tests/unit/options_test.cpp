@@ -1,6 +1,6 @@
 // options_test: DSM_* variables and --dsm-* flags are parsed, and every bad value is refused with a
 // message that names the variable, the value and the valid choices.
-#include "core/options.hpp"
+#include "base/options.hpp"
 
 #include <gtest/gtest.h>
 

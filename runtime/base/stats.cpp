@@ -1,5 +1,5 @@
 // stats.cpp: see stats.hpp.
-#include "core/stats.hpp"
+#include "base/stats.hpp"
 
 #include <cstdio>
 #include <string>
@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 namespace {

@@ -1,5 +1,5 @@
-// api.cpp: the public C++ and C entry points (api/dsm/dsm.hpp, api/dsm/dsm.h): init and finalize,
-// allocation, locks, barriers. init and finalize are collective; see dsm.hpp for the contracts.
+// api.cpp: the public C++ and C entry points (api/dsm/dsm.hpp, api/dsm/dsm.h): allocation, locks,
+// barriers, objects; see dsm.hpp for the contracts. init and finalize are in wiring.cpp.
 #include <mpi.h>
 #include <unistd.h>
 
@@ -14,345 +14,27 @@
 #include <string>
 #include <thread>
 
-#include "alloc/allocator.hpp"
-#include "alloc/arenas.hpp"
-#include "coherence/protocol.hpp"
-#include "core/context.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "dsm/dsm.h"
 #include "dsm/dsm.hpp"
+#include "facade/runtime.hpp"
 #include "interpose/bounce.hpp"
-#include "memory/fault_handler.hpp"
-#include "sync/barrier.hpp"
-#include "sync/condvars.hpp"
-#include "sync/locks.hpp"
-#include "topology/topology.hpp"
-#include "topology/node_memory.hpp"
-#include "transport/mpi_bridge.hpp"
 
 namespace dsm {
 namespace {
 
 using rt::g_ctx;
 
-// Collective over comm: if any rank has an error, the lowest rank with a cause of its own prints it
-// (once for the job) and every rank exits with status 2.
-void agree_or_exit(MPI_Comm comm, int rank, int ranks, const std::optional<std::string>& err, bool peer, bool owns_mpi) {
-  const int mine = !err ? INT_MAX : peer ? ranks + rank : rank;
-  int first = INT_MAX;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == INT_MAX) return;
-  if (first == mine) {
-    std::fprintf(stderr, "dsm: error: %s\n", err->c_str());
-    std::fflush(stderr);
-  }
-  if (owns_mpi) {
-    MPI_Barrier(comm);
-    MPI_Finalize();
-  }
-  std::_Exit(2);
-}
-
-// Runs one init step on every rank and agrees on the outcome.
-void step(MPI_Comm comm, int rank, int ranks, bool owns_mpi, const std::function<void()>& fn) {
-  std::optional<std::string> err;
-  bool peer = false;
-  try {
-    fn();
-  } catch (const rt::peer_error& e) {
-    err = e.what();
-    peer = true;
-  } catch (const std::exception& e) {
-    err = e.what();
-  }
-  agree_or_exit(comm, rank, ranks, err, peer, owns_mpi);
-}
-
-// True if the model's units have homes decided per unit (home-based lazy release, and entry
-// consistency's unbound data through it).
-bool home_based(const rt::options& o) {
-  return (o.model == model::lazy_release || o.model == model::entry) && o.lazy == rt::lazy_protocol::home;
-}
-
-rt::context& ctx() {
+rt::runtime& ctx() {
   if (g_ctx == nullptr) {
     std::fprintf(stderr, "dsm: error: a dsm call before dsm::init or after dsm::finalize\n");
     std::abort();
   }
-  return *g_ctx;
-}
-
-// Starts MPI (with the settings that help dsm) unless the program did; true if dsm started it.
-bool start_mpi(int* argc, char*** argv) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  bool owns = false;
-  if (!initialized) {
-    int provided = 0;
-    rt::tune_mpi_before_init();
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
-      std::fprintf(stderr, "dsm: error: MPI_Init_thread failed\n");
-      std::exit(2);
-    }
-    owns = true;
-  }
-  return owns;
-}
-
-// DSM_* and --dsm-* (taken out of argv), the same on every rank. Collective over MPI_COMM_WORLD.
-void read_options(rt::context* c, int* argc, char*** argv) {
-  const int rank = c->rank, ranks = c->ranks;
-  const bool owns = c->owns_mpi;
-  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  step(MPI_COMM_WORLD, rank, ranks, owns, [&] {
-    c->opt = rt::parse_options(
-        [](const std::string& name) -> std::optional<std::string> {
-          const char* v = std::getenv(name.c_str());
-          if (v == nullptr) return std::nullopt;
-          return std::string(v);
-        },
-        argc, argv, page);
-  });
-  // Every rank must run with the same configuration.
-  step(MPI_COMM_WORLD, rank, ranks, owns, [&] {
-    const std::size_t h = std::hash<std::string>{}(c->opt.describe());
-    unsigned long long mine = h, lo = 0, hi = 0;
-    MPI_Allreduce(&mine, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(&mine, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
-    if (lo != hi) {
-      throw dsm::error("the DSM_* settings differ between ranks (rank " + std::to_string(rank) + ": " +
-                       c->opt.describe() + "); valid: the same settings everywhere (mpirun -x DSM_MODEL ...)");
-    }
-  });
-}
-
-// Returns the number of ranks on this node. Collective over c->comm.
-int place_rank(rt::context* c) {
-  const int rank = c->rank, ranks = c->ranks;
-  const bool owns = c->owns_mpi;
-  // Placement (DSM_BIND), before any runtime thread starts so that they all inherit it.
-  // The collective part first, so that a rank whose hwloc fails cannot leave the others in it.
-  int locals = 1;  // ranks on this node (DSM_NODE_RANKS may cut a host into several)
-  step(c->comm, rank, ranks, owns, [&] {
-    MPI_Comm host_comm;
-    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &host_comm);
-    int local = 0, on_host = 1;
-    MPI_Comm_rank(host_comm, &local);
-    MPI_Comm_size(host_comm, &on_host);
-    MPI_Comm_free(&host_comm);
-    MPI_Comm node_comm = rt::split_node(c->comm, rank, c->opt.node_ranks);
-    MPI_Comm_size(node_comm, &locals);
-    MPI_Comm_free(&node_comm);
-    c->node = std::make_unique<rt::machine>();
-    c->place = c->node->place(c->opt.bind, local, on_host, c->node->launcher_bound());
-    if (c->place.bind && !c->node->bind_process(c->place.rank_cpus)) {
-      const int err = errno;
-      const std::string why = "binding node-local rank " + std::to_string(local) + " to PU " +
-                              rt::cpu_list_string(c->place.rank_cpus) + " failed (" + std::strerror(err) + ")";
-      if (c->opt.bind == rt::bind_mode::core) throw dsm::error("DSM_BIND='core': " + why + "; valid: none, auto");
-      DSM_LOG(warn, "DSM_BIND=auto: %s; left unbound", why.c_str());
-      c->place.bind = false;
-    }
-  });
-  if (rank == 0) DSM_LOG(info, "topology: %s", c->node->describe().c_str());
-  {
-    char host[256] = {0};
-    gethostname(host, sizeof host - 1);
-    DSM_LOG(info, "placement on %s: %s; process bound to PU %s", host, c->place.decision.c_str(),
-            rt::cpu_list_string(c->node->process_binding()).c_str());
-  }
-  return locals;
-}
-
-// The global space (the collective heap and every rank's arena) and the transport. Collective.
-void make_space_and_transport(rt::context* c) {
-  const int rank = c->rank, ranks = c->ranks;
-  const bool owns = c->owns_mpi;
-  step(c->comm, rank, ranks, owns, [&] {
-    MPI_Comm comm = c->comm;
-    auto all_ok = [comm](bool ok) {
-      int mine = ok ? 1 : 0, all = 0;
-      MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
-      return all != 0;
-    };
-    // The collective heap (DSM_SIZE), then each rank's arena (DSM_ARENA).
-    const std::uint64_t arenas = c->opt.arena * static_cast<std::uint64_t>(ranks);
-    c->space = std::make_unique<rt::global_space>(
-        all_ok, c->opt.size + arenas, c->opt.unit,
-        "DSM_SIZE=" + std::to_string(c->opt.size) + " with DSM_ARENA=" + std::to_string(c->opt.arena) + " for each of " +
-            std::to_string(ranks) + " ranks");
-  });
-  step(c->comm, rank, ranks, owns, [&] {
-    // A chunk of unit data, or a diff of such a chunk (at worst the chunk as one run, plus its header).
-    // Home-based lazy release sends several units in one message: a fetch with its prefetched
-    // units, a lock token with the unit the acquirer needs and the notices.
-    std::uint64_t units_per_message = 1, extra = 64;
-    if (home_based(c->opt)) units_per_message = std::max<std::uint64_t>(2, c->opt.prefetch), extra = 1024;
-    const std::uint32_t max_payload = static_cast<std::uint32_t>(
-        std::min<std::uint64_t>(c->opt.unit * units_per_message, std::uint64_t{256} << 10) + extra);
-    c->net = rt::make_node_transport(c->comm, c->opt, max_payload, c->stats);
-  });
-}
-
-void make_node_homes(rt::context* c) {
-  const int rank = c->rank, ranks = c->ranks;
-  // Node-mates read each other's home copies directly where the model keeps a master copy at the
-  // home that stays valid while the home is not writing it (eager release, home-based lazy release).
-  // Every fast path agrees across the ranks whether it could be set up; where it could not (a
-  // small `ulimit -v`, /dev/shm full), the job goes on with messages, and says so.
-  if ((c->opt.model == model::eager_release || home_based(c->opt)) && c->opt.node_data &&
-      c->opt.transport != rt::transport_kind::mpi && ranks > 1) {
-    try {
-      c->homes = std::make_unique<rt::node_homes>(c->comm, *c->space, rank, ranks, c->opt.node_ranks);
-      DSM_LOG(info, "%s", c->homes->describe().c_str());
-    } catch (const dsm::error& e) {
-      DSM_LOG(warn, "%s; node-mates' misses go by message", e.what());
-    }
-  }
-}
-
-// The unit table, as every unit starts under the model, and the model's protocol.
-void make_units_and_protocol(rt::context* c) {
-  const int rank = c->rank, ranks = c->ranks;
-  // As allocated, every unit is zero. Under sequential consistency its home owns it; under release
-  // consistency the home holds a clean copy.
-  // Under lazy release every rank holds a valid (zero) copy of every unit from the start.
-  // Home-based lazy release decides each unit's home (DSM_HOME) when it is first needed.
-  const model m = c->opt.model;
-  c->table = std::make_unique<rt::unit_table>(
-      *c->space, rank, ranks, rt::unit_table::default_map_budget(),
-      m == model::sequential ? rt::holding::owner_sole : rt::holding::copy,
-      m == model::lazy_release || m == model::entry ? rt::holding::copy : rt::holding::invalid,
-      home_based(c->opt) || m == model::eager_release ? rt::unit_table::homes::decided : rt::unit_table::homes::fixed);
-  c->lim = {ranks, c->space->units(), c->space->unit(), c->net->max_payload()};
-  c->proto = rt::make_protocol(*c);
-}
-
-void make_sync(rt::context* c, int locals) {
-  const int rank = c->rank, ranks = c->ranks;
-  // Collective calls meet in shared memory when every rank is on this node (the same answer on
-  // every rank: either one node holds them all or none does), and node-mates queue for locks in
-  // shared memory. With other nodes, each node's ranks meet in shared memory first and its leader
-  // (lowest rank) takes part across the nodes (sync/barrier.hpp), and a run of node-mates queued
-  // for a lock takes one place in the manager's queue (sync/node_locks.hpp); a node that cannot
-  // share memory takes part rank by rank.
-  std::unique_ptr<rt::node_barrier> shared_barrier;
-  std::unique_ptr<rt::node_locks> shared_locks;
-  const bool node_data = c->opt.node_data && c->opt.transport != rt::transport_kind::mpi;
-  int leader = rank;  // of this rank's barrier group
-  if (node_data && ranks > 1 && locals == ranks) {
-    try {
-      shared_barrier = std::make_unique<rt::node_barrier>(c->comm, rank, ranks);
-      shared_locks = std::make_unique<rt::node_locks>(c->comm, rank, std::vector<bool>(static_cast<size_t>(ranks), true));
-      leader = 0;
-      DSM_LOG(info, "node-local fast path: barriers and lock hand-offs through shared memory (%d ranks on this node)", ranks);
-    } catch (const dsm::error& e) {
-      shared_barrier.reset();
-      shared_locks.reset();
-      DSM_LOG(warn, "%s; barriers and locks go by message", e.what());
-    }
-  } else if (node_data && locals > 1) {
-    MPI_Comm node_comm = rt::split_node(c->comm, rank, c->opt.node_ranks);
-    int local = 0, lowest = rank;
-    MPI_Comm_rank(node_comm, &local);
-    MPI_Allreduce(&rank, &lowest, 1, MPI_INT, MPI_MIN, node_comm);
-    std::vector<int> mate_ranks(static_cast<size_t>(locals));
-    MPI_Allgather(&rank, 1, MPI_INT, mate_ranks.data(), 1, MPI_INT, node_comm);
-    std::vector<bool> mates(static_cast<size_t>(ranks), false);
-    for (int r : mate_ranks) mates[static_cast<size_t>(r)] = true;
-    try {
-      shared_barrier = std::make_unique<rt::node_barrier>(node_comm, local, locals);
-      shared_locks = std::make_unique<rt::node_locks>(node_comm, rank, std::move(mates));
-      leader = lowest;
-      DSM_LOG(info, "node-local fast path: barriers meet in shared memory (%d ranks on this node), then across nodes "
-              "through rank %d; node-mates queue for locks in shared memory", locals, lowest);
-    } catch (const dsm::error& e) {
-      shared_barrier.reset();
-      shared_locks.reset();
-      DSM_LOG(warn, "%s; this node's ranks take part in barriers and locks one by one", e.what());
-    }
-    MPI_Comm_free(&node_comm);
-  }
-  std::vector<int> leader_of(static_cast<size_t>(ranks));
-  MPI_Allgather(&leader, 1, MPI_INT, leader_of.data(), 1, MPI_INT, c->comm);
-  c->locks = std::make_unique<rt::lock_service>(*c, std::move(shared_locks), node_data && locals < ranks);
-  c->barriers = std::make_unique<rt::barrier_service>(*c, std::move(shared_barrier), leader_of);
-  c->condvars = std::make_unique<rt::condvar_service>(*c);
-  c->heap = std::make_unique<rt::allocator>(c->opt.size, c->opt.unit);
-  c->arena = std::make_unique<rt::arenas>(*c, c->opt.size, c->opt.arena);
-
-}
-
-// The configuration, the space and the transport, in the log (DSM_LOG=info).
-void describe_job(const rt::context* c) {
-  const int rank = c->rank, ranks = c->ranks;
-  if (rank == 0) {
-    DSM_LOG(info, "%s; %d rank(s)", c->opt.describe().c_str(), ranks);
-  }
-  DSM_LOG(info, "global space at %p (%llu bytes, %llu units); transport: %s", static_cast<void*>(c->space->app_base()),
-          static_cast<unsigned long long>(c->space->size()), static_cast<unsigned long long>(c->space->units()),
-          c->net->describe());
-  if (const std::string missing = rt::calls_not_wrapped(); !missing.empty() && rank == 0) {
-    DSM_LOG(warn, "the program's calls to %s do not pass through dsm (link libdsm before the MPI library): shared "
-            "memory handed to them may fail with EFAULT or hang between hosts; see dsm::touch", missing.c_str());
-  }
+  return *rt::the_runtime();
 }
 
 }  // namespace
-
-void init(int* argc, char*** argv) {
-  if (g_ctx != nullptr) throw dsm::error("dsm::init called twice");
-  const bool owns = start_mpi(argc, argv);
-  auto c = std::make_unique<rt::context>();
-  c->owns_mpi = owns;
-  MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &c->ranks);
-  read_options(c.get(), argc, argv);
-  rt::set_log_identity(c->rank, c->opt.log);
-  MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
-  rt::trace::start(c->comm, c->rank, c->ranks, c->opt.trace_path, c->opt.log >= rt::log_level::debug, c->opt.trace_events,
-                   model_name(c->opt.model));
-  const int locals = place_rank(c.get());
-  make_space_and_transport(c.get());
-  make_node_homes(c.get());
-  make_units_and_protocol(c.get());
-  make_sync(c.get(), locals);
-  describe_job(c.get());
-  g_ctx = c.release();
-  rt::install_terminate_handler();
-  rt::install_fault_handler();
-  g_ctx->start_engine();
-}
-
-bool initialized() noexcept { return g_ctx != nullptr; }
-
-void finalize() {
-  if (g_ctx == nullptr) return;
-  rt::context& c = *g_ctx;
-  // A lock still held here would leave every rank that waits for it hanging (and this rank waiting
-  // for them in the finalize barrier): end the job instead, naming the lock.
-  if (const std::optional<std::uint64_t> held = c.proto->serves_locks() ? c.proto->any_held() : c.locks->any_held()) {
-    rt::fatal("dsm::finalize while this rank holds dsm::mutex %llu; release every lock before finalize",
-              static_cast<unsigned long long>(*held));
-  }
-  c.condvars->leave();  // waiters left behind by every other rank are reported by their manager
-  c.barriers->arrive(rt::collective::finalize, 0);
-  c.stop_engine();
-  c.net->shutdown();
-  rt::remove_fault_handler();
-  rt::trace::finish(c.comm);
-  rt::remove_terminate_handler();
-  if (c.opt.stats_table || !c.opt.stats_path.empty()) {
-    rt::report_stats(c.stats, c.comm, c.opt.stats_table, c.opt.stats_path, model_name(c.opt.model));
-  }
-  MPI_Comm comm = c.comm;
-  const bool owns = c.owns_mpi;
-  g_ctx = nullptr;
-  delete &c;
-  MPI_Comm_free(&comm);
-  if (owns) MPI_Finalize();
-}
 
 int rank() noexcept { return g_ctx ? g_ctx->rank : 0; }
 int ranks() noexcept { return g_ctx ? g_ctx->ranks : 1; }
@@ -373,7 +55,7 @@ const char* model_name(model m) noexcept {
 namespace detail {
 
 void* alloc_bytes(std::size_t bytes, std::size_t align, placement where) {
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   if (align > c.opt.unit) throw dsm::error("dsm::alloc: alignment " + std::to_string(align) + " exceeds the unit");
   c.barriers->arrive(rt::collective::alloc, bytes);
   std::optional<std::uint64_t> off;
@@ -392,7 +74,7 @@ void* alloc_bytes(std::size_t bytes, std::size_t align, placement where) {
 
 void free_bytes(void* p) {
   if (p == nullptr) return;
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   std::optional<std::uint64_t> len;
   std::uint64_t off = 0;
   if (c.space->contains(p)) {
@@ -446,8 +128,8 @@ void check_user_lock(std::uint64_t id) {
 }
 
 bool acquire_lock(std::uint64_t id, bool exclusive, bool try_only) {
-  rt::context& c = ctx();
-  if (c.proto->serves_locks()) return c.proto->acquire(id, exclusive, try_only);
+  rt::runtime& c = ctx();
+  if (rt::lock_server* own = c.proto->locks()) return own->acquire(id, exclusive, try_only);
   // The other models have no shared mode: every acquire is exclusive.
   if (try_only) return c.locks->try_acquire(id);
   c.locks->acquire(id);
@@ -455,13 +137,13 @@ bool acquire_lock(std::uint64_t id, bool exclusive, bool try_only) {
 }
 
 void release_lock(std::uint64_t id, bool exclusive) {
-  rt::context& c = ctx();
-  if (c.proto->serves_locks()) c.proto->release(id, exclusive);
+  rt::runtime& c = ctx();
+  if (rt::lock_server* own = c.proto->locks()) own->release(id, exclusive);
   else c.locks->release(id);
 }
 
 // Makes [p, p + bytes) accessible as a fault would: the same protocol calls, before the access.
-void touch(rt::context& c, const void* p, std::size_t bytes, bool write) {
+void touch(rt::runtime& c, const void* p, std::size_t bytes, bool write) {
   const std::uint64_t first = c.space->unit_of(p);
   const std::uint64_t last = c.space->unit_of(static_cast<const std::byte*>(p) + bytes - 1);
   for (std::uint64_t u = first; u <= last; ++u) {
@@ -525,7 +207,7 @@ void condition_variable::notify_all() { ctx().condvars->notify(id_, true); }
 namespace detail {
 
 namespace {
-void bind_range(rt::context& c, std::uint64_t lock, const void* p, std::size_t bytes) {
+void bind_range(rt::runtime& c, std::uint64_t lock, const void* p, std::size_t bytes) {
   const bool inside = c.space->contains(p) && bytes > 0 &&
                       bytes <= c.space->size() - static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base());
   const std::uint64_t off = inside ? static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base()) : 0;
@@ -561,7 +243,7 @@ void bind_bytes(std::uint64_t lock, const void* p, std::size_t bytes) {
 }
 
 bool make_object_bytes(std::size_t bytes, std::size_t align, object_ref& out) {
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   if (bytes == 0) throw dsm::error("dsm::make_object: an object of 0 bytes");
   void* p = alloc_bytes(bytes, align);
   std::uint64_t lock = kObjectLocks + c.objects;
@@ -589,9 +271,9 @@ void object_made(const object_ref&) { barrier(); }
 
 void destroy_object(const object_ref& o) {
   if (o.p == nullptr) return;
-  rt::context& c = ctx();
-  const bool serves = c.proto->serves_locks();
-  const bool held = serves ? c.proto->holds(o.lock) : c.locks->holds(o.lock);
+  rt::runtime& c = ctx();
+  rt::lock_server* own = c.proto->locks();
+  const bool held = own ? own->holds(o.lock) : c.locks->holds(o.lock);
   // Every rank is done with the object: nobody holds or waits for its lock. A rank that holds it
   // makes the calls disagree, and the job ends with a message naming it.
   c.barriers->arrive(rt::collective::destroy, held ? rt::kLockHeld : o.lock);
@@ -601,7 +283,7 @@ void destroy_object(const object_ref& o) {
   for (;;) {
     {
       std::lock_guard<rt::runtime_mutex> op(c.op_mu);
-      if (serves ? c.proto->forget_lock(o.lock) : c.locks->forget(o.lock)) break;
+      if (own ? own->forget_lock(o.lock) : c.locks->forget(o.lock)) break;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
@@ -612,7 +294,7 @@ void destroy_object(const object_ref& o) {
 void open_object(const object_ref& o, bool write) {
   if (o.p == nullptr) throw dsm::error("dsm::object: a handle on an empty object");
   acquire_lock(o.lock, write, false);
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   touch(c, o.p, o.bytes, write);
 }
 
@@ -625,7 +307,7 @@ void close_object(const object_ref& o, bool write) noexcept {
 }
 
 std::uint64_t atomic_apply(void* p, std::size_t size, atomic_op op, std::uint64_t operand, std::uint64_t desired) {
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   auto* bytes = static_cast<std::byte*>(p);
   if (!c.space->contains(p) || !c.space->contains(bytes + size - 1)) {
     throw dsm::error("dsm::atomic_ref: the integer is not in the global space");
@@ -688,7 +370,7 @@ void mfree_or_die(void* p) noexcept {
 
 namespace {
 // True if p is a pointer dsm::alloc returned and dsm::free has not taken back.
-bool from_alloc(rt::context& c, const void* p) {
+bool from_alloc(rt::runtime& c, const void* p) {
   if (!c.space->contains(p)) return false;
   std::lock_guard<rt::runtime_mutex> g(c.op_mu);
   return c.heap->length_of(static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - c.space->app_base())).has_value();
@@ -697,7 +379,7 @@ bool from_alloc(rt::context& c, const void* p) {
 
 void touch(const void* p, std::size_t bytes, access a) {
   if (bytes == 0) return;
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   if (!c.space->contains(p) || !c.space->contains(static_cast<const std::byte*>(p) + bytes - 1)) {
     throw dsm::error("dsm::touch: the range is not inside the global space");
   }
@@ -705,7 +387,7 @@ void touch(const void* p, std::size_t bytes, access a) {
 }
 
 void* malloc_bytes(std::size_t bytes, std::size_t align) {
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   if (align == 0 || (align & (align - 1)) != 0) {
     throw dsm::error("dsm::malloc_bytes: alignment " + std::to_string(align) + " is not a power of two");
   }
@@ -715,7 +397,7 @@ void* malloc_bytes(std::size_t bytes, std::size_t align) {
 
 void mfree(void* p) {
   if (p == nullptr) return;
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   const rt::arenas::freed r = c.arena->free(p);
   if (r == rt::arenas::freed::ok) return;
   char where[32];
@@ -729,32 +411,36 @@ void mfree(void* p) {
 }
 
 void barrier() {
-  rt::context& c = ctx();
+  rt::runtime& c = ctx();
   const std::uint64_t n = c.stats.barriers.load(std::memory_order_relaxed);  // traced as the barrier's number
   rt::trace::span whole(rt::trace::ev::barrier, n);
+  rt::sync_payloads* payloads = c.proto->payloads();
   std::vector<std::byte> arrival;
   {
     rt::trace::span phase(rt::trace::ev::barrier_flush, n);
     std::lock_guard<rt::runtime_mutex> op(c.op_mu);
     c.proto->on_barrier();
-    arrival = c.proto->barrier_arrival();
+    if (payloads) arrival = payloads->barrier_arrival();
   }
   std::optional<rt::trace::span> waiting(std::in_place, rt::trace::ev::barrier_wait, n);
   const std::vector<std::byte> release = c.barriers->arrive(rt::collective::barrier, 0, arrival);
   waiting.reset();
-  bool collect;
+  rt::collection* collect = nullptr;  // when the release asks for a garbage collection
   {
     rt::trace::span phase(rt::trace::ev::barrier_apply, n);
     std::lock_guard<rt::runtime_mutex> op(c.op_mu);
-    collect = c.proto->on_barrier_release(release);
-    if (collect) c.proto->collect_validate();
+    if (payloads && payloads->on_barrier_release(release)) {
+      collect = c.proto->collector();
+      DSM_REQUIRE(collect != nullptr, "a barrier's release asked for a garbage collection the model does not have");
+      collect->collect_validate();
+    }
   }
   if (collect) {
     rt::trace::span phase(rt::trace::ev::barrier_collect, n);
     // Every rank has fetched what it lacked; then nobody needs the old diffs any more.
     c.barriers->arrive(rt::collective::barrier, 1);
     std::lock_guard<rt::runtime_mutex> op(c.op_mu);
-    c.proto->collect_discard();
+    collect->collect_discard();
   }
   rt::bump(c.stats.barriers);
 }

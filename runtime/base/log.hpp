@@ -3,10 +3,10 @@
 // log() may be called from any runtime thread; lines are written with one write(2) so that they do
 // not interleave. An uncaught exception is reported with the rank (install_terminate_handler). fatal() prints "dsm: rank R: fatal: <cause>" and aborts every rank of the job
 // (MPI_Abort); it is what the fault handler and the transport call when they cannot go on.
-#ifndef DSM_RUNTIME_CORE_LOG_HPP_
-#define DSM_RUNTIME_CORE_LOG_HPP_
+#ifndef DSM_RUNTIME_BASE_LOG_HPP_
+#define DSM_RUNTIME_BASE_LOG_HPP_
 
-#include "core/options.hpp"
+#include "base/options.hpp"
 
 namespace dsm::rt {
 
@@ -36,4 +36,4 @@ void remove_terminate_handler();
     if (__builtin_expect(!(cond), 0)) ::dsm::rt::fatal(__VA_ARGS__); \
   } while (0)
 
-#endif  // DSM_RUNTIME_CORE_LOG_HPP_
+#endif  // DSM_RUNTIME_BASE_LOG_HPP_

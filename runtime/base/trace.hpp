@@ -18,8 +18,8 @@
 // to all ranks: each rank measures its offset to rank 0 at init (ping-pong, best of several
 // rounds). start() and finish() are collective over the runtime's communicator: finish() gathers
 // every rank's events to rank 0, which writes one JSON file.
-#ifndef DSM_RUNTIME_CORE_TRACE_HPP_
-#define DSM_RUNTIME_CORE_TRACE_HPP_
+#ifndef DSM_RUNTIME_BASE_TRACE_HPP_
+#define DSM_RUNTIME_BASE_TRACE_HPP_
 
 #include <mpi.h>
 
@@ -96,10 +96,14 @@ class span {
   std::int64_t start_;
 };
 
+// Names a message type (message()'s `type`) in the debug log and the trace file. The transport
+// defines the types; base/ does not know them, so init hands the namer in.
+using type_namer = const char* (*)(std::uint16_t type) noexcept;
+
 // Collective over comm, before the engine starts: sets g_watch, and if path is non-empty allocates
 // the event array and measures the clock offset to rank 0.
 void start(MPI_Comm comm, int rank, int ranks, const std::string& path, bool debug_log, std::uint64_t capacity,
-           const std::string& model);
+           const std::string& model, type_namer name_type);
 // Collective over comm, after the engine has stopped: gathers the events to rank 0, which writes
 // the file. Clears g_watch.
 void finish(MPI_Comm comm);
@@ -111,4 +115,4 @@ void finish(MPI_Comm comm);
     if (::dsm::rt::trace::watching()) ::dsm::rt::trace::note(::dsm::rt::trace::ev::e, __VA_ARGS__); \
   } while (0)
 
-#endif  // DSM_RUNTIME_CORE_TRACE_HPP_
+#endif  // DSM_RUNTIME_BASE_TRACE_HPP_

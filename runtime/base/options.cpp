@@ -1,5 +1,5 @@
 // options.cpp: parsing of DSM_* variables and --dsm-* flags; see options.hpp.
-#include "core/options.hpp"
+#include "base/options.hpp"
 
 #include <cctype>
 #include <cstring>

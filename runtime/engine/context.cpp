@@ -1,5 +1,5 @@
 // context.cpp: message posting, the engine thread and the application thread's wait; see context.hpp.
-#include "core/context.hpp"
+#include "engine/context.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -10,13 +10,8 @@
 #include <new>
 #include <thread>
 
-#include "alloc/arenas.hpp"
-#include "coherence/protocol.hpp"
-#include "core/invariant.hpp"
-#include "core/log.hpp"
-#include "sync/barrier.hpp"
-#include "sync/condvars.hpp"
-#include "sync/locks.hpp"
+#include "base/invariant.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 
@@ -74,32 +69,22 @@ void context::drain_local() {
   draining_ = false;
 }
 
+void context::handle_requests(std::initializer_list<msg> types, const request_handler& handler) {
+  for (const msg t : types) requests_.at(static_cast<std::size_t>(t)) = handler;
+}
+
+void context::handle_replies(std::initializer_list<msg> types, const reply_handler& handler) {
+  for (const msg t : types) replies_.at(static_cast<std::size_t>(t)) = handler;
+}
+
 void context::dispatch(const header& h, std::span<const std::byte> payload) {
-  switch (h.type) {
-    case msg::read_req: case msg::write_req: case msg::read_fwd: case msg::write_fwd:
-    case msg::invalidate: case msg::confirm: case msg::diff_push: case msg::diff_fwd: case msg::diff_req:
-    case msg::ec_acq: case msg::ec_fwd: case msg::ec_done: case msg::home_claim: case msg::fetch_req: case msg::home_diff:
-      proto->handle(h, payload);
-      break;
-    case msg::lock_acq: case msg::lock_fwd: case msg::lock_try: case msg::lock_try_fwd: case msg::lock_try_done:
-    case msg::lock_fwd_node: case msg::lock_claim_fwd:
-      locks->handle(h, payload);
-      break;
-    case msg::barrier_arrive: case msg::barrier_data: case msg::barrier_pass:
-      barriers->handle(h, payload);
-      break;
-    case msg::arena_free:
-      arena->handle(h);
-      break;
-    case msg::cv_wait: case msg::cv_notify: case msg::cv_signal: case msg::cv_cancel: case msg::finalizing:
-      condvars->handle(h, payload);
-      break;
-    case msg::goodbye:
-      ++goodbyes_;
-      break;
-    default:
-      fatal("engine: %s from rank %d is not an engine message", msg_name(h.type), h.src);
+  if (h.type == msg::goodbye) {
+    ++goodbyes_;
+    return;
   }
+  const request_handler* handler = h.type < msg::kLast ? &requests_[static_cast<std::size_t>(h.type)] : nullptr;
+  if (handler == nullptr || !*handler) fatal("engine: %s from rank %d is not an engine message", msg_name(h.type), h.src);
+  (*handler)(h, payload);
 }
 
 void context::handle_engine(const header& h, std::span<const std::byte> payload) {
@@ -130,19 +115,9 @@ void context::receive_app(app_op& op) {
       op.from = h.src;
       payload = op.payload;
     }
-    switch (h.type) {
-      case msg::unit_data: case msg::inv_ack: case msg::diff_ack: case msg::diff_reply: case msg::ec_grant:
-      case msg::ec_fail: case msg::home_is: case msg::fetch_reply:
-        proto->handle_reply(op, h, payload);
-        break;
-      case msg::lock_token: case msg::lock_try_fail: locks->handle_reply(op, h); break;
-      case msg::arena_freed: arenas::handle_reply(op, h); break;
-      case msg::barrier_release: op.done = true; break;
-      case msg::cv_queued: case msg::cv_notified: case msg::cv_wake: case msg::cv_cancelled:
-        condvars->handle_reply(op, h);
-        break;
-      default: fatal("reply %s is not an application message", msg_name(h.type));
-    }
+    const reply_handler* handler = h.type < msg::kLast ? &replies_[static_cast<std::size_t>(h.type)] : nullptr;
+    if (handler == nullptr || !*handler) fatal("reply %s is not an application message", msg_name(h.type));
+    (*handler)(op, h, payload);
   });
 }
 

@@ -5,8 +5,8 @@
 //   its creator as soon as they have it mapped (a node barrier), so no name outlives init.
 // - A memfd of another rank, opened through /proc/<pid>/fd/<fd> and mapped: it has no name at all,
 //   so nothing can be left in /dev/shm even if the job is killed during init.
-#ifndef DSM_RUNTIME_TOPOLOGY_NODE_MEMORY_HPP_
-#define DSM_RUNTIME_TOPOLOGY_NODE_MEMORY_HPP_
+#ifndef DSM_RUNTIME_MEMORY_NODE_MEMORY_HPP_
+#define DSM_RUNTIME_MEMORY_NODE_MEMORY_HPP_
 
 #include <mpi.h>
 
@@ -56,4 +56,4 @@ void* map_peer_fd(const node_rank& peer, std::size_t bytes, bool write, std::str
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_TOPOLOGY_NODE_MEMORY_HPP_
+#endif  // DSM_RUNTIME_MEMORY_NODE_MEMORY_HPP_

@@ -4,7 +4,7 @@
 // a "send" slice on the sender and a "handle" slice on the receiver, joined by a flow ("s" on the
 // sender, "f" with "bp":"e" on the receiver, the same id: sender rank << 40 | its send count).
 // Rank 0 writes it at finalize with nlohmann-json, one event object at a time (see event_stream).
-#include "core/trace.hpp"
+#include "base/trace.hpp"
 
 #include <time.h>
 
@@ -19,8 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/log.hpp"
-#include "transport/message.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt::trace {
 
@@ -52,6 +51,7 @@ struct recorder {
   std::atomic<std::uint64_t> next{0};
   std::int64_t offset = 0;  // add to now() for rank 0's clock, then subtract origin
   std::int64_t origin = 0;
+  type_namer name_type = nullptr;
 };
 recorder g_rec;
 thread_local std::uint8_t t_tid = 1;
@@ -153,7 +153,7 @@ void message(ev e, std::int64_t start, std::int64_t end, int peer, std::uint16_t
   }
   if (g_watch & kDebugLog) {
     log(log_level::debug, "%s %s %s rank %d (id %llu, %llu bytes)", e == ev::send ? "send" : "handle",
-        msg_name(static_cast<msg>(type)), e == ev::send ? "to" : "from", peer, static_cast<unsigned long long>(id),
+        g_rec.name_type(type), e == ev::send ? "to" : "from", peer, static_cast<unsigned long long>(id),
         static_cast<unsigned long long>(bytes));
   }
 }
@@ -161,7 +161,8 @@ void message(ev e, std::int64_t start, std::int64_t end, int peer, std::uint16_t
 void begin_line(ev e, std::uint64_t id, int peer) noexcept { debug_line(e, id, peer, true, -1); }
 
 void start(MPI_Comm comm, int rank, int ranks, const std::string& path, bool debug_log, std::uint64_t capacity,
-           const std::string& model) {
+           const std::string& model, type_namer name_type) {
+  g_rec.name_type = name_type;
   g_rec.rank = rank;
   g_rec.ranks = ranks;
   g_rec.path = path;
@@ -350,7 +351,7 @@ void write_file(const std::vector<event>& all, const std::vector<int>& owner, co
     const ev k = static_cast<ev>(e.kind);
     if (k == ev::send || k == ev::handle) {
       const bool out_going = k == ev::send;
-      const char* type = msg_name(static_cast<msg>(e.type));
+      const char* type = g_rec.name_type(e.type);
       shape& m = messages[out_going];
       m.fill(pid, e.tid, e.start, e.end);
       m.name->get_ref<std::string&>().assign(out_going ? "send " : "handle ").append(type);

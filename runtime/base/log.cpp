@@ -1,5 +1,5 @@
 // log.cpp: see log.hpp.
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 #include <mpi.h>
 #include <unistd.h>

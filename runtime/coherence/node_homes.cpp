@@ -1,13 +1,13 @@
 // node_homes.cpp: see node_homes.hpp.
-#include "topology/node_homes.hpp"
+#include "coherence/node_homes.hpp"
 
 #include <sys/mman.h>
 
 #include <cstring>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "dsm/dsm.hpp"
-#include "topology/node_memory.hpp"
+#include "memory/node_memory.hpp"
 
 namespace dsm::rt {
 

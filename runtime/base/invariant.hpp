@@ -5,13 +5,13 @@
 // a vector time that disagrees with the interval log). It is compiled in only with DSM_CHECKS
 // (cmake -DDSM_CHECKS=ON, the default for Debug builds; scripts/test.sh runs the whole suite once
 // that way, in build-checks/); otherwise the condition is type-checked but never evaluated. The
-// message must start with a string literal. A failure ends the job like DSM_REQUIRE (core/log.hpp): one
+// message must start with a string literal. A failure ends the job like DSM_REQUIRE (base/log.hpp): one
 // allocation-free fatal() naming the rank, safe in the fault handler. kInvariantChecks tells code
 // that needs more than one expression whether the checks are on.
-#ifndef DSM_RUNTIME_CORE_INVARIANT_HPP_
-#define DSM_RUNTIME_CORE_INVARIANT_HPP_
+#ifndef DSM_RUNTIME_BASE_INVARIANT_HPP_
+#define DSM_RUNTIME_BASE_INVARIANT_HPP_
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 #ifndef DSM_CHECKS
 #define DSM_CHECKS 0
@@ -30,4 +30,4 @@ inline constexpr bool kInvariantChecks = DSM_CHECKS != 0;
   } while (0)
 #endif
 
-#endif  // DSM_RUNTIME_CORE_INVARIANT_HPP_
+#endif  // DSM_RUNTIME_BASE_INVARIANT_HPP_

@@ -6,43 +6,37 @@
 // this rank's engine inbox). Both hold `state_mu` whenever they read or change protocol state
 // (unit table, locks, barrier). The application thread runs one operation at a time (`op_mu`), so
 // every message in its inbox belongs to that operation.
-#ifndef DSM_RUNTIME_CORE_CONTEXT_HPP_
-#define DSM_RUNTIME_CORE_CONTEXT_HPP_
+#ifndef DSM_RUNTIME_ENGINE_CONTEXT_HPP_
+#define DSM_RUNTIME_ENGINE_CONTEXT_HPP_
 
 #include <mpi.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <initializer_list>
 #include <unordered_map>
 #include <vector>
 #include <memory>
 #include <mutex>
 #include <thread>
 
-#include "core/options.hpp"
-#include "core/stats.hpp"
+#include "base/options.hpp"
+#include "base/stats.hpp"
 #include "memory/global_space.hpp"
 #include "memory/unit_table.hpp"
-#include "sync/bindings.hpp"
-#include "topology/node_homes.hpp"
 #include "topology/topology.hpp"
 #include "transport/bulk.hpp"
 #include "transport/transport.hpp"
 
 namespace dsm::rt {
 
-class protocol;
-class lock_service;
-class condvar_service;
-class barrier_service;
-class allocator;
-class arenas;
-
 // A mutex of the runtime's that knows whether the calling thread holds any such mutex. The fault
 // handler asks: a fault taken by a thread that holds one, or that waits for a reply (context::wait),
 // can only come from a signal handler of the program's that touched shared memory while its thread
 // was inside dsm; serving it would wait for the thread it interrupted. The handler ends the job with
-// a message instead (memory/fault_handler.cpp).
+// a message instead (coherence/fault_handler.cpp).
 class runtime_mutex {
  public:
   void lock() {
@@ -113,21 +107,9 @@ class context {
   std::unique_ptr<machine> node;  // this node's topology (hwloc)
   placement place;                // DSM_BIND's decision for this rank and its engine thread
   std::unique_ptr<global_space> space;
-  std::unique_ptr<node_homes> homes;  // the node-local fast path for unit data, if in use
   std::unique_ptr<unit_table> table;
   std::unique_ptr<transport> net;
-  std::unique_ptr<protocol> proto;
-  std::unique_ptr<lock_service> locks;
-  std::unique_ptr<condvar_service> condvars;
-  std::unique_ptr<barrier_service> barriers;
-  std::unique_ptr<allocator> heap;   // collective allocation (dsm::alloc), the first DSM_SIZE bytes
-  std::unique_ptr<arenas> arena;     // allocation by one rank (dsm::malloc_bytes), the DSM_ARENA bytes a rank above
   limits lim;
-  bindings bound;              // ranges bound to locks (dsm::mutex::bind), the same on every rank
-  // The lock ids of objects (dsm::make_object), the same on every rank: ids below objects have been
-  // given out; those in free_objects belong to destroyed objects and are given out again first.
-  std::uint64_t objects = 0;
-  std::vector<std::uint64_t> free_objects;
 
   runtime_mutex state_mu;  // protocol state
   runtime_mutex op_mu;     // one application operation at a time
@@ -144,6 +126,15 @@ class context {
   void check_outgoing(int dest, header h, std::size_t payload_bytes) const;
   // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
   void handle_engine(const header& h, std::span<const std::byte> payload);
+
+  // Who handles each message type: a service of a layer above (the protocol, locks, barriers,
+  // condition variables, arenas) says so at init, before the engine starts (facade/wiring.cpp). A
+  // request is handled on the engine thread with state_mu held; a reply on the application thread,
+  // for the operation it waits for. A message of a type nobody handles ends the job.
+  using request_handler = std::function<void(const header&, std::span<const std::byte>)>;
+  using reply_handler = std::function<void(app_op&, const header&, std::span<const std::byte>)>;
+  void handle_requests(std::initializer_list<msg> types, const request_handler& handler);
+  void handle_replies(std::initializer_list<msg> types, const reply_handler& handler);
   // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.
   template <class Done>
   void wait(app_op& op, Done&& done) {
@@ -160,6 +151,9 @@ class context {
   void dispatch(const header& h, std::span<const std::byte> payload);
   void drain_local();
 
+  static constexpr std::size_t kTypes = static_cast<std::size_t>(msg::kLast);
+  std::array<request_handler, kTypes> requests_;
+  std::array<reply_handler, kTypes> replies_;
   std::deque<std::pair<header, std::vector<std::byte>>> local_;  // for this rank's own engine, under state_mu
   bool draining_ = false;
   int goodbyes_ = 0;
@@ -171,4 +165,4 @@ extern context* g_ctx;
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_CORE_CONTEXT_HPP_
+#endif  // DSM_RUNTIME_ENGINE_CONTEXT_HPP_

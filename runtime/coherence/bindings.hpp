@@ -5,8 +5,8 @@
 // lock may guard several, kept in the order they were bound: that order is the layout of the bound
 // data a lock grant carries. Not thread safe: the caller holds state_mu (or op_mu on the
 // application thread, which is the only writer).
-#ifndef DSM_RUNTIME_SYNC_BINDINGS_HPP_
-#define DSM_RUNTIME_SYNC_BINDINGS_HPP_
+#ifndef DSM_RUNTIME_COHERENCE_BINDINGS_HPP_
+#define DSM_RUNTIME_COHERENCE_BINDINGS_HPP_
 
 #include <cstdint>
 #include <map>
@@ -56,4 +56,4 @@ class bindings {
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_SYNC_BINDINGS_HPP_
+#endif  // DSM_RUNTIME_COHERENCE_BINDINGS_HPP_

@@ -1,5 +1,5 @@
 // fault_handler.cpp: see fault_handler.hpp.
-#include "memory/fault_handler.hpp"
+#include "coherence/fault_handler.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/futex.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "coherence/protocol.hpp"
-#include "core/context.hpp"
-#include "core/log.hpp"
-#include "core/trace.hpp"
-#include "transport/futex.hpp"
+#include "engine/context.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -22,6 +22,7 @@ namespace {
 struct sigaction g_previous;
 struct sigaction g_previous_trap;
 bool g_installed = false;
+protocol* g_proto = nullptr;  // set while the handler is installed
 bool g_trap_installed = false;
 
 // DSM_CHECK=1: a write let through to a unit that also holds data bound to a lock this rank does
@@ -57,7 +58,9 @@ void on_trap(int sig, siginfo_t* info, void* uctx) {
 // write must run one instruction at a time (DSM_CHECK, see watch).
 bool serve(context* ctx, void* addr, bool write) {
   const std::uint64_t u = ctx->space->unit_of(addr);
-  if (write && ctx->opt.check) ctx->proto->check_write(static_cast<const std::byte*>(addr));
+  // DSM_CHECK=1 checks writes to data bound to locks, which only a model that serves locks has.
+  lock_server* checker = write && ctx->opt.check ? g_proto->locks() : nullptr;
+  if (checker) checker->check_write(static_cast<const std::byte*>(addr));
   bool remapped;
   {
     std::lock_guard<runtime_mutex> g(ctx->state_mu);
@@ -67,10 +70,10 @@ bool serve(context* ctx, void* addr, bool write) {
     bump(ctx->stats.remaps);
   } else {
     trace::span miss(write ? trace::ev::write_miss : trace::ev::read_miss, u);
-    if (write) ctx->proto->write_miss(u);
-    else ctx->proto->read_miss(u);
+    if (write) g_proto->write_miss(u);
+    else g_proto->read_miss(u);
   }
-  return write && ctx->opt.check && ctx->proto->watch_writes(u);
+  return checker && checker->watch_writes(u);
 }
 
 // A fault inside a signal handler of the program's may have interrupted the C library holding one
@@ -192,7 +195,8 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
 
 }  // namespace
 
-void install_fault_handler() {
+void install_fault_handler(protocol& proto) {
+  g_proto = &proto;
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_segv;
@@ -238,6 +242,7 @@ void remove_fault_handler() {
     g_handoff.request.store(kIdle, std::memory_order_relaxed);
     g_service_started = false;
   }
+  g_proto = nullptr;
 }
 
 std::uint64_t faults_handed_off() noexcept { return g_handed_off.load(std::memory_order_relaxed); }

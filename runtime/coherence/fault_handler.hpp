@@ -15,15 +15,18 @@
 // outside dsm (in malloc, say, holding the C library's lock) is handed to the fault service, a
 // thread of the runtime's that serves it in its stead: the handler's side allocates nothing and
 // takes no lock that the interrupted code may hold (fault_handler.cpp).
-#ifndef DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
-#define DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
+#ifndef DSM_RUNTIME_COHERENCE_FAULT_HANDLER_HPP_
+#define DSM_RUNTIME_COHERENCE_FAULT_HANDLER_HPP_
 
 #include <cstdint>
 
 namespace dsm::rt {
 
-// install_fault_handler also starts the fault service thread; remove_fault_handler stops it.
-void install_fault_handler();
+class protocol;
+
+// install_fault_handler also starts the fault service thread; remove_fault_handler stops it. Misses
+// go to `proto`, which must outlive the handler.
+void install_fault_handler(protocol& proto);
 void remove_fault_handler();
 
 // Faults the fault service has served since the process started (for tests).
@@ -31,4 +34,4 @@ std::uint64_t faults_handed_off() noexcept;
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_MEMORY_FAULT_HANDLER_HPP_
+#endif  // DSM_RUNTIME_COHERENCE_FAULT_HANDLER_HPP_

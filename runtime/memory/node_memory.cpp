@@ -1,5 +1,5 @@
 // node_memory.cpp: see node_memory.hpp.
-#include "topology/node_memory.hpp"
+#include "memory/node_memory.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,7 +1,7 @@
 // futex.hpp: waiting on a 32-bit word in memory that several processes map (shared, not
 // process-private futexes): the shared-memory queues' doorbells and the node-local barrier.
-#ifndef DSM_RUNTIME_TRANSPORT_FUTEX_HPP_
-#define DSM_RUNTIME_TRANSPORT_FUTEX_HPP_
+#ifndef DSM_RUNTIME_BASE_FUTEX_HPP_
+#define DSM_RUNTIME_BASE_FUTEX_HPP_
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace dsm::rt {
 
@@ -31,4 +31,4 @@ inline void futex_wake(std::atomic<std::uint32_t>* word, int count) {
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_TRANSPORT_FUTEX_HPP_
+#endif  // DSM_RUNTIME_BASE_FUTEX_HPP_

@@ -4,8 +4,8 @@
 // Parsing is pure (no MPI, no globals) so that unit tests cover every rule. Errors throw dsm::error
 // whose message names the variable, the value and the valid choices; init turns that into one
 // report and a non-zero exit on every rank. Not thread safe; called once per rank.
-#ifndef DSM_RUNTIME_CORE_OPTIONS_HPP_
-#define DSM_RUNTIME_CORE_OPTIONS_HPP_
+#ifndef DSM_RUNTIME_BASE_OPTIONS_HPP_
+#define DSM_RUNTIME_BASE_OPTIONS_HPP_
 
 #include <cstddef>
 #include <cstdint>
@@ -47,7 +47,7 @@ struct options {
   std::string stats_path;                        // DSM_STATS=<path>.json
   transport_kind transport = transport_kind::automatic;
   // DSM_NODE_SHM: whether ranks of one node use what they share. on: the shared-memory message
-  // queues (node_shm) and the node-local fast path for unit data (node_data: topology/node_homes).
+  // queues (node_shm) and the node-local fast path for unit data (node_data: coherence/node_homes).
   // queues: the queues only, every miss a request and a reply. off: every rank acts as a node of
   // its own, so node-mates talk through MPI as ranks of different nodes do (a cluster emulated on
   // one machine).
@@ -91,4 +91,4 @@ std::uint64_t parse_size(const std::string& variable, const std::string& value);
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_CORE_OPTIONS_HPP_
+#endif  // DSM_RUNTIME_BASE_OPTIONS_HPP_

@@ -38,8 +38,8 @@
 // (coherence/eager_release.cpp, coherence/home_lazy_release.cpp). One word per unit of the space:
 // with homes decided per unit, any unit may be homed anywhere (the segment is sparse: only the
 // words of units a rank is home of are ever touched).
-#ifndef DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
-#define DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
+#ifndef DSM_RUNTIME_COHERENCE_NODE_HOMES_HPP_
+#define DSM_RUNTIME_COHERENCE_NODE_HOMES_HPP_
 
 #include <mpi.h>
 
@@ -198,4 +198,4 @@ class node_homes {
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_TOPOLOGY_NODE_HOMES_HPP_
+#endif  // DSM_RUNTIME_COHERENCE_NODE_HOMES_HPP_

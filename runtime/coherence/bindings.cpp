@@ -1,5 +1,5 @@
 // bindings.cpp: see bindings.hpp.
-#include "sync/bindings.hpp"
+#include "coherence/bindings.hpp"
 
 #include <algorithm>
 

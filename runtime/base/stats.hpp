@@ -1,8 +1,8 @@
 // stats.hpp: the per-rank protocol counters (DSM_STATS). Always on: relaxed atomic increments that
 // any runtime thread may make. report() is collective at finalize: it gathers every rank's
 // counters to rank 0, which prints a table (DSM_STATS=1) or writes JSON (DSM_STATS=path.json).
-#ifndef DSM_RUNTIME_CORE_STATS_HPP_
-#define DSM_RUNTIME_CORE_STATS_HPP_
+#ifndef DSM_RUNTIME_BASE_STATS_HPP_
+#define DSM_RUNTIME_BASE_STATS_HPP_
 
 #include <mpi.h>
 
@@ -51,4 +51,4 @@ void report_stats(const counters& c, MPI_Comm comm, bool table, const std::strin
 
 }  // namespace dsm::rt
 
-#endif  // DSM_RUNTIME_CORE_STATS_HPP_
+#endif  // DSM_RUNTIME_BASE_STATS_HPP_
