@@ -300,7 +300,6 @@ class eager_release final : public protocol {
 
   void send_unit(int r, std::uint64_t u) {
     const std::uint64_t total = ctx_.table->extent(u);
-    const std::uint32_t chunk = static_cast<std::uint32_t>(span_);
     // A unit this home is writing holds its unreleased writes: intermediate values. Its diff at the
     // release carries only the bytes whose final value differs from the twin, so a copy sent an
     // intermediate byte that ends equal to the twin (an unchanged high byte of a double, a value
@@ -309,12 +308,8 @@ class eager_release final : public protocol {
     auto t = twins_.find(u);
     const bool dirty = t != twins_.end() && ctx_.table->state(u) == holding::dirty;
     const std::byte* data = dirty ? t->second.get() : ctx_.space->runtime_unit(u);
-    for (std::uint64_t off = 0; off < total; off += chunk) {
-      const std::uint64_t n = std::min<std::uint64_t>(chunk, total - off);
-      header h{.type = msg::unit_data, .to = inbox::app, .flags = kGrantRead, .id = u, .arg2 = total,
-               .offset = static_cast<std::uint32_t>(off)};
-      ctx_.post(r, h, std::span<const std::byte>(data + off, n));
-    }
+    header h{.type = msg::unit_data, .to = inbox::app, .flags = kGrantRead, .id = u};
+    ctx_.post_pieces(r, h, std::span<const std::byte>(data, total), span_);
   }
 
   // Application thread, op_mu held: push every dirty unit's diff and wait until every copy has it.

@@ -182,16 +182,9 @@ class sequential final : public protocol {
 
   void send_unit(int r, std::uint64_t u, access a, std::uint64_t acks, bool with_data) {
     const std::uint64_t total = with_data ? ctx_.table->extent(u) : 0;
-    const std::uint32_t chunk = ctx_.net->max_payload();
-    const std::byte* data = ctx_.space->runtime_unit(u);
-    std::uint64_t off = 0;
-    do {
-      const std::uint64_t n = std::min<std::uint64_t>(chunk, total - off);
-      header h{.type = msg::unit_data, .to = inbox::app, .flags = a == access::write ? kGrantWrite : kGrantRead,
-               .id = u, .arg = acks, .arg2 = total, .offset = static_cast<std::uint32_t>(off)};
-      ctx_.post(r, h, std::span<const std::byte>(data + off, n));
-      off += n;
-    } while (off < total);
+    header h{.type = msg::unit_data, .to = inbox::app, .flags = a == access::write ? kGrantWrite : kGrantRead,
+             .id = u, .arg = acks};
+    ctx_.post_pieces(r, h, std::span<const std::byte>(ctx_.space->runtime_unit(u), total), ctx_.net->max_payload());
   }
 
   context& ctx_;

@@ -46,17 +46,34 @@ void context::post(int dest, header h, std::span<const std::byte> payload, bool 
   net->send(dest, h, payload, wake);
 }
 
-void context::post_bulk(int dest, header h, std::span<const std::byte> payload) {
+namespace {
+
+// Calls send(piece's header, piece) for each piece of at most `chunk` bytes of payload (one, if it
+// is empty), each header carrying the whole size (arg2) and where the piece starts (offset).
+template <class Send>
+void for_each_piece(header h, std::span<const std::byte> payload, std::size_t chunk, Send&& send) {
   h.arg2 = payload.size();
-  const std::size_t chunk = net->max_payload();
   std::size_t off = 0;
   do {
     const std::size_t n = std::min(chunk, payload.size() - off);
     h.offset = static_cast<std::uint32_t>(off);
-    check_outgoing(dest, h, n);
-    net->send(dest, h, payload.subspan(off, n));
+    send(h, payload.subspan(off, n));
     off += n;
   } while (off < payload.size());
+}
+
+}  // namespace
+
+void context::post_bulk(int dest, header h, std::span<const std::byte> payload) {
+  for_each_piece(h, payload, net->max_payload(), [&](const header& piece, std::span<const std::byte> bytes) {
+    check_outgoing(dest, piece, bytes.size());
+    net->send(dest, piece, bytes);
+  });
+}
+
+void context::post_pieces(int dest, header h, std::span<const std::byte> payload, std::size_t chunk) {
+  for_each_piece(h, payload, chunk,
+                 [&](const header& piece, std::span<const std::byte> bytes) { post(dest, piece, bytes); });
 }
 
 void context::drain_local() {

@@ -121,6 +121,10 @@ class context {
   // Sends a bulk message (see is_bulk) of any size, in fragments, always through the destination's
   // inbox (to this rank's own engine too), never handled inline.
   void post_bulk(int dest, header h, std::span<const std::byte> payload);
+  // Posts h with `payload` in pieces of at most `chunk` bytes (one message if it is empty), each
+  // carrying the whole size (arg2) and where it starts (offset): unit data, which the receiver puts
+  // in place piece by piece. post_bulk splits the same way.
+  void post_pieces(int dest, header h, std::span<const std::byte> payload, std::size_t chunk);
   // With DSM_CHECKS: ends the job if h, with a payload of that many bytes, would fail the receiver's
   // validation. post() and post_bulk() call it; so does anything that calls net->send directly.
   void check_outgoing(int dest, header h, std::size_t payload_bytes) const;
