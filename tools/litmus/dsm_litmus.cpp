@@ -12,16 +12,18 @@
 //   dsm-litmus --oracle --model=all MP                 # the allowed sets, nothing run, no MPI
 //   dsm-litmus --oracle --model=sequential --explain --dot=out MP   # why (1,0) is forbidden
 //
-// The programs are interpreted from their "threads_ops" (program.hpp): process Pi runs on rank i;
-// ranks beyond the program's processes only take part in the warm-up and the barriers. The observed
-// tuple follows "observed": "i:reg" is register reg of Pi, "final:loc" the value of loc after the
-// round's last barrier. Each round: rank 0 resets every location to 0, barrier; every rank reads
-// every location (the warm-up, so that stale copies exist where a model allows them), barrier; each
-// rank waits a random short time, runs its process, barrier; rank 0 reads the final values. Every
-// location lives on its own coherence unit; accesses are seq_cst atomic_ref loads and stores, so
-// neither the compiler nor the processor reorders them and what differs between models is the DSM
-// alone. Under the entry model, a location named in "ec_binding" is bound to its lock (mutex::bind)
-// and the runner's own accesses to it (reset, warm-up, final read) go through that lock.
+// The programs are interpreted from their "threads_ops" (program.hpp) by runner.hpp, which the
+// litmus gtests share: process Pi runs on rank i; ranks beyond the program's processes run a copy of
+// its last process if that one only reads, and otherwise read every location during the round. The
+// observed tuple follows "observed": "i:reg" is register reg of Pi, "final:loc" the value of loc
+// after the round's last barrier. Each round: rank 0 resets every location to 0, barrier; every rank
+// reads every location (the warm-up, so that stale copies exist where a model allows them; a read
+// that is not 0 fails the program), barrier; each rank waits a random short time, runs its process,
+// barrier; rank 0 reads the final values. Every location lives on its own coherence unit; accesses
+// are seq_cst atomic_ref loads and stores, so neither the compiler nor the processor reorders them
+// and what differs between models is the DSM alone. Under the entry model, a location named in
+// "ec_binding" is bound to its lock (mutex::bind) and the runner's own accesses to it (reset,
+// warm-up, final read) go through that lock.
 //
 // Collective: every rank parses the same file and makes the same calls; the verdict is rank 0's,
 // broadcast so that every rank exits with the same status. --oracle, --list and --help run on one
@@ -31,8 +33,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,16 +47,14 @@
 #include <vector>
 
 #include "dsm/dsm.hpp"
-#include "jitter.hpp"
 #include "oracle.hpp"
 #include "program.hpp"
+#include "runner.hpp"
 
 namespace {
 
 namespace oracle = litmus::oracle;
 using litmus::json::value;
-using litmus::observation;
-using litmus::op;
 using litmus::outcome;
 using litmus::program;
 using litmus::show;
@@ -369,88 +367,6 @@ int oracle_main(const options& opt) {
   return 0;
 }
 
-long load(long* v) { return std::atomic_ref<long>(*v).load(std::memory_order_seq_cst); }
-void store(long* v, long x) { std::atomic_ref<long>(*v).store(x, std::memory_order_seq_cst); }
-
-// The state of the generator of each thread's delay, seeded from the run's seed.
-std::uint64_t make_jitter_state(std::uint64_t seed) { return seed * 0x9e3779b97f4a7c15ull + 1; }
-
-
-// Runs p for `rounds` rounds; collective. Returns rank 0's histogram (empty elsewhere).
-std::map<outcome, long> run(const program& p, int rounds, std::uint64_t seed, std::uint64_t lock_base) {
-  const int me = dsm::rank();
-  const bool entry = dsm::current_model() == dsm::model::entry;
-  const std::size_t unit = dsm::unit_size();
-  const std::size_t stride = std::max<std::size_t>(unit, sizeof(long));
-  auto* space = dsm::alloc<std::byte>(stride * p.locs.size());
-  auto loc = [&](int i) { return reinterpret_cast<long*>(space + stride * static_cast<size_t>(i)); };
-  std::deque<dsm::mutex> locks;
-  for (std::size_t l = 0; l < p.locks.size(); ++l) locks.emplace_back(lock_base + l);
-  if (entry)
-    for (std::size_t i = 0; i < p.locs.size(); ++i)
-      if (p.bound_lock[i] >= 0) locks[static_cast<size_t>(p.bound_lock[i])].bind(loc(static_cast<int>(i)), sizeof(long));
-  // Under entry, the runner's own accesses to a bound location go through its lock.
-  auto guarded = [&](int i, auto&& fn) {
-    const int l = entry ? p.bound_lock[static_cast<size_t>(i)] : -1;
-    if (l >= 0) locks[static_cast<size_t>(l)].acquire();
-    fn(loc(i));
-    if (l >= 0) locks[static_cast<size_t>(l)].release();
-  };
-
-  const std::size_t nobs = p.observed.size();
-  std::vector<long> mine(static_cast<size_t>(rounds) * nobs, LONG_MIN);
-  const bool runs_a_process = me < static_cast<int>(p.procs.size());
-  std::vector<long> regs(runs_a_process ? p.regs[static_cast<size_t>(me)].size() : 0);
-  const long extra = runs_a_process ? p.delay[static_cast<size_t>(me)] : 0;
-  litmus::jitter delay(make_jitter_state(seed + static_cast<std::uint64_t>(me)), static_cast<std::uint64_t>(extra));
-  volatile long sink = 0;
-
-  for (int round = 0; round < rounds; ++round) {
-    if (me == 0)
-      for (int i = 0; i < static_cast<int>(p.locs.size()); ++i) guarded(i, [](long* v) { store(v, 0); });
-    dsm::barrier();
-    for (int i = 0; i < static_cast<int>(p.locs.size()); ++i) guarded(i, [&](long* v) { sink = sink + load(v); });
-    dsm::barrier();
-    delay();
-    if (runs_a_process) {
-      std::fill(regs.begin(), regs.end(), 0);
-      for (const op& o : p.procs[static_cast<size_t>(me)]) {
-        switch (o.kind) {
-          case 'W': store(loc(o.loc), o.val); break;
-          case 'R': regs[static_cast<size_t>(o.reg)] = load(loc(o.loc)); break;
-          case 'L': locks[static_cast<size_t>(o.lock)].acquire(); break;
-          case 'S': locks[static_cast<size_t>(o.lock)].acquire_shared(); break;
-          case 'U':
-            if (o.shared) locks[static_cast<size_t>(o.lock)].release_shared();
-            else locks[static_cast<size_t>(o.lock)].release();
-            break;
-          case 'B': dsm::barrier(); break;
-        }
-      }
-    } else {
-      for (int b = 0; b < p.barriers; ++b) dsm::barrier();  // the program's barriers are collective
-    }
-    dsm::barrier();
-    for (std::size_t k = 0; k < nobs; ++k) {
-      const observation& ob = p.observed[k];
-      long& slot = mine[static_cast<size_t>(round) * nobs + k];
-      if (ob.final && me == 0) guarded(ob.loc, [&](long* v) { slot = load(v); });
-      if (!ob.final && ob.proc == me) slot = regs[static_cast<size_t>(ob.reg)];
-    }
-  }
-  dsm::barrier();
-  dsm::free(space);
-
-  std::vector<long> all(mine.size());
-  MPI_Reduce(mine.data(), all.data(), static_cast<int>(mine.size()), MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
-  std::map<outcome, long> hist;
-  if (me == 0)
-    for (int round = 0; round < rounds; ++round)
-      ++hist[outcome(all.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(round) * nobs),
-                     all.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(round + 1) * nobs))];
-  return hist;
-}
-
 // Prints the histogram and the summary lines; true if a forbidden outcome appeared.
 bool report(const options& opt, const program& p, const std::map<outcome, long>& hist, const std::set<outcome>& ok,
             const std::optional<std::set<outcome>>& listed, oracle::model m, int rounds) {
@@ -520,9 +436,15 @@ int main_collective(const options& opt) {
                         ". With --verdicts=file the runner does not guess: add \"" + key + "\" to its allowed_outcomes");
     }
     const std::set<outcome> ok = opt.file_verdicts ? *listed : oracle::allowed(p, *model);
-    const auto hist = run(p, opt.rounds, opt.seed, lock_base);
+    const litmus::run_result result = litmus::run(p, opt.rounds, opt.seed, lock_base);
+    const auto& hist = result.histogram;
     if (dsm::rank() == 0) {
       any_forbidden = report(opt, p, hist, ok, listed, *model, opt.rounds) || any_forbidden;
+      if (result.stale_warmups != 0) {
+        std::printf("%s: FAIL, %ld warm-up reads after the reset and a barrier were not 0\n\n", p.id.c_str(),
+                    result.stale_warmups);
+        any_forbidden = true;
+      }
       allowed_total += ok.size();
       for (const auto& o : ok) seen_total += hist.count(o);
     }

@@ -1,6 +1,6 @@
 // jitter.hpp: a few microseconds of random delay, so that the threads of a litmus program start
 // their accesses at varying offsets. A bounded loop on an xorshift generator: nothing waits on
-// anything. Used by dsm-litmus and by tests/conformance/litmus_test.cpp.
+// anything. Used by runner.cpp (dsm-litmus and the litmus gtests).
 #ifndef DSM_TOOLS_LITMUS_JITTER_HPP_
 #define DSM_TOOLS_LITMUS_JITTER_HPP_
 
