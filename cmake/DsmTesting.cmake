@@ -36,13 +36,13 @@ function(dsm_model_env model env_var label_var)
 endfunction()
 
 # dsm_add_mpi_test(<name> COMMAND <target-or-path> [args...] RANKS 1 2 4 [MODELS sc ...] [HOMELESS]
-#                  [TIMEOUT s] [LABELS ...] [ENV VAR=value ...])
+#                  [TIMEOUT s] [COST c] [LABELS ...] [ENV VAR=value ...])
 # registers <name>.<model>.np<N> for each model and rank count; HOMELESS adds the homeless variants
 # of the lazy-release models (DSM_TEST_HOMELESS) to the default models, at one rank count: the
 # largest of RANKS up to 4 (the homeless protocol is the one the project started with; the variants
 # keep it honest without doubling the suite).
 function(dsm_add_mpi_test name)
-  cmake_parse_arguments(A "HOMELESS" "TIMEOUT" "COMMAND;RANKS;MODELS;LABELS;ENV" ${ARGN})
+  cmake_parse_arguments(A "HOMELESS" "TIMEOUT;COST" "COMMAND;RANKS;MODELS;LABELS;ENV" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()
@@ -60,6 +60,10 @@ function(dsm_add_mpi_test name)
   if(TARGET ${exe})
     set(exe $<TARGET_FILE:${exe}>)
   endif()
+  set(chaos_factor 1)
+  if("chaos" IN_LIST A_LABELS)
+    set(chaos_factor 5)
+  endif()
   set(homeless_ranks "")
   foreach(n IN LISTS A_RANKS)
     if(n LESS_EQUAL 4)
@@ -75,7 +79,13 @@ function(dsm_add_mpi_test name)
       set(test ${name}.${model}.np${n})
       dsm_model_env(${model} model_env model_labels)
       add_test(NAME ${test} COMMAND ${DSM_MPIRUN} -np ${n} ${exe} ${A_COMMAND})
-      set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT}
+      # ctest starts the costliest tests first (with -j, a long test started last would end the
+      # run alone): more ranks cost more, and injected faults (label chaos) sleep for a long time.
+      math(EXPR cost "${n} * ${chaos_factor}")
+      if(A_COST)
+        set(cost ${A_COST})
+      endif()
+      set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT} COST ${cost}
         LABELS "mpi;np${n};${model_labels};${A_LABELS}"
         ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;${DSM_SANITIZER_ENV};${A_ENV}")
     endforeach()
