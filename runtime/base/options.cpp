@@ -12,9 +12,6 @@
 namespace dsm::rt {
 namespace {
 
-constexpr const char* kModelChoices =
-    "sequential (sc), eager-release (erc), lazy-release (lrc), entry (ec)";
-
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -30,13 +27,30 @@ bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 }  // namespace
 
 
+const std::vector<model_spelling>& model_spellings() {
+  static const std::vector<model_spelling> spellings = {
+      {dsm::model::sequential, "sequential", "sc"},
+      {dsm::model::eager_release, "eager-release", "erc"},
+      {dsm::model::lazy_release, "lazy-release", "lrc"},
+      {dsm::model::entry, "entry", "ec"},
+  };
+  return spellings;
+}
+
+const char* name_of(dsm::model m) noexcept {
+  for (const model_spelling& s : model_spellings())
+    if (s.model == m) return s.name;
+  return "unknown";
+}
+
 dsm::model parse_model(const std::string& variable, const std::string& value) {
   const std::string v = lower(value);
-  if (v == "sequential" || v == "sc") return dsm::model::sequential;
-  if (v == "eager-release" || v == "erc") return dsm::model::eager_release;
-  if (v == "lazy-release" || v == "lrc") return dsm::model::lazy_release;
-  if (v == "entry" || v == "ec") return dsm::model::entry;
-  bad(variable, value, "is not a consistency model", kModelChoices);
+  std::string choices;
+  for (const model_spelling& s : model_spellings()) {
+    if (v == s.name || v == s.alias) return s.model;
+    choices += (choices.empty() ? "" : ", ") + std::string(s.name) + " (" + s.alias + ")";
+  }
+  bad(variable, value, "is not a consistency model", choices);
 }
 
 std::uint64_t parse_size(const std::string& variable, const std::string& value) {
@@ -69,7 +83,7 @@ std::uint64_t parse_size(const std::string& variable, const std::string& value) 
 
 std::string options::describe() const {
   std::string s = "model=";
-  s += dsm::model_name(model);
+  s += name_of(model);
   s += " size=" + std::to_string(size) + " unit=" + std::to_string(unit) + " arena=" + std::to_string(arena);
   s += " stats=" + std::string(stats_table ? "table" : stats_path.empty() ? "off" : stats_path);
   s += " transport=";

@@ -87,6 +87,17 @@ options parse_options(const env_lookup& env, int* argc, char*** argv, std::size_
 
 // Single-value parsers, exposed for the unit tests.
 dsm::model parse_model(const std::string& variable, const std::string& value);
+
+// How DSM_MODEL spells each model this build knows: its name (dsm::model_name) and its short form.
+// One line per model (options.cpp).
+struct model_spelling {
+  dsm::model model;
+  const char* name;   // "eager-release"
+  const char* alias;  // "erc"
+};
+const std::vector<model_spelling>& model_spellings();
+// The model's name; "unknown" for none.
+const char* name_of(dsm::model m) noexcept;
 std::uint64_t parse_size(const std::string& variable, const std::string& value);
 
 }  // namespace dsm::rt

@@ -42,15 +42,7 @@ model current_model() noexcept { return g_ctx ? g_ctx->opt.model : model::sequen
 std::size_t unit_size() noexcept { return g_ctx ? g_ctx->opt.unit : 0; }
 statistics stats() noexcept { return g_ctx ? g_ctx->stats.snapshot() : statistics{}; }
 
-const char* model_name(model m) noexcept {
-  switch (m) {
-    case model::sequential: return "sequential";
-    case model::eager_release: return "eager-release";
-    case model::lazy_release: return "lazy-release";
-    case model::entry: return "entry";
-  }
-  return "unknown";
-}
+const char* model_name(model m) noexcept { return rt::name_of(m); }
 
 namespace detail {
 
