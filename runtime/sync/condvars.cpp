@@ -30,6 +30,17 @@ bool condvar_service::holds(std::uint64_t lock) {
   return proto_.locks() ? proto_.locks()->holds_exclusive(lock) : locks_.holds(lock);
 }
 
+// As dsm::mutex::acquire and release: through the protocol if it serves locks, else lock_service.
+void condvar_service::acquire_lock(std::uint64_t lock) {
+  if (lock_server* own = proto_.locks()) own->acquire(lock, true, false);
+  else locks_.acquire(lock);
+}
+
+void condvar_service::release_lock(std::uint64_t lock) {
+  if (lock_server* own = proto_.locks()) own->release(lock, true);
+  else locks_.release(lock);
+}
+
 void condvar_service::sleep_until_woken(std::uint64_t id) {
   app_op op;
   op.expect_a = msg::cv_wake;
@@ -46,9 +57,9 @@ bool condvar_service::wait(std::uint64_t id, std::uint64_t lock, const clock::ti
   }
   enqueue(id, lock, deadline != nullptr, name);
   // Queued: a notify from whoever takes the lock next will find this rank.
-  dsm::mutex(lock).release();
+  release_lock(lock);
   const bool notified = await_signal(id, deadline);
-  dsm::mutex(lock).acquire();
+  acquire_lock(lock);
   return notified;
 }
 

@@ -32,7 +32,7 @@
 // (each manager sees only its own); then the job hangs as any program whose ranks all wait does.
 //
 // wait, notify and leave run on the application thread (they take op_mu for their own messages;
-// wait releases and takes the dsm::mutex through its public calls); handle() on the engine with
+// wait releases and takes the dsm::mutex as its public calls do); handle() on the engine with
 // state_mu held; handle_reply() on the application thread; the timer thread takes state_mu to
 // wake the application thread.
 #ifndef DSM_RUNTIME_SYNC_CONDVARS_HPP_
@@ -80,13 +80,20 @@ class condvar_service {
     bool timed;
   };
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
+  // True if this rank holds dsm::mutex `lock` exclusively.
   bool holds(std::uint64_t lock);
-  // Application thread, op_mu held: sleeps until cv_wake.
+  // Takes and gives back dsm::mutex `lock` as its public calls do (application thread).
+  void acquire_lock(std::uint64_t lock);
+  void release_lock(std::uint64_t lock);
+  // Application thread: asks id's manager to queue this rank, waiting with `lock` (takes op_mu).
   void enqueue(std::uint64_t id, std::uint64_t lock, bool timed, const std::string& name);
+  // Manager, state_mu held: a cv_wait, a cv_notify or cv_signal, a cv_cancel.
   void queue_waiter(const header& h);
   void notify_waiters(const header& h);
   void cancel_wait(const header& h);
+  // Application thread: waits for the signal or the deadline; true if signalled.
   bool await_signal(std::uint64_t id, const clock::time_point* deadline);
+  // Application thread, op_mu held: sleeps until cv_wake.
   void sleep_until_woken(std::uint64_t id);
   // The timer thread's loop, and the application thread's calls to set and clear its deadline.
   void run_timer();
