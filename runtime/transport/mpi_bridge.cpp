@@ -20,10 +20,11 @@ constexpr std::int64_t kMinPauseNs = 20'000, kMaxPauseNs = 10'000'000;
 // Messages matched per inbox and not yet taken, at most.
 constexpr std::size_t kMaxMatched = 64;
 
-std::int64_t now_ns() {
+}  // namespace
+
+std::int64_t steady_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
 }
-}  // namespace
 
 void tune_mpi_before_init() {
   setenv("OMPI_MCA_btl_vader_eager_limit", "8192", 0);
@@ -34,7 +35,7 @@ mpi_bridge::mpi_bridge(MPI_Comm comm) : comm_(comm) { moved(inbox::engine), move
 
 mpi_bridge::~mpi_bridge() { finish(); }
 
-void mpi_bridge::moved(inbox box) { last_moved_ns_[static_cast<int>(box)].store(now_ns(), std::memory_order_relaxed); }
+void mpi_bridge::moved(inbox box) { last_moved_ns_[static_cast<int>(box)].store(steady_ns(), std::memory_order_relaxed); }
 
 bool mpi_bridge::send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b) {
   in_flight f{MPI_REQUEST_NULL, std::vector<std::byte>(a.size() + b.size())};
@@ -113,7 +114,7 @@ std::int64_t mpi_bridge::pause_ns(bool for_app) const {
   if (under_way_.load(std::memory_order_relaxed) != 0) return 0;
   std::int64_t last = last_moved_ns_[0].load(std::memory_order_relaxed);
   if (for_app) last = std::max(last, last_moved_ns_[1].load(std::memory_order_relaxed));
-  const std::int64_t quiet = now_ns() - last;
+  const std::int64_t quiet = steady_ns() - last;
   if (quiet < kSpinNs) return 0;
   return std::clamp<std::int64_t>(quiet / 64, kMinPauseNs, kMaxPauseNs);
 }

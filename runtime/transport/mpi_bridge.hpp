@@ -38,6 +38,9 @@
 
 namespace dsm::rt {
 
+// Nanoseconds on the steady clock, as the bridge (pause_ns) and the transport count time.
+std::int64_t steady_ns() noexcept;
+
 class mpi_bridge {
  public:
   explicit mpi_bridge(MPI_Comm comm);

@@ -36,10 +36,6 @@ constexpr std::int64_t kWaiterPollNs = 500'000;
 // A send to a remote rank wakes the engine if it would sleep longer than this still.
 constexpr std::int64_t kLongSleepNs = 50'000;
 
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // One rank's two inboxes, in one shared-memory segment that its node-mates map too.
 struct mailbox {
   bip::shared_memory_object object;
