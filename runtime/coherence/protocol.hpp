@@ -31,8 +31,8 @@ class bindings;
 // protocol and destroys them after it.
 struct protocol_parts {
   node_homes* homes = nullptr;      // the node-local fast path for unit data, if in use
-  const allocator* heap = nullptr;  // collective allocations, for DSM_HOME=alloc
-  const arenas* arena = nullptr;    // every rank's arena, for DSM_HOME=alloc
+  const allocator* heap = nullptr;  // collective allocations: where each places its units (homes)
+  const arenas* arena = nullptr;    // every rank's arena: a rank is home of its own (homes)
   const bindings* bound = nullptr;  // ranges bound to locks (dsm::mutex::bind), the same on every rank
 };
 
