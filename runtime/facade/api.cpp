@@ -121,17 +121,12 @@ void check_user_lock(std::uint64_t id) {
 
 bool acquire_lock(std::uint64_t id, bool exclusive, bool try_only) {
   rt::runtime& c = ctx();
-  if (rt::lock_server* own = c.proto->locks()) return own->acquire(id, exclusive, try_only);
-  // The other models have no shared mode: every acquire is exclusive.
-  if (try_only) return c.locks->try_acquire(id);
-  c.locks->acquire(id);
-  return true;
+  return rt::acquire_mutex(*c.proto, *c.locks, id, exclusive, try_only);
 }
 
 void release_lock(std::uint64_t id, bool exclusive) {
   rt::runtime& c = ctx();
-  if (rt::lock_server* own = c.proto->locks()) own->release(id, exclusive);
-  else c.locks->release(id);
+  rt::release_mutex(*c.proto, *c.locks, id, exclusive);
 }
 
 // Makes [p, p + bytes) accessible as a fault would: the same protocol calls, before the access.

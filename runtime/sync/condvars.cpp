@@ -30,17 +30,6 @@ bool condvar_service::holds(std::uint64_t lock) {
   return proto_.locks() ? proto_.locks()->holds_exclusive(lock) : locks_.holds(lock);
 }
 
-// As dsm::mutex::acquire and release: through the protocol if it serves locks, else lock_service.
-void condvar_service::acquire_lock(std::uint64_t lock) {
-  if (lock_server* own = proto_.locks()) own->acquire(lock, true, false);
-  else locks_.acquire(lock);
-}
-
-void condvar_service::release_lock(std::uint64_t lock) {
-  if (lock_server* own = proto_.locks()) own->release(lock, true);
-  else locks_.release(lock);
-}
-
 void condvar_service::sleep_until_woken(std::uint64_t id) {
   app_op op;
   op.expect_a = msg::cv_wake;
@@ -57,9 +46,9 @@ bool condvar_service::wait(std::uint64_t id, std::uint64_t lock, const clock::ti
   }
   enqueue(id, lock, deadline != nullptr, name);
   // Queued: a notify from whoever takes the lock next will find this rank.
-  release_lock(lock);
+  release_mutex(proto_, locks_, lock, true);
   const bool notified = await_signal(id, deadline);
-  acquire_lock(lock);
+  acquire_mutex(proto_, locks_, lock, true, false);
   return notified;
 }
 

@@ -82,9 +82,6 @@ class condvar_service {
   int manager(std::uint64_t id) const { return static_cast<int>(id % static_cast<std::uint64_t>(ctx_.ranks)); }
   // True if this rank holds dsm::mutex `lock` exclusively.
   bool holds(std::uint64_t lock);
-  // Takes and gives back dsm::mutex `lock` as its public calls do (application thread).
-  void acquire_lock(std::uint64_t lock);
-  void release_lock(std::uint64_t lock);
   // Application thread: asks id's manager to queue this rank, waiting with `lock` (takes op_mu).
   void enqueue(std::uint64_t id, std::uint64_t lock, bool timed, const std::string& name);
   // Manager, state_mu held: a cv_wait, a cv_notify or cv_signal, a cv_cancel.

@@ -334,4 +334,16 @@ void lock_service::handle_reply(app_op& op, const header& h) {
   else op.failed = true;
 }
 
+bool acquire_mutex(protocol& proto, lock_service& locks, std::uint64_t id, bool exclusive, bool try_only) {
+  if (lock_server* own = proto.locks()) return own->acquire(id, exclusive, try_only);
+  if (try_only) return locks.try_acquire(id);
+  locks.acquire(id);
+  return true;
+}
+
+void release_mutex(protocol& proto, lock_service& locks, std::uint64_t id, bool exclusive) {
+  if (lock_server* own = proto.locks()) own->release(id, exclusive);
+  else locks.release(id);
+}
+
 }  // namespace dsm::rt

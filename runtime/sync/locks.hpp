@@ -101,6 +101,12 @@ class lock_service {
   std::unordered_map<std::uint64_t, lock_state> locks_;
 };
 
+// dsm::mutex, whoever serves it: the protocol if it serves locks (entry consistency, with a shared
+// mode), else lock_service (every acquire exclusive). Application thread. acquire_mutex is false if
+// a try found the lock taken.
+bool acquire_mutex(protocol& proto, lock_service& locks, std::uint64_t id, bool exclusive, bool try_only);
+void release_mutex(protocol& proto, lock_service& locks, std::uint64_t id, bool exclusive);
+
 }  // namespace dsm::rt
 
 #endif  // DSM_RUNTIME_SYNC_LOCKS_HPP_
