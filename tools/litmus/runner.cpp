@@ -25,22 +25,17 @@ void store(long* v, long x) { std::atomic_ref<long>(*v).store(x, std::memory_ord
 // The state of the generator of each rank's delay, seeded from the run's seed.
 std::uint64_t make_jitter_state(std::uint64_t seed) { return seed * 0x9e3779b97f4a7c15ull + 1; }
 
-// What a rank runs in a round: a process of the program, a copy of its last process (a reader), or
-// nothing but reads of every location.
-struct role {
-  int process = -1;   // the process it runs, or -1
-  bool copy = false;  // it runs a copy of the last process, beyond the program's ranks
-};
-
-bool only_reads(const std::vector<op>& ops) {
-  return std::none_of(ops.begin(), ops.end(), [](const op& o) { return o.kind == 'W'; });
+// True if ranks beyond the program's processes run copies of its last process: it only reads.
+bool last_is_a_reader(const program& p) {
+  return std::none_of(p.procs.back().begin(), p.procs.back().end(), [](const op& o) { return o.kind == 'W'; });
 }
 
-role role_of(const program& p, int rank) {
+// The process a rank runs in a round: its own, a copy of the last one (a reader), or none (-1: it
+// reads every location instead).
+int process_of(const program& p, int rank) {
   const int procs = static_cast<int>(p.procs.size());
-  if (rank < procs) return {rank, false};
-  if (only_reads(p.procs.back())) return {procs - 1, true};
-  return {};
+  if (rank < procs) return rank;
+  return last_is_a_reader(p) ? procs - 1 : -1;
 }
 
 // The locations of a program, and the runner's own accesses to them (reset, warm-up, final read).
@@ -189,11 +184,11 @@ run_result run(const program& p, int rounds, std::uint64_t seed, std::uint64_t l
   else locs = std::make_unique<unit_locations>(p, lock_base);
   const int nlocs = static_cast<int>(p.locs.size());
   const std::size_t nobs = p.observed.size();
-  const role mine_role = role_of(p, me);
+  const int process = process_of(p, me);
   const int last = static_cast<int>(p.procs.size()) - 1;
   std::vector<long> mine(static_cast<size_t>(rounds) * nobs, LONG_MIN);
-  std::vector<long> regs(mine_role.process >= 0 ? p.regs[static_cast<size_t>(mine_role.process)].size() : 0);
-  const long extra = mine_role.process >= 0 ? p.delay[static_cast<size_t>(mine_role.process)] : 0;
+  std::vector<long> regs(process >= 0 ? p.regs[static_cast<size_t>(process)].size() : 0);
+  const long extra = process >= 0 ? p.delay[static_cast<size_t>(process)] : 0;
   jitter delay(make_jitter_state(seed + static_cast<std::uint64_t>(me)), static_cast<std::uint64_t>(extra));
   long stale = 0;
   volatile long sink = 0;
@@ -205,9 +200,9 @@ run_result run(const program& p, int rounds, std::uint64_t seed, std::uint64_t l
     for (int i = 0; i < nlocs; ++i) stale += locs->get(i) != 0;
     dsm::barrier();
     delay();
-    if (mine_role.process >= 0) {
+    if (process >= 0) {
       std::fill(regs.begin(), regs.end(), 0);
-      locs->run(p.procs[static_cast<size_t>(mine_role.process)], regs);
+      locs->run(p.procs[static_cast<size_t>(process)], regs);
     } else {
       for (int i = 0; i < nlocs; ++i) sink = sink + locs->get(i);  // a reader the writers must deal with
       for (int b = 0; b < p.barriers; ++b) dsm::barrier();        // the program's barriers are collective
@@ -217,7 +212,7 @@ run_result run(const program& p, int rounds, std::uint64_t seed, std::uint64_t l
       const observation& ob = p.observed[k];
       long& slot = mine[static_cast<size_t>(round) * nobs + k];
       if (ob.final && me == 0) slot = locs->get(ob.loc);
-      if (!ob.final && ob.proc == mine_role.process) slot = regs[static_cast<size_t>(ob.reg)];
+      if (!ob.final && ob.proc == process) slot = regs[static_cast<size_t>(ob.reg)];
     }
   }
   dsm::barrier();
@@ -230,6 +225,7 @@ run_result run(const program& p, int rounds, std::uint64_t seed, std::uint64_t l
   MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_LONG, all.data(), static_cast<int>(mine.size()), MPI_LONG, 0,
              MPI_COMM_WORLD);
   if (me != 0) return result;
+  const bool copies = last_is_a_reader(p);
   auto slot = [&](int rank, int round, std::size_t k) {
     return all[static_cast<size_t>(rank) * mine.size() + static_cast<size_t>(round) * nobs + k];
   };
@@ -238,8 +234,7 @@ run_result run(const program& p, int rounds, std::uint64_t seed, std::uint64_t l
     for (std::size_t k = 0; k < nobs; ++k) base[k] = slot(p.observed[k].final ? 0 : p.observed[k].proc, round, k);
     ++result.histogram[base];
     // A copy of the last process: the outcome with its registers in that process's place.
-    for (int r = last + 1; r < ranks; ++r) {
-      if (!role_of(p, r).copy) continue;
+    for (int r = last + 1; copies && r < ranks; ++r) {
       outcome o = base;
       for (std::size_t k = 0; k < nobs; ++k)
         if (!p.observed[k].final && p.observed[k].proc == last) o[k] = slot(r, round, k);
