@@ -16,7 +16,8 @@
 // after a message moved and while a transfer is under way, when a reply or the next request of a
 // burst is likely, then sleeps for a sixty-fourth of the time the link has been quiet, from 20 us up
 // to 10 ms (a local message wakes it at once, and so does a local thread whose send did not complete
-// at once, or that leaves a message to the engine to send, or that stops polling for its reply). So a
+// at once, or that leaves a message to the engine to send, or that stops polling for its reply, or
+// whose send to a remote rank finds it asleep for more than 50 us still). So a
 // message that follows traffic is handled within a few microseconds, one that arrives after a quiet
 // time q waits at most about q/64, and an idle rank costs about a hundred wake-ups a second (a 3 s
 // wait about 1% of a core with every thread counted, tests/mpi/idle_cpu_test.cpp). Measured against
