@@ -29,7 +29,7 @@ function(dsm_app workload)
 
   foreach(v dsm mpi threads)
     target_include_directories(bench_${workload}_${v} PRIVATE ${common} ${dir})
-    target_link_libraries(bench_${workload}_${v} PRIVATE nlohmann_json::nlohmann_json)  # bench.hpp's RESULT line
+    target_link_libraries(bench_${workload}_${v} PRIVATE bench_result_line)  # bench.hpp's RESULT line
   endforeach()
 
   if(DSM_BUILD_TESTS)

@@ -6,9 +6,9 @@
 //           "time_s":0.412,"verified":true,"check":"..."}
 //
 // Only rank 0 (or the one process of a threads version) prints it. A failed verification prints the
-// line with "verified":false, a message on stderr, and the program exits with status 1. Header only,
-// no dependency on dsm or MPI (the line is written with nlohmann-json); not thread safe (called from
-// the main thread only).
+// line with "verified":false, a message on stderr, and the program exits with status 1. A header,
+// plus the bench_result_line library that writes the line (result_line.hpp); no dependency on dsm or
+// MPI; not thread safe (called from the main thread only).
 #ifndef DSM_BENCHMARKS_COMMON_BENCH_HPP_
 #define DSM_BENCHMARKS_COMMON_BENCH_HPP_
 
@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "result_line.hpp"
 
 namespace bench {
 
@@ -130,22 +130,16 @@ struct result {
   std::vector<std::pair<std::string, std::string>> extra;
 };
 
-// x rounded to `digits` decimals, so that the RESULT line prints 0.412 rather than 0.41200000000000003.
-inline double rounded(double x, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(x * scale) / scale;
-}
-
-// Prints the RESULT line (one JSON object, written by nlohmann-json); on a failed verification also
+// Prints the RESULT line (one JSON object, result_line.hpp); on a failed verification also
 // `why` on stderr. Returns the exit status the program should end with (0 or 1).
 inline int report(const result& r, const std::string& why = "") {
-  nlohmann::ordered_json line = {{"app", r.app}, {"version", r.version}, {"ranks", r.ranks}, {"model", r.model},
-                                 {"size", r.size}};
-  for (const auto& [k, v] : r.extra) line[k] = v;
-  line["time_s"] = rounded(r.time_s, 6);
-  line["verified"] = r.verified;
-  line["check"] = r.check;
-  std::printf("RESULT %s\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+  fields line = {{"app", r.app}, {"version", r.version}, {"ranks", static_cast<long long>(r.ranks)},
+                 {"model", r.model}, {"size", r.size}};
+  for (const auto& [k, v] : r.extra) line.emplace_back(k, v);
+  line.emplace_back("time_s", rounded(r.time_s, 6));
+  line.emplace_back("verified", r.verified);
+  line.emplace_back("check", r.check);
+  std::printf("RESULT %s\n", json_line(line).c_str());
   std::fflush(stdout);
   if (!r.verified) {
     std::fprintf(stderr, "%s %s: verification FAILED: %s\n", r.app.c_str(), r.version.c_str(), why.c_str());

@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "result_line.hpp"
 
 namespace micro {
 
@@ -397,28 +397,20 @@ struct row {
   std::string check;
 };
 
-// x rounded to `digits` decimals, so that the RESULT line prints 1.2345 rather than 1.23450000000000004.
-inline double rounded(double x, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(x * scale) / scale;
-}
-
-// Prints the human line and the RESULT line (one JSON object, written by nlohmann-json) of one row
+// Prints the human line and the RESULT line (one JSON object, result_line.hpp) of one row
 // (call on one rank only).
 inline void print_row(const row& r) {
   const double ratio = r.floor_us > 0.0 ? r.median_us / r.floor_us : 0.0;
   std::printf("%-22s %-14s np%-2d %12.3f %12.3f %7.2f   %s\n", r.op.c_str(), r.model.empty() ? "-" : r.model.c_str(),
               r.ranks, r.median_us, r.floor_us, ratio, r.floor.c_str());
-  const nlohmann::ordered_json line = {
-      {"app", "micro"},     {"bench", r.bench},
-      {"op", r.op},         {"version", "dsm"},
-      {"model", r.model},   {"ranks", r.ranks},
-      {"size", r.size},     {"median_us", rounded(r.median_us, 4)},
-      {"floor_us", rounded(r.floor_us, 4)}, {"ratio", rounded(ratio, 4)},
-      {"floor", r.floor},   {"samples", r.samples},
-      {"msgs_per_op", rounded(r.msgs_per_op, 3)}, {"bytes_per_op", rounded(r.bytes_per_op, 1)},
+  const bench::fields line = {
+      {"app", std::string("micro")}, {"bench", r.bench}, {"op", r.op}, {"version", std::string("dsm")}, {"model", r.model},
+      {"ranks", static_cast<long long>(r.ranks)}, {"size", r.size},
+      {"median_us", bench::rounded(r.median_us, 4)}, {"floor_us", bench::rounded(r.floor_us, 4)},
+      {"ratio", bench::rounded(ratio, 4)}, {"floor", r.floor}, {"samples", static_cast<long long>(r.samples)},
+      {"msgs_per_op", bench::rounded(r.msgs_per_op, 3)}, {"bytes_per_op", bench::rounded(r.bytes_per_op, 1)},
       {"verified", r.verified}, {"check", r.check}};
-  std::printf("RESULT %s\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+  std::printf("RESULT %s\n", bench::json_line(line).c_str());
   std::fflush(stdout);
 }
 
