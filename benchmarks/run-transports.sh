@@ -28,7 +28,7 @@ sweeps=${2:-50}
 reps=${DSM_BENCH_REPS:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-LOCAL=(mpirun --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
+LOCAL=(mpirun --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
 
 if [[ ! -x "$BUILD_DIR/benchmarks/micro/micro_remote_miss" || ! -x "$BUILD_DIR/examples/jacobi" ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -35,8 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = ["jacobi", "matmul", "tsp", "is", "nbody", "lu"]
 MICRO = ["remote_miss", "lock", "barrier", "diff"]
 LU_LAYOUTS = ["contiguous", "noncontiguous"]
-MPIRUN_BASE = ["mpirun", "--oversubscribe", "--bind-to", "none", "--mca", "btl", "self,vader,tcp",
-               "--mca", "mpi_yield_when_idle", "1"]
+MPIRUN_BASE = ["mpirun", "--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1",
+               "--mca", "btl", "self,vader,tcp", "--mca", "mpi_yield_when_idle", "1"]
 CSV_COLUMNS = ["kind", "app", "op", "version", "model", "layout", "ranks", "size", "status", "reason",
                "time_s", "speedup", "dsm_over_mpi", "dsm_over_threads", "median_us", "floor_us", "ratio",
                "floor", "launches", "ratio_min", "ratio_max", "messages", "bytes", "msgs_per_op", "bytes_per_op",

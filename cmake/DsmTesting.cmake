@@ -13,8 +13,8 @@ function(dsm_add_unit_test target)
     ENVIRONMENT "${DSM_SANITIZER_ENV}")
 endfunction()
 
-# The mpirun prefix every MPI test uses.
-set(DSM_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe --mca btl self,vader,tcp
+# The mpirun prefix every MPI test uses (pml ob1: README.md, "Which messaging layer").
+set(DSM_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe --mca pml ob1 --mca btl self,vader,tcp
     --mca mpi_yield_when_idle 1 --bind-to none)
 
 # The variants of the models that choose the other lazy-release protocol (DSM_LAZY=homeless, the

@@ -16,7 +16,7 @@ RUN_TIMEOUT=${DSM_RUN_TIMEOUT:-120}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-MPIRUN=(mpirun --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
+MPIRUN=(mpirun --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
 
 echo "== run.sh: [1/3] setup"
 bash scripts/setup.sh

@@ -14,8 +14,8 @@
 # through /bin/sh inside that host's namespace, under its own hostname (unshare --uts: dsm-a, dsm-b),
 # as a remote shell would. two_hosts_mpirun starts mpirun inside the first namespace (hostname dsm-a)
 # with that hostfile and agent, one rank per host in turn (--map-by node), MPI limited to TCP on the
-# veth subnet (btl tcp,self, btl_tcp_if_include, oob_tcp_if_include) and yielding when idle; more
-# than 4 ranks need --oversubscribe (tests/netns runs 16, eight per host).
+# veth subnet (pml ob1, btl tcp,self, btl_tcp_if_include, oob_tcp_if_include) and yielding when
+# idle; more than 4 ranks need --oversubscribe (tests/netns runs 16, eight per host).
 # two_hosts_down kills what is left in the namespaces (by pid), deletes them (and with them the veth
 # pair) and is safe to call twice.
 
@@ -77,7 +77,7 @@ two_hosts_mpirun() {
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ${TWO_HOSTS_TIMEOUT:+timeout "$TWO_HOSTS_TIMEOUT"} \
     ip netns exec "$TWO_HOSTS_NS_A" unshare --uts sh -c 'hostname dsm-a && exec "$@"' sh \
     mpirun --hostfile "$TWO_HOSTS_HOSTFILE" --map-by node --bind-to none \
-    --mca plm_rsh_agent "$TWO_HOSTS_AGENT" --mca btl tcp,self \
+    --mca plm_rsh_agent "$TWO_HOSTS_AGENT" --mca pml ob1 --mca btl tcp,self \
     --mca btl_tcp_if_include "$TWO_HOSTS_NET.0/24" --mca oob_tcp_if_include "$TWO_HOSTS_NET.0/24" \
     --mca mpi_yield_when_idle 1 "$@"
 }

@@ -55,7 +55,7 @@ preload=()
 [[ -n ${DSM_INSTALL_PRELOAD:-} ]] && preload=(-x "LD_PRELOAD=$DSM_INSTALL_PRELOAD")
 for exe in "$work/consumer-build/consumer" "$work/consumer-build/consumer_c" "$work/consumer_c_mpicc"; do
   status=0
-  out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
+  out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
         "${preload[@]}" -np 2 "$exe" 2>&1) || status=$?
   echo "$out" | sed 's/^/   /'
   [[ $status -eq 0 ]] || fail "$(basename "$exe") exited with $status"
@@ -63,7 +63,7 @@ for exe in "$work/consumer-build/consumer" "$work/consumer-build/consumer_c" "$w
 done
 # The litmus runner runs from the prefix and finds its litmus.json there.
 status=0
-out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
+out=$(timeout 120 "$mpiexec" --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 \
       -np 2 "$prefix/bin/dsm-litmus" --rounds=20 MP+lock 2>&1) || status=$?
 echo "$out" | sed 's/^/   /'
 [[ $status -eq 0 ]] || fail "bin/dsm-litmus exited with $status"

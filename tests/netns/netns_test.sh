@@ -8,9 +8,9 @@
 # a launch agent that Open MPI uses instead of ssh: it gets `<host> <command...>` and runs the command
 # inside that host's namespace, with its own hostname (unshare --uts: dsm-a, dsm-b), as a remote
 # shell would. mpirun starts inside the first namespace; the hostfile names the two addresses. MPI is
-# limited to TCP on the veth subnet (btl tcp,self; btl_tcp_if_include and oob_tcp_if_include), and
-# yields when idle. netns_lib.sh brings them up, removes them on every exit, and judges each launch
-# (`run`).
+# limited to TCP on the veth subnet (pml ob1, btl tcp,self; btl_tcp_if_include and
+# oob_tcp_if_include), and yields when idle. netns_lib.sh brings them up, removes them on every exit,
+# and judges each launch (`run`).
 #
 # What each set runs, under every model in <build-dir>/models.txt:
 # - two_hosts: the lock, barrier and pointer suites (tests/mpi), three litmus tests
