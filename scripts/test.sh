@@ -1,30 +1,30 @@
 #!/usr/bin/env bash
 # test.sh: the README's test command and what CI runs (.ci/run). Sets up the machine (scripts/setup.sh),
-# then builds and tests dsm in two configurations:
-#   build/         RelWithDebInfo: every ctest test (unit, mpi, conformance, example, apps, stress,
-#                  chaos, death, trace, bench, fuzz, netns as root, install) but the soak (label
-#                  soak, 4-5 minutes per model: DSM_TEST_SOAK=1 runs it too);
-#   build-checks/  Debug with DSM_CHECKS=ON (the runtime's expensive invariant checks): the semantics
-#                  and litmus tests again at 2, 3 and 4 ranks, the litmus tests with 1,000 rounds
-#                  each (DSM_LITMUS_ROUNDS: enough to take every protocol path past the checks; the
-#                  first run gives the outcomes their 2,000-10,000 rounds). Left out there: what does not depend on
-#                  the configuration or exercises no more protocol code than the first run under the
-#                  checks would (fuzz, install, the mpi-transport variants, np1 where no protocol
-#                  message is exchanged, the application benchmarks, stress and chaos runs, death,
-#                  trace, the suite runner and the two-host tests (label netns), large_memory). (docs/reliability.md)
+# builds dsm once (build/, RelWithDebInfo) and runs ctest twice there:
+#   1. every ctest test (unit, mpi, conformance, example, apps, stress, chaos, death, trace, bench,
+#      fuzz, netns as root, install) but the soak (label soak, 4-5 minutes per model:
+#      DSM_TEST_SOAK=1 runs it too);
+#   2. with DSM_INVARIANTS=1 (the runtime's expensive invariant checks, runtime/base/invariant.hpp):
+#      the semantics and litmus tests again at 2, 3 and 4 ranks, the litmus tests with 1,000 rounds
+#      each (DSM_LITMUS_ROUNDS: enough to take every protocol path past the checks; the first run
+#      gives the outcomes their 2,000-10,000 rounds). Left out there: what does not depend on the
+#      checks or exercises no more protocol code than the first run under the checks would (fuzz,
+#      install, the mpi-transport variants, np1 where no protocol message is exchanged, the
+#      application benchmarks, stress and chaos runs, death, trace, the suite runner and the
+#      two-host tests (label netns), large_memory). (docs/reliability.md)
+# The checks are switched on at run time, so one build serves both runs.
 # Both ctest runs use four jobs on two cores (-j4, DSM_TEST_JOBS): an MPI test sleeps while it
 # waits (for mpirun, a peer, an injected delay), and at -j2 the cores were idle half the time; -j4
 # took the first run from 643 s to 374 s on a quiet 2-core machine. ctest starts the costliest tests
 # first (the COST of dsm_add_mpi_test: ranks, and injected faults).
 # Exits non-zero if either ctest failed. Run it from anywhere: `bash scripts/test.sh`.
 # Extra arguments go to both ctest runs, e.g. `bash scripts/test.sh -L unit`.
-# Environment: DSM_BUILD_DIR / DSM_CHECKS_BUILD_DIR name the build directories; DSM_TEST_CHECKS=0
-# skips the second configuration (a quicker local run); DSM_TEST_JOBS sets ctest's parallelism (4);
-# DSM_CHECKS_LITMUS_ROUNDS the litmus rounds of the second run (1000).
+# Environment: DSM_BUILD_DIR names the build directory; DSM_TEST_CHECKS=0 skips the second run (a
+# quicker local run); DSM_TEST_JOBS sets ctest's parallelism (4); DSM_CHECKS_LITMUS_ROUNDS the
+# litmus rounds of the second run (1000).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
-CHECKS_DIR=${DSM_CHECKS_BUILD_DIR:-build-checks}
 WITH_CHECKS=${DSM_TEST_CHECKS:-1}
 JOBS=${DSM_TEST_JOBS:-4}
 skip_soak=(-LE soak)
@@ -42,13 +42,11 @@ configure() {  # <dir> <cmake options...>
   cmake -S . -B "$dir" -DDSM_BUILD_TESTS=ON "$@" >"$dir/configure.log" 2>&1 \
     || { cat "$dir/configure.log"; echo "== test.sh: configure of $dir/ failed"; exit 1; }
 }
-echo "== test.sh: [2/4] configure ($BUILD_DIR/: RelWithDebInfo$([[ $WITH_CHECKS == 1 ]] && echo "; $CHECKS_DIR/: Debug + DSM_CHECKS"))"
+echo "== test.sh: [2/4] configure ($BUILD_DIR/: RelWithDebInfo)"
 configure "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-[[ $WITH_CHECKS == 1 ]] && configure "$CHECKS_DIR" -DCMAKE_BUILD_TYPE=Debug -DDSM_CHECKS=ON -DDSM_BUILD_BENCHMARKS=OFF
 
 echo "== test.sh: [3/4] build (-j2)"
 cmake --build "$BUILD_DIR" -j2
-[[ $WITH_CHECKS == 1 ]] && cmake --build "$CHECKS_DIR" -j2
 
 status=0
 run_ctest() {  # <dir> <ctest args...>
@@ -62,9 +60,9 @@ run_ctest() {  # <dir> <ctest args...>
 echo "== test.sh: [4/4] ctest"
 run_ctest "$BUILD_DIR" "${skip_soak[@]}" "$@"
 if [[ $WITH_CHECKS == 1 ]]; then
-  echo "== test.sh: ctest again with the invariant checks ($CHECKS_DIR/)"
-  DSM_LITMUS_ROUNDS=${DSM_CHECKS_LITMUS_ROUNDS:-1000} run_ctest "$CHECKS_DIR" -LE 'fuzz|install|mpi-transport|np1|apps|bench|netns|stress|chaos|death|trace|tools' \
-    -E 'large_memory|litmus_runner' "$@"
+  echo "== test.sh: ctest again with the invariant checks (DSM_INVARIANTS=1)"
+  DSM_INVARIANTS=1 DSM_LITMUS_ROUNDS=${DSM_CHECKS_LITMUS_ROUNDS:-1000} run_ctest "$BUILD_DIR" \
+    -LE 'fuzz|install|mpi-transport|np1|apps|bench|netns|stress|chaos|death|trace|tools' -E 'large_memory|litmus_runner' "$@"
 fi
 echo "== test.sh: exit $status after $(( $(date +%s) - all_start )) s in all"
 exit $status

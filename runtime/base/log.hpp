@@ -30,7 +30,7 @@ void remove_terminate_handler();
 
 // Cheap checks, always on; failures are runtime bugs or corrupt messages, so they end the job.
 // (Not to be confused with DSM_CHECK=1, the entry model's lock-discipline checker, or with the
-// DSM_CHECKS build option, the expensive DSM_INVARIANT checks of invariant.hpp.)
+// DSM_INVARIANTS=1, which turns on the expensive DSM_INVARIANT checks of invariant.hpp.)
 #define DSM_REQUIRE(cond, ...)                                  \
   do {                                                        \
     if (__builtin_expect(!(cond), 0)) ::dsm::rt::fatal(__VA_ARGS__); \

@@ -101,6 +101,7 @@ std::string options::describe() const {
   s += lazy == lazy_protocol::homeless ? " lazy=homeless" : " lazy=home";
   s += " prefetch=" + std::to_string(prefetch);
   s += check ? " check=1" : " check=0";
+  s += invariants ? " invariants=1" : " invariants=0";
   s += " trace=" + (trace_path.empty() ? std::string("off") : trace_path) + " trace_events=" + std::to_string(trace_events);
   s += " chaos=" + (chaos ? std::to_string(chaos_seed) + (chaos_pairs ? ":pairs" : "") : std::string("off"));
   return s;
@@ -111,7 +112,7 @@ namespace {
 // The names a user may set, each as DSM_<NAME> or --dsm-<name>=.
 constexpr const char* kNames[] = {"MODEL", "SIZE", "UNIT", "STATS", "TRANSPORT", "LOG", "GC_BYTES", "CHECK",
                                   "NODE_SHM", "NODE_RANKS", "QUEUE_SLOTS", "BIND", "TRACE", "TRACE_EVENTS", "CHAOS",
-                                  "HOME", "LAZY", "PREFETCH", "ARENA"};
+                                  "HOME", "LAZY", "PREFETCH", "ARENA", "INVARIANTS"};
 
 // A setting as the user wrote it: where (the variable, or the flag) and its value.
 using setting = std::pair<std::string, std::string>;
@@ -137,7 +138,7 @@ std::vector<setting> take_flags(int* argc, char*** argv) {
       bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
           "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
           "--dsm-check=, --dsm-node-shm=, --dsm-node-ranks=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
-          "--dsm-prefetch=, --dsm-arena=");
+          "--dsm-prefetch=, --dsm-arena=, --dsm-invariants=");
     }
     flags.emplace_back(variable, eq + 1);
   }
@@ -284,6 +285,10 @@ void parse_checks(options& o, const settings& lookup) {
   if (auto v = lookup("DSM_CHECK")) {
     o.check = choose<bool>(*v, {{"1", true}, {"on", true}, {"0", false}, {"off", false}, {"", false}},
                            "is not a check setting", "1 (report writes to bound data without its lock), 0");
+  }
+  if (auto v = lookup("DSM_INVARIANTS")) {
+    o.invariants = choose<bool>(*v, {{"1", true}, {"on", true}, {"0", false}, {"off", false}, {"", false}},
+                                "is not an invariants setting", "1 (the runtime's expensive self-checks), 0");
   }
   if (auto v = lookup("DSM_TRACE")) {
     const std::string s = v->second;

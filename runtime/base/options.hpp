@@ -68,6 +68,7 @@ struct options {
   lazy_protocol lazy = lazy_protocol::home;       // DSM_LAZY
   std::uint64_t prefetch = 4;                     // DSM_PREFETCH: units a home-based read miss may bring
   bool check = false;  // DSM_CHECK=1: report a write to data bound to a lock not held exclusively
+  bool invariants = false;  // DSM_INVARIANTS=1: the expensive invariant checks (base/invariant.hpp)
   std::string trace_path;                        // DSM_TRACE=<path>.json: protocol events, Chrome trace format
   std::uint64_t trace_events = std::uint64_t{1} << 20;  // DSM_TRACE_EVENTS: events kept per rank
   bool chaos = false;                            // DSM_CHAOS=<seed>[:pairs]: injected delays and reordering (tests)

@@ -233,10 +233,12 @@ class lazy_release final : public protocol, public sync_payloads, public collect
         return true;
       });
     }
-    for (std::uint64_t u : dirty_) {
-      DSM_INVARIANT(twins_.count(u) == 1 && ctx_.table->state(u) == holding::dirty,
-                    "lazy release: unit %llu written in this interval has no twin or is not dirty",
-                    static_cast<unsigned long long>(u));
+    if (invariant_checks()) {
+      for (std::uint64_t u : dirty_) {
+        DSM_INVARIANT(twins_.count(u) == 1 && ctx_.table->state(u) == holding::dirty,
+                      "lazy release: unit %llu written in this interval has no twin or is not dirty",
+                      static_cast<unsigned long long>(u));
+      }
     }
     DSM_INVARIANT(log_.consistent(), "lazy release: the vector time does not match the interval log");
     if (dirty_.empty()) return;

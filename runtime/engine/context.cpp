@@ -20,18 +20,15 @@ thread_local int runtime_mutex::held_ = 0;
 thread_local int runtime_mutex::waiting_ = 0;
 
 void context::check_outgoing(int dest, header h, std::size_t payload_bytes) const {
-  if constexpr (kInvariantChecks) {
-    // What the receiver will check, checked here too, so that a bad message is reported by the rank
-    // that made it, with its destination.
-    h.src = rank;
-    h.length = static_cast<std::uint32_t>(payload_bytes);
-    DSM_INVARIANT(dest >= 0 && dest < ranks, "%s to rank %d of %d", msg_name(h.type), dest, ranks);
-    const char* why = validate(h, payload_bytes, lim);
-    DSM_INVARIANT(why == nullptr, "sending an invalid %s (unit/lock %llu) to rank %d: %s", msg_name(h.type),
-                  static_cast<unsigned long long>(h.id), dest, why);
-  } else {
-    (void)dest, (void)h, (void)payload_bytes;
-  }
+  if (!invariant_checks()) return;
+  // What the receiver will check, checked here too, so that a bad message is reported by the rank
+  // that made it, with its destination.
+  h.src = rank;
+  h.length = static_cast<std::uint32_t>(payload_bytes);
+  DSM_INVARIANT(dest >= 0 && dest < ranks, "%s to rank %d of %d", msg_name(h.type), dest, ranks);
+  const char* why = validate(h, payload_bytes, lim);
+  DSM_INVARIANT(why == nullptr, "sending an invalid %s (unit/lock %llu) to rank %d: %s", msg_name(h.type),
+                static_cast<unsigned long long>(h.id), dest, why);
 }
 
 void context::post(int dest, header h, std::span<const std::byte> payload, bool wake) {

@@ -125,8 +125,9 @@ class context {
   // carrying the whole size (arg2) and where it starts (offset): unit data, which the receiver puts
   // in place piece by piece. post_bulk splits the same way.
   void post_pieces(int dest, header h, std::span<const std::byte> payload, std::size_t chunk);
-  // With DSM_CHECKS: ends the job if h, with a payload of that many bytes, would fail the receiver's
-  // validation. post() and post_bulk() call it; so does anything that calls net->send directly.
+  // With DSM_INVARIANTS=1: ends the job if h, with a payload of that many bytes, would fail the
+  // receiver's validation. post() and post_bulk() call it; so does anything that calls net->send
+  // directly.
   void check_outgoing(int dest, header h, std::size_t payload_bytes) const;
   // Handles one engine message and everything it posts to this rank's own engine. Holds state_mu.
   void handle_engine(const header& h, std::span<const std::byte> payload);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "base/invariant.hpp"
 #include "base/log.hpp"
 #include "base/trace.hpp"
 #include "coherence/fault_handler.hpp"
@@ -307,6 +308,7 @@ void init(int* argc, char*** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &c->ranks);
   read_options(c.get(), argc, argv);
   rt::set_log_identity(c->rank, c->opt.log);
+  rt::g_invariant_checks = c->opt.invariants;
   MPI_Comm_dup(MPI_COMM_WORLD, &c->comm);
   rt::trace::start(c->comm, c->rank, c->ranks, c->opt.trace_path, c->opt.log >= rt::log_level::debug, c->opt.trace_events,
                    model_name(c->opt.model), [](std::uint16_t type) noexcept { return rt::msg_name(static_cast<rt::msg>(type)); });

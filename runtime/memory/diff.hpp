@@ -37,7 +37,7 @@ std::vector<std::vector<std::byte>> diff_split(std::span<const std::byte> diff, 
 std::size_t diff_payload_bytes(std::span<const std::byte> diff);
 
 // True if `diff` is valid and turns a copy of `twin` into `now` (both `bytes` long). Allocates a
-// copy; for invariant checks (DSM_CHECKS) and tests.
+// copy; for invariant checks (DSM_INVARIANTS=1) and tests.
 bool diff_reproduces(std::span<const std::byte> diff, const std::byte* twin, const std::byte* now, std::size_t bytes);
 
 }  // namespace dsm::rt

@@ -70,6 +70,16 @@ TEST(Options, CheckIsOffByDefaultAndParsed) {
   EXPECT_NE(e.find("'maybe'"), std::string::npos) << e;
 }
 
+TEST(Options, InvariantsAreOffByDefaultAndParsed) {
+  EXPECT_FALSE(parse({}).invariants);
+  EXPECT_TRUE(parse({{"DSM_INVARIANTS", "1"}}).invariants);
+  EXPECT_FALSE(parse({{"DSM_INVARIANTS", "off"}}).invariants);
+  EXPECT_NE(parse({{"DSM_INVARIANTS", "1"}}).describe(), parse({}).describe());
+  const std::string e = error_of({{"DSM_INVARIANTS", "yes"}});
+  EXPECT_NE(e.find("DSM_INVARIANTS"), std::string::npos) << e;
+  EXPECT_NE(e.find("'yes'"), std::string::npos) << e;
+}
+
 TEST(Options, FlagOverridesVariableAndIsRemovedFromArgv) {
   std::vector<std::string> args = {"--dsm-model=sc", "keep", "--dsm-unit=8K", "me"};
   std::vector<char*> argv;
