@@ -20,9 +20,7 @@ function(dsm_app workload)
   target_link_libraries(bench_${workload}_dsm PRIVATE dsm dsm::warnings)
 
   add_executable(bench_${workload}_mpi ${dir}/${workload}_mpi.cpp)
-  target_link_libraries(bench_${workload}_mpi PRIVATE MPI::MPI_CXX dsm::warnings)
-  # Only the C interface of MPI is used: skip Open MPI's deprecated C++ bindings.
-  target_compile_definitions(bench_${workload}_mpi PRIVATE OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)
+  target_link_libraries(bench_${workload}_mpi PRIVATE MPI::MPI_C dsm::warnings)
 
   add_executable(bench_${workload}_threads ${dir}/${workload}_threads.cpp)
   target_link_libraries(bench_${workload}_threads PRIVATE Threads::Threads dsm::warnings)
