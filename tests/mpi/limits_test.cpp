@@ -157,13 +157,20 @@ TEST_F(collective, small_rings_are_full_and_nothing_is_lost) {
   const char* slots = std::getenv("DSM_QUEUE_SLOTS");
   if (slots == nullptr || std::string(slots) != "2") GTEST_SKIP() << "runs as mpi.limits.small_rings (DSM_QUEUE_SLOTS=2)";
   // Every rank takes locks managed by every rank, and barriers, as fast as it can: many messages
-  // in flight towards each engine, rings of two slots.
-  constexpr std::size_t kLocks = 64, kRounds = 20;
-  const std::size_t wrong = count_under_locks(kLocks, 77, kRounds, 1, 17);
-  DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << kRounds * dsm::ranks();
-  const std::uint64_t waited = dsm_test::sum_over_ranks(dsm::stats().ring_full_waits);
+  // in flight towards each engine, rings of two slots. On a loaded machine the ranks may take turns
+  // so neatly that no ring fills in one pass (seen once in a thousand runs under ctest -j6), so
+  // the passes go on, with fresh locks, until a message has found a ring full (at most 10).
+  constexpr std::size_t kLocks = 64, kRounds = 20, kMaxPasses = 10;
+  std::uint64_t waited = 0;
+  for (std::size_t pass = 0; pass < kMaxPasses && waited == 0; ++pass) {
+    const std::size_t wrong = count_under_locks(kLocks, 77 + pass * kLocks, kRounds, 1, 17);
+    DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << kRounds * dsm::ranks()
+                               << " (pass " << pass << ")";
+    waited = dsm_test::sum_over_ranks(dsm::stats().ring_full_waits);
+  }
   if (dsm::rank() == 0) std::printf("messages that found a ring full: %llu\n", static_cast<unsigned long long>(waited));
-  DSM_EXPECT_ALL(waited > 0) << "no message found a two-slot ring full: this test exercised nothing";
+  DSM_EXPECT_ALL(waited > 0) << "no message found a two-slot ring full in " << kMaxPasses
+                             << " passes: this test exercised nothing";
 }
 
 }  // namespace
