@@ -1,6 +1,7 @@
 // options.cpp: parsing of DSM_* variables and --dsm-* flags; see options.hpp.
 #include "base/options.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <initializer_list>
@@ -135,10 +136,14 @@ std::vector<setting> take_flags(int* argc, char*** argv) {
     bool known = false;
     for (const char* k : kNames) known = known || variable == std::string("DSM_") + k;
     if (!known || eq == nullptr) {
+      std::string flags_known;  // "--dsm-model=, --dsm-size=, ...", from kNames
+      for (const char* k : kNames) {
+        std::string flag = lower(k);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        flags_known += (flags_known.empty() ? "--dsm-" : ", --dsm-") + flag + "=";
+      }
       bad(std::string("--dsm-") + name, eq ? eq + 1 : "", known ? "needs a value (--dsm-" + name + "=...)" : "is not a dsm flag",
-          "--dsm-model=, --dsm-size=, --dsm-unit=, --dsm-stats=, --dsm-transport=, --dsm-log=, --dsm-gc-bytes=, "
-          "--dsm-check=, --dsm-node-shm=, --dsm-node-ranks=, --dsm-queue-slots=, --dsm-bind=, --dsm-trace=, --dsm-trace-events=, --dsm-chaos=, --dsm-home=, --dsm-lazy=, "
-          "--dsm-prefetch=, --dsm-arena=, --dsm-invariants=");
+          flags_known);
     }
     flags.emplace_back(variable, eq + 1);
   }
@@ -176,6 +181,11 @@ T choose(const setting& v, std::initializer_list<std::pair<const char*, T>> choi
   for (const auto& [name, value] : choices)
     if (s == name) return value;
   bad(v.first, v.second, what, valid);
+}
+
+// A switch: 1 or on, 0, off or empty.
+bool on_off(const setting& v, const char* what, const char* valid) {
+  return choose<bool>(v, {{"1", true}, {"on", true}, {"0", false}, {"off", false}, {"", false}}, what, valid);
 }
 
 // A count of at most `digits` decimal digits, if that is what the value is.
@@ -282,14 +292,10 @@ void parse_protocol(options& o, const settings& lookup) {
 
 // DSM_CHECK, DSM_TRACE, DSM_TRACE_EVENTS: what the runtime checks and records.
 void parse_checks(options& o, const settings& lookup) {
-  if (auto v = lookup("DSM_CHECK")) {
-    o.check = choose<bool>(*v, {{"1", true}, {"on", true}, {"0", false}, {"off", false}, {"", false}},
-                           "is not a check setting", "1 (report writes to bound data without its lock), 0");
-  }
-  if (auto v = lookup("DSM_INVARIANTS")) {
-    o.invariants = choose<bool>(*v, {{"1", true}, {"on", true}, {"0", false}, {"off", false}, {"", false}},
-                                "is not an invariants setting", "1 (the runtime's expensive self-checks), 0");
-  }
+  if (auto v = lookup("DSM_CHECK"))
+    o.check = on_off(*v, "is not a check setting", "1 (report writes to bound data without its lock), 0");
+  if (auto v = lookup("DSM_INVARIANTS"))
+    o.invariants = on_off(*v, "is not an invariants setting", "1 (the runtime's expensive self-checks), 0");
   if (auto v = lookup("DSM_TRACE")) {
     const std::string s = v->second;
     if (ends_with_json(s)) o.trace_path = s;
