@@ -13,17 +13,10 @@
 //   dsm-litmus --oracle --model=sequential --explain --dot=out MP   # why (1,0) is forbidden
 //
 // The programs are interpreted from their "threads_ops" (program.hpp) by runner.hpp, which the
-// litmus gtests share: process Pi runs on rank i; ranks beyond the program's processes run a copy of
-// its last process if that one only reads, and otherwise read every location during the round. The
-// observed tuple follows "observed": "i:reg" is register reg of Pi, "final:loc" the value of loc
-// after the round's last barrier. Each round: rank 0 resets every location to 0, barrier; every rank
-// reads every location (the warm-up, so that stale copies exist where a model allows them; a read
-// that is not 0 fails the program), barrier; each rank waits a random short time, runs its process,
-// barrier; rank 0 reads the final values. Every location lives on its own coherence unit; accesses
-// are seq_cst atomic_ref loads and stores, so neither the compiler nor the processor reorders them
-// and what differs between models is the DSM alone. Under the entry model, a location named in
-// "ec_binding" is bound to its lock (mutex::bind) and the runner's own accesses to it (reset,
-// warm-up, final read) go through that lock.
+// litmus gtests share and which describes a round: process Pi runs on rank i, every location on a
+// coherence unit of its own. The observed tuple follows "observed": "i:reg" is register reg of Pi,
+// "final:loc" the value of loc after the round's last barrier. A warm-up read that is not 0 fails
+// the program.
 //
 // Collective: every rank parses the same file and makes the same calls; the verdict is rank 0's,
 // broadcast so that every rank exits with the same status. --oracle, --list and --help run on one
