@@ -14,10 +14,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "dsm/dsm.hpp"
@@ -71,12 +69,7 @@ int rounds_of(const litmus_case& c) {
 
 // litmus.json, parsed once.
 const litmus::json::value& litmus_file() {
-  static const litmus::json::value file = [] {
-    std::ifstream in(DSM_LITMUS_SOURCE_JSON);
-    std::stringstream text;
-    text << in.rdbuf();
-    return litmus::json::parse(text.str());
-  }();
+  static const litmus::json::value file = litmus::json::parse_file(DSM_LITMUS_SOURCE_JSON);
   return file;
 }
 

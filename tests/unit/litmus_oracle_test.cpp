@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <sstream>
 
 #include "oracle.hpp"
@@ -199,10 +198,7 @@ struct litmus_file {
   litmus::json::value doc;
   std::vector<litmus::program> programs;
   explicit litmus_file(const char* path = DSM_LITMUS_JSON) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    doc = litmus::json::parse(text.str());
+    doc = litmus::json::parse_file(path);
     for (const auto& t : litmus::json::at(doc, "tests")) programs.push_back(litmus::load_program(t));
   }
 };

@@ -185,14 +185,10 @@ struct litmus_file {
 
 void load(const options& o, litmus_file& f) {
   for (const std::string& file : o.files) {
-    std::ifstream in(file);
-    if (!in) throw usage_error("cannot read " + file);
-    std::stringstream text;
-    text << in.rdbuf();
     try {
-      f.docs.push_back(litmus::json::parse(text.str()));
+      f.docs.push_back(litmus::json::parse_file(file));
     } catch (const std::runtime_error& e) {
-      throw usage_error(file + ": " + e.what());
+      throw usage_error(e.what());
     }
     for (const value& t : litmus::json::at(f.docs.back(), "tests")) {
       f.programs.push_back(litmus::load_program(t));

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace litmus {
 
@@ -12,6 +14,18 @@ value parse(const std::string& text) {
     return value::parse(text);
   } catch (const nlohmann::ordered_json::parse_error& e) {
     throw std::runtime_error(e.what());
+  }
+}
+
+value parse_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return parse(text.str());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(path + ": " + e.what());
   }
 }
 

@@ -30,6 +30,9 @@ namespace json {
 using value = nlohmann::ordered_json;
 // The text parsed; std::runtime_error with the parser's message (and byte offset) if it is not JSON.
 value parse(const std::string& text);
+// The file at `path` parsed; std::runtime_error "cannot read <path>", or "<path>: " and the parser's
+// message.
+value parse_file(const std::string& path);
 // The member `key` of an object, or null (also when v is not an object).
 const value* find(const value& v, const std::string& key);
 // The member `key` of an object; std::runtime_error("missing \"key\"") if it has none.
