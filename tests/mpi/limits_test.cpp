@@ -158,7 +158,7 @@ TEST_F(collective, small_rings_are_full_and_nothing_is_lost) {
   if (slots == nullptr || std::string(slots) != "2") GTEST_SKIP() << "runs as mpi.limits.small_rings (DSM_QUEUE_SLOTS=2)";
   // Every rank takes locks managed by every rank, and barriers, as fast as it can: many messages
   // in flight towards each engine, rings of two slots. On a loaded machine the ranks may take turns
-  // so neatly that no ring fills in one pass (seen once in a thousand runs under ctest -j6), so
+  // so neatly that no ring fills in one pass (seen once, in a run of the suite under ctest -j6), so
   // the passes go on, with fresh locks, until a message has found a ring full (at most 10).
   constexpr std::size_t kLocks = 64, kRounds = 20, kMaxPasses = 10;
   std::uint64_t waited = 0;
