@@ -17,7 +17,8 @@
 # waits (for mpirun, a peer, an injected delay), and at -j2 the cores were idle half the time; -j4
 # took the first run from 643 s to 374 s on a quiet 2-core machine. ctest starts the costliest tests
 # first (the COST of dsm_add_mpi_test: ranks, and injected faults).
-# Exits non-zero if either ctest failed. Run it from anywhere: `bash scripts/test.sh`.
+# Exits non-zero if either ctest failed, after the last lines of each failed test's output.
+# Run it from anywhere: `bash scripts/test.sh`.
 # Extra arguments go to both ctest runs, e.g. `bash scripts/test.sh -L unit`.
 # Environment: DSM_BUILD_DIR names the build directory; DSM_TEST_CHECKS=0 skips the second run (a
 # quicker local run); DSM_TEST_JOBS sets ctest's parallelism (4); DSM_CHECKS_LITMUS_ROUNDS the
@@ -49,20 +50,39 @@ echo "== test.sh: [3/4] build (-j2)"
 cmake --build "$BUILD_DIR" -j2
 
 status=0
-run_ctest() {  # <dir> <ctest args...>
-  local dir=$1 start rc=0
-  shift
+digest=$(mktemp)
+trap 'rm -f "$digest"' EXIT
+# The last lines of each failed test's output (ctest's Testing/Temporary/LastTest.log), kept for the
+# end of the run, where a log that is cut short still shows them.
+note_failures() {  # <dir> <what the run was>
+  local log=$1/Testing/Temporary/LastTest.log name
+  [[ -f $1/Testing/Temporary/LastTestsFailed.log ]] || return 0
+  while IFS=: read -r _ name; do
+    echo "----- $name ($2), the end of its output:"
+    awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Test: " && $3 == t { at = 1; next }
+                      at == 1 && /^Output:$/ { at = 2; getline; next }
+                      at == 2 && /^<end of output>$/ { exit }
+                      at == 2 { print }' "$log" | tail -30
+  done <"$1/Testing/Temporary/LastTestsFailed.log" >>"$digest"
+}
+run_ctest() {  # <dir> <what the run is> <ctest args...>
+  local dir=$1 what=$2 start rc=0
+  shift 2
   start=$(date +%s)
   (cd "$dir" && ctest -j"$JOBS" --output-on-failure --timeout 300 "$@") || rc=$?
   echo "== test.sh: ctest in $dir/ exit $rc after $(( $(date +%s) - start )) s"
-  [[ $rc -eq 0 ]] || status=$rc
+  [[ $rc -eq 0 ]] || { status=$rc; note_failures "$dir" "$what"; }
 }
 echo "== test.sh: [4/4] ctest"
-run_ctest "$BUILD_DIR" "${skip_soak[@]}" "$@"
+run_ctest "$BUILD_DIR" "first run" "${skip_soak[@]}" "$@"
 if [[ $WITH_CHECKS == 1 ]]; then
   echo "== test.sh: ctest again with the invariant checks (DSM_INVARIANTS=1)"
-  DSM_INVARIANTS=1 DSM_LITMUS_ROUNDS=${DSM_CHECKS_LITMUS_ROUNDS:-1000} run_ctest "$BUILD_DIR" \
+  DSM_INVARIANTS=1 DSM_LITMUS_ROUNDS=${DSM_CHECKS_LITMUS_ROUNDS:-1000} run_ctest "$BUILD_DIR" "with the invariant checks" \
     -LE 'fuzz|install|mpi-transport|np1|apps|bench|netns|stress|chaos|death|trace|tools' -E 'large_memory|litmus_runner' "$@"
+fi
+if [[ -s $digest ]]; then
+  echo "== test.sh: the failed tests"
+  cat "$digest"
 fi
 echo "== test.sh: exit $status after $(( $(date +%s) - all_start )) s in all"
 exit $status

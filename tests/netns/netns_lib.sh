@@ -22,7 +22,8 @@
 # bytes that crossed the veth pair (its kernel counters) must be at least the bytes dsm sent
 # (DSM_STATS), and eager release's counter must have sent over 100 KB. One line per run (name,
 # model, ranks, wall time, bytes over the veth pair, ok or why not); the output's last 40 lines
-# after a failure. Counts in `runs` and `failures`.
+# after a failure. Counts in `runs` and `failures`; `failed` holds a line per failed run, which
+# netns_end repeats at the end of the output (where a truncated log still shows it).
 set -uo pipefail
 
 netns_skip() {
@@ -41,6 +42,7 @@ netns_begin() {
   local v
   for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
   failures=0
+  failed=()
   runs=0
   netns_t0=$(date +%s)
   echo "hosts: dsm-a $TWO_HOSTS_A (namespace $TWO_HOSTS_NS_A), dsm-b $TWO_HOSTS_B (namespace $TWO_HOSTS_NS_B); models: ${models[*]}"
@@ -111,6 +113,7 @@ run() {
     $(((end - start) / 1000000)) "$crossed" "${sent:+ (dsm sent $sent)}" "${why:-ok}"
   if [[ -n $why ]]; then
     failures=$((failures + 1))
+    failed+=("$name $model np$np: $why")
     echo "----- output of: ${env[*]} mpirun -np $np $* -----"
     tail -40 "$out"
     echo "-----"
@@ -119,5 +122,7 @@ run() {
 
 netns_end() {
   echo "$runs runs across two namespaces in $(($(date +%s) - netns_t0)) s, $failures failed"
+  local line
+  for line in "${failed[@]}"; do echo "failed: $line"; done
   [[ $failures -eq 0 ]]
 }

@@ -101,6 +101,7 @@ misuse() {
   printf '%-8s %-14s np%d %s\n' "$case_name" sequential "$np" "${why:-ok}"
   if [[ -n $why ]]; then
     failures=$((failures + 1))
+    failed+=("$case_name sequential np$np: $why")
     tail -20 "$out"
   fi
 }
