@@ -13,9 +13,10 @@ function(dsm_add_unit_test target)
     ENVIRONMENT "${DSM_SANITIZER_ENV}")
 endfunction()
 
-# The mpirun prefix every MPI test uses (pml ob1: README.md, "Which messaging layer").
-set(DSM_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe --mca pml ob1 --mca btl self,vader,tcp
-    --mca mpi_yield_when_idle 1 --bind-to none)
+# The mpirun prefix every MPI test uses (pml ob1 and HWLOC_COMPONENTS: README.md, "Which messaging
+# layer" and "Start-up on a virtual machine").
+set(DSM_MPIRUN env HWLOC_COMPONENTS=-pci,-linuxio ${MPIEXEC_EXECUTABLE} --oversubscribe --mca pml ob1
+    --mca btl self,vader,tcp --mca mpi_yield_when_idle 1 --bind-to none)
 
 # The variants of the models that choose the other lazy-release protocol (DSM_LAZY=homeless, the
 # TreadMarks protocol, for lazy release and for entry consistency's unbound data). A test named

@@ -72,9 +72,11 @@ EOF
 }
 
 # two_hosts_mpirun <mpirun arguments...>: mpirun on host dsm-a across both hosts, ended after
-# $TWO_HOSTS_TIMEOUT seconds if that is set (status 124, as timeout(1)).
+# $TWO_HOSTS_TIMEOUT seconds if that is set (status 124, as timeout(1)); hwloc does not look for
+# I/O devices unless HWLOC_COMPONENTS says otherwise (README.md, "Start-up on a virtual machine").
 two_hosts_mpirun() {
-  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ${TWO_HOSTS_TIMEOUT:+timeout "$TWO_HOSTS_TIMEOUT"} \
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HWLOC_COMPONENTS=${HWLOC_COMPONENTS--pci,-linuxio} \
+    ${TWO_HOSTS_TIMEOUT:+timeout "$TWO_HOSTS_TIMEOUT"} \
     ip netns exec "$TWO_HOSTS_NS_A" unshare --uts sh -c 'hostname dsm-a && exec "$@"' sh \
     mpirun --hostfile "$TWO_HOSTS_HOSTFILE" --map-by node --bind-to none \
     --mca plm_rsh_agent "$TWO_HOSTS_AGENT" --mca pml ob1 --mca btl tcp,self \
