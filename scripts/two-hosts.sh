@@ -15,7 +15,8 @@
 # as a remote shell would. two_hosts_mpirun starts mpirun inside the first namespace (hostname dsm-a)
 # with that hostfile and agent, one rank per host in turn (--map-by node), MPI limited to TCP on the
 # veth subnet (pml ob1, btl tcp,self, btl_tcp_if_include, oob_tcp_if_include) and yielding when
-# idle; more than 4 ranks need --oversubscribe (tests/netns runs 16, eight per host).
+# idle, with Open MPI's session directories in <tmpdir>/sessions (orte_tmpdir_base); more than 4
+# ranks need --oversubscribe (tests/netns runs 16, eight per host).
 # two_hosts_down kills what is left in the namespaces (by pid), deletes them (and with them the veth
 # pair) and is safe to call twice.
 
@@ -48,6 +49,12 @@ two_hosts_up() {
     { echo "cannot configure the veth pair: $err"; return 1; }
   err=$(ip netns exec "$TWO_HOSTS_NS_A" unshare --uts true 2>&1) || { echo "cannot create a UTS namespace here: $err"; return 1; }
 
+  # Open MPI's session directories (ompi.<host>.<uid>/ under orte_tmpdir_base, /tmp by default) go
+  # in this run's own directory: every run names its hosts dsm-a and dsm-b, and two runs at once on
+  # one machine (two ctest jobs, two CI jobs) sharing /tmp/ompi.dsm-b.0/ raced, one job removing
+  # it as the other's daemon made its own inside ("orte_session_dir failed").
+  TWO_HOSTS_SESSIONS=$dir/sessions
+  mkdir -p "$TWO_HOSTS_SESSIONS"
   TWO_HOSTS_AGENT=$dir/agent
   cat >"$TWO_HOSTS_AGENT" <<EOF
 #!/bin/sh
@@ -81,7 +88,7 @@ two_hosts_mpirun() {
     mpirun --hostfile "$TWO_HOSTS_HOSTFILE" --map-by node --bind-to none \
     --mca plm_rsh_agent "$TWO_HOSTS_AGENT" --mca pml ob1 --mca btl tcp,self \
     --mca btl_tcp_if_include "$TWO_HOSTS_NET.0/24" --mca oob_tcp_if_include "$TWO_HOSTS_NET.0/24" \
-    --mca mpi_yield_when_idle 1 "$@"
+    --mca mpi_yield_when_idle 1 --mca orte_tmpdir_base "$TWO_HOSTS_SESSIONS" "$@"
 }
 
 # two_hosts_veth_bytes: bytes received + sent by host dsm-b's end of the veth pair so far.
