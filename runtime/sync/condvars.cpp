@@ -64,14 +64,14 @@ void condvar_service::enqueue(std::uint64_t id, std::uint64_t lock, bool timed, 
     sleeping_ = false;
     signalled_ = false;
     timed_out_ = false;
-    header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock, .arg2 = timed ? 1u : 0u};
+    header req{.type = msg::cv_wait, .to = inbox::engine, .id = id, .arg = lock, .arg2 = timed ? kCvTimed : kCvUntimed};
     ctx_.post(manager(id), req);
   }
   app_op op;
   op.expect_a = msg::cv_queued;
   op.id = id;
   ctx_.wait(op, [](const app_op& o) { return o.done; });
-  if (answer_ == 0) {
+  if (answer_ == kCvRefused) {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     waiting_ = false;
     ++wait_serial_;
@@ -116,7 +116,7 @@ bool condvar_service::await_signal(std::uint64_t id, const clock::time_point* de
     op.expect_a = msg::cv_cancelled;
     op.id = id;
     ctx_.wait(op, [](const app_op& o) { return o.done; });
-    if (answer_ == 1) {
+    if (answer_ == kCvTakenOff) {
       notified = false;
     } else {
       // The manager chose this rank before the cancel came: its signal is on the way. Take it.
@@ -184,7 +184,7 @@ int condvar_service::notify(std::uint64_t id, bool all) {
   std::lock_guard<runtime_mutex> op_lock(ctx_.op_mu);
   {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    header req{.type = msg::cv_notify, .to = inbox::engine, .id = id, .arg = all ? 2u : 1u};
+    header req{.type = msg::cv_notify, .to = inbox::engine, .id = id, .arg = all ? kCvNotifyAll : kCvNotifyOne};
     ctx_.post(manager(id), req);
   }
   app_op op;
@@ -253,15 +253,15 @@ void condvar_service::queue_waiter(const header& h) {
               static_cast<unsigned long long>(h.id), ctx_.rank);
   DSM_REQUIRE(!left_[static_cast<std::size_t>(h.src)], "cv_wait from rank %d after its finalize", h.src);
   std::deque<waiter>& q = queues_[h.id];
-  header answer{.type = msg::cv_queued, .to = inbox::app, .id = h.id, .arg = 1};
+  header answer{.type = msg::cv_queued, .to = inbox::app, .id = h.id, .arg = kCvQueued};
   for (const waiter& w : q) {
     DSM_REQUIRE(w.rank != h.src, "condition variable %llu: rank %d waits on it twice",
                 static_cast<unsigned long long>(h.id), h.src);
-    if (w.lock != h.arg) answer.arg = 0, answer.arg2 = w.lock;
+    if (w.lock != h.arg) answer.arg = kCvRefused, answer.arg2 = w.lock;
   }
-  if (answer.arg == 1) {
-    q.push_back({h.src, h.arg, h.arg2 == 1});
-    if (h.arg2 != 1) ++untimed_;
+  if (answer.arg == kCvQueued) {
+    q.push_back({h.src, h.arg, h.arg2 == kCvTimed});
+    if (h.arg2 != kCvTimed) ++untimed_;
   } else if (q.empty()) {
     queues_.erase(h.id);
   }
@@ -269,7 +269,7 @@ void condvar_service::queue_waiter(const header& h) {
   check_stranded();
 }
 
-// Manager: signals the first waiter on h.id, or every one (arg 2).
+// Manager: signals the first waiter on h.id, or every one (kCvNotifyAll).
 void condvar_service::notify_waiters(const header& h) {
   DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_notify for condition variable %llu at rank %d, not its manager",
               static_cast<unsigned long long>(h.id), ctx_.rank);
@@ -277,7 +277,7 @@ void condvar_service::notify_waiters(const header& h) {
   auto it = queues_.find(h.id);
   if (it != queues_.end()) {
     std::deque<waiter>& q = it->second;
-    while (!q.empty() && (h.arg == 2 || woken == 0)) {
+    while (!q.empty() && (h.arg == kCvNotifyAll || woken == 0)) {
       header signal{.type = msg::cv_signal, .to = inbox::engine, .id = h.id};
       ctx_.post(q.front().rank, signal);
       if (!q.front().timed) --untimed_;
@@ -294,7 +294,7 @@ void condvar_service::notify_waiters(const header& h) {
 void condvar_service::cancel_wait(const header& h) {
   DSM_REQUIRE(manager(h.id) == ctx_.rank, "cv_cancel for condition variable %llu at rank %d, not its manager",
               static_cast<unsigned long long>(h.id), ctx_.rank);
-  header answer{.type = msg::cv_cancelled, .to = inbox::app, .id = h.id, .arg = 0};
+  header answer{.type = msg::cv_cancelled, .to = inbox::app, .id = h.id, .arg = kCvNotQueued};
   auto it = queues_.find(h.id);
   if (it != queues_.end()) {
     std::deque<waiter>& q = it->second;
@@ -303,7 +303,7 @@ void condvar_service::cancel_wait(const header& h) {
       DSM_REQUIRE(w->timed, "rank %d cancels an untimed wait on condition variable %llu", h.src,
                   static_cast<unsigned long long>(h.id));
       q.erase(w);
-      answer.arg = 1;
+      answer.arg = kCvTakenOff;
       break;
     }
     if (q.empty()) queues_.erase(it);

@@ -141,9 +141,9 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
   if (h.type == msg::arena_freed && h.arg > 1) return "bad answer to a free";
   if (h.type == msg::fetch_req && (h.arg == 0 || h.arg > 64 || h.arg > lim.units - h.id)) return "fetch of units out of range";
   if (h.type == msg::cv_wait && h.arg >= (std::uint64_t{1} << 62)) return "the mutex of a wait is an object's lock";
-  if (h.type == msg::cv_wait && h.arg2 > 1) return "bad kind of wait";
+  if (h.type == msg::cv_wait && h.arg2 != kCvTimed && h.arg2 != kCvUntimed) return "bad kind of wait";
   if ((h.type == msg::cv_queued || h.type == msg::cv_cancelled) && h.arg > 1) return "bad answer to a wait";
-  if (h.type == msg::cv_notify && h.arg != 1 && h.arg != 2) return "bad notify kind";
+  if (h.type == msg::cv_notify && h.arg != kCvNotifyOne && h.arg != kCvNotifyAll) return "bad notify kind";
   if (h.type == msg::cv_notified && h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more waiters woken than ranks";
   if (r.data) {
     if (h.length > lim.max_payload) return "payload larger than the transport allows";

@@ -71,14 +71,14 @@ enum class msg : std::uint16_t {
   arena_free,       // any rank -> the arena's owner: free the block at byte `id` of the arenas
   arena_freed,      // owner -> that rank (app): arg = 1 if the block was live and is freed, 0 if not
   // Condition variables (sync/condvars.hpp): id = the condition variable, managed by rank id % ranks.
-  cv_wait,          // waiter -> manager: queue me; arg = the dsm::mutex I hold (below 2^62), arg2 = 1 if timed
-  cv_queued,        // manager -> waiter (app): arg = 1 queued, 0 refused: other waiters hold mutex arg2
-  cv_notify,        // notifier -> manager: arg = 1 wake the first waiter, 2 wake every waiter
+  cv_wait,          // waiter -> manager: queue me; arg = the dsm::mutex I hold (below 2^62), arg2 = kCvTimed or kCvUntimed
+  cv_queued,        // manager -> waiter (app): arg = kCvQueued, or kCvRefused: other waiters hold mutex arg2
+  cv_notify,        // notifier -> manager: arg = kCvNotifyOne (the first waiter) or kCvNotifyAll
   cv_notified,      // manager -> notifier (app): arg = the waiters woken
   cv_signal,        // manager -> waiter's engine: you are woken
   cv_wake,          // waiter's engine (or wait_until's timer) -> its own application thread, once it sleeps
   cv_cancel,        // timed-out waiter -> manager: take me off the queue
-  cv_cancelled,     // manager -> waiter (app): arg = 1 taken off, 0 not queued (a cv_signal is on its way)
+  cv_cancelled,     // manager -> waiter (app): arg = kCvTakenOff, or kCvNotQueued (a cv_signal is on its way)
   finalizing,       // rank -> every engine at finalize: this rank makes no more calls (no more notifies)
   // Locks across nodes with node-local queues (sync/node_locks.hpp).
   lock_fwd_node,    // manager -> last requester: hand `origin`'s request to the last rank of your node's run
@@ -122,6 +122,13 @@ constexpr std::uint8_t kClaim = 1;
 // ec_done, in arg: the holder refused a try, served the forwarded request, or holds the lock and
 // keeps the request until its release (entry consistency).
 constexpr std::uint64_t kEcRefused = 0, kEcServed = 1, kEcHeldHere = 2;
+// Condition variables: cv_wait's arg2, the kind of wait; cv_notify's arg, whom to wake; cv_queued's
+// arg, whether the manager queued the waiter; cv_cancelled's arg, whether a timed wait was still
+// queued and is taken off.
+constexpr std::uint64_t kCvUntimed = 0, kCvTimed = 1;
+constexpr std::uint64_t kCvNotifyOne = 1, kCvNotifyAll = 2;
+constexpr std::uint64_t kCvRefused = 0, kCvQueued = 1;
+constexpr std::uint64_t kCvNotQueued = 0, kCvTakenOff = 1;
 
 // The limits a message is checked against.
 struct limits {

@@ -122,12 +122,12 @@ void message_seeds(const fs::path& dir) {
   message(dir, "barrier_pass", {.type = msg::barrier_pass, .to = inbox::engine, .id = 9, .arg2 = notices.size()}, 0, notices);
   message(dir, "goodbye", {.type = msg::goodbye, .to = inbox::engine}, 3, {});
   message(dir, "cv_wait", {.type = msg::cv_wait, .to = inbox::engine, .id = 11, .arg = 7}, 1, {});
-  message(dir, "cv_queued", {.type = msg::cv_queued, .to = inbox::app, .id = 11, .arg = 1}, 3, {});
-  message(dir, "cv_notify", {.type = msg::cv_notify, .to = inbox::engine, .id = 11, .arg = 2}, 2, {});
+  message(dir, "cv_queued", {.type = msg::cv_queued, .to = inbox::app, .id = 11, .arg = kCvQueued}, 3, {});
+  message(dir, "cv_notify", {.type = msg::cv_notify, .to = inbox::engine, .id = 11, .arg = kCvNotifyAll}, 2, {});
   message(dir, "cv_notified", {.type = msg::cv_notified, .to = inbox::app, .id = 11, .arg = 1}, 3, {});
   message(dir, "cv_signal", {.type = msg::cv_signal, .to = inbox::engine, .id = 11}, 3, {});
   message(dir, "cv_wake", {.type = msg::cv_wake, .to = inbox::app, .id = 11}, 1, {});
-  message(dir, "cv_wait_timed", {.type = msg::cv_wait, .to = inbox::engine, .id = 11, .arg = 7, .arg2 = 1}, 2, {});
+  message(dir, "cv_wait_timed", {.type = msg::cv_wait, .to = inbox::engine, .id = 11, .arg = 7, .arg2 = kCvTimed}, 2, {});
   message(dir, "cv_cancel", {.type = msg::cv_cancel, .to = inbox::engine, .id = 11}, 2, {});
   message(dir, "cv_cancelled", {.type = msg::cv_cancelled, .to = inbox::app, .id = 11, .arg = 0}, 3, {});
   message(dir, "finalizing", {.type = msg::finalizing, .to = inbox::engine}, 2, {});

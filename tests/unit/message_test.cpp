@@ -85,12 +85,12 @@ TEST(Message, ConditionVariableMessages) {
   header misrouted = wait;
   misrouted.to = inbox::app;
   EXPECT_STREQ(validate(misrouted, 0, kLim), "message sent to the wrong inbox");
-  const header queued{.type = msg::cv_queued, .to = inbox::app, .src = 1, .id = 3, .arg = 0, .arg2 = 9};
+  const header queued{.type = msg::cv_queued, .to = inbox::app, .src = 1, .id = 3, .arg = kCvRefused, .arg2 = 9};
   EXPECT_EQ(validate(queued, 0, kLim), nullptr);
   header bad_answer = queued;
   bad_answer.arg = 2;
   EXPECT_STREQ(validate(bad_answer, 0, kLim), "bad answer to a wait");
-  header notify{.type = msg::cv_notify, .to = inbox::engine, .src = 1, .id = 3, .arg = 2};
+  header notify{.type = msg::cv_notify, .to = inbox::engine, .src = 1, .id = 3, .arg = kCvNotifyAll};
   EXPECT_EQ(validate(notify, 0, kLim), nullptr);
   notify.arg = 0;
   EXPECT_STREQ(validate(notify, 0, kLim), "bad notify kind");
