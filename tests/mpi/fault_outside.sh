@@ -13,8 +13,8 @@ probe=$3
 shift 3
 mpirun=("$@")
 
-for v in $(compgen -e | grep '^DSM_' || true); do unset "$v"; done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+dsm_clean_env
 ulimit -c 0
 
 dir=$(mktemp -d)
