@@ -86,9 +86,13 @@ function(dsm_add_mpi_test name)
       if(A_COST)
         set(cost ${A_COST})
       endif()
+      # Each test's Open MPI session directory under a base of its own: mpiruns started at once
+      # under ctest -j shared /tmp/ompi.<host>.<uid>/, and one's clean-up could remove it while
+      # another made it (orte_init: mkdir "File exists", "orte_session_dir failed", once in a
+      # fresh-clone run of the suite).
       set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT} COST ${cost}
         LABELS "mpi;np${n};${model_labels};${A_LABELS}"
-        ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;${DSM_SANITIZER_ENV};${A_ENV}")
+        ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_orte_tmpdir_base=${CMAKE_BINARY_DIR}/ompi-sessions/${test};${DSM_SANITIZER_ENV};${A_ENV}")
     endforeach()
   endforeach()
 endfunction()
