@@ -5,6 +5,8 @@
 //   across barriers and lock releases;
 // - a unit goes private, shared (its home faults on each write, its reader sees every value), then
 //   private again once the reader stops (its home stops faulting: "written once" is not sticky);
+// - a copy its home pushes with a barrier holds every write made before the barrier (other
+//   writers' diffs on their way to the home, and the reader's own);
 // - a home that never writes its units keeps them up to date for the ranks that do (DSM_HOME=cyclic
 //   and block make such homes; under first touch the first writer is the home);
 // - first touch by a rank other than the unit's manager makes that rank the home;
@@ -13,8 +15,9 @@
 // - a unit freed and allocated again gets a new home, and reads as zero;
 // - a lock-protected counter alternating between two ranks costs exactly two messages per acquire,
 //   its data included (the node-local lock hand-off: the request to the holder and the token);
-// - a Jacobi sweep at 2 ranks sends no message at all through the node-local fast path, and two per
-//   reading rank (one request, one reply with both units of the row) without it.
+// - a Jacobi sweep at 2 ranks sends no message at all through the node-local fast path; without
+//   it the home pushes the edge row to its reader with the barrier, and the reader fetches it
+//   (one request, one reply with both units of the row) only once every 9 writes.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -184,6 +187,36 @@ TEST_F(collective, a_home_that_never_writes_keeps_its_units_up_to_date_for_those
   dsm::free(raw);
 }
 
+TEST_F(collective, a_copy_pushed_with_a_barrier_holds_every_write_made_before_it) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a reader";
+  // The home writes one word of a unit in every round, and every other rank writes a word of its
+  // own in the same unit (its diff goes to the home as it arrives at the barrier, perhaps after
+  // the home pushed the unit to it); then every rank reads every word. Under the home-based
+  // protocols a reader installs a pushed copy only if it holds every diff the reader must see,
+  // its own included; else it fetches the unit. Values are checked under every model.
+  constexpr int kRounds = 24;
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  long* raw = nullptr;
+  long* x = whole_units(1, raw);
+  const int home = 0, me = dsm::rank();
+  const std::size_t half = per_unit / 2;
+  if (me == home) x[0] = -1;  // the home's first touch
+  dsm::barrier();
+  long wrong = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    if (me == home) x[0] = round;
+    else x[half + static_cast<std::size_t>(me)] = round * 100 + me;
+    dsm::barrier();
+    wrong += x[0] != round;
+    for (int r = 0; r < dsm::ranks(); ++r)
+      if (r != home) wrong += x[half + static_cast<std::size_t>(r)] != round * 100 + r;
+    dsm::barrier();
+  }
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " stale values in " << kRounds << " rounds";
+  dsm::barrier();
+  dsm::free(raw);
+}
+
 TEST_F(collective, first_touch_by_a_rank_other_than_the_units_manager_makes_it_the_home) {
   if (dsm::ranks() < 2) GTEST_SKIP() << "needs a second rank";
   // A one-unit allocation is managed by rank 0 (the first block); the last rank touches it first.
@@ -326,7 +359,7 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
   const std::uint64_t base = settled().messages_sent;
   dsm::barrier();
   const std::uint64_t per_barrier = sum_over_ranks(settled().messages_sent - base);
-  constexpr int kSweeps = 10;
+  constexpr int kSweeps = 20;
   const std::uint64_t before = settled().messages_sent;
   for (int s = 4; s < 4 + kSweeps; ++s) sweep(s);
   const std::uint64_t messages = sum_over_ranks(settled().messages_sent - before) - kSweeps * per_barrier;
@@ -348,8 +381,13 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
   DSM_EXPECT_ALL(wrong == 0) << wrong << " wrong values";
   if (home_based() && first_touch()) {
     // Each rank reads its neighbour's edge row (two units) once per sweep: through shared memory
-    // with no message, or one request and one reply that carries both units.
-    const std::uint64_t want_messages = node_local() ? 0 : 4u * kSweeps;
+    // with no message, or else from the barrier's release, which carries the row its home wrote
+    // in the sweep, 8 times per fetch (docs/protocols.md, "Data with the barrier"). Grid a's edge
+    // rows are read in even sweeps and written in odd ones: fetched in sweeps 0, 18, 36, ...; grid
+    // b's one sweep later. A fetch is one request and one reply that carries both units.
+    std::uint64_t fetches = 0;
+    for (int s = 4; s < 4 + kSweeps; ++s) fetches += s % 18 < 2 ? 1 : 0;
+    const std::uint64_t want_messages = node_local() ? 0 : 2u * 2u * fetches;
     DSM_EXPECT_ALL(messages == want_messages)
         << messages << " messages in " << kSweeps << " sweeps besides the barriers' own " << per_barrier
         << " each (want " << want_messages << ")";
