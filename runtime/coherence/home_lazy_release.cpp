@@ -434,7 +434,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     if (u >= ctx_.space->units()) fatal("home-based lazy release: %s names unit %llu", what, static_cast<unsigned long long>(u));
   }
 
-  // Home side, state_mu held.
+  // state_mu held: a unit's record (unit_data), written by its home and read by the others.
   void put_unit(wire_writer& w, std::uint64_t u, const versions& applied) const {
     const std::uint64_t extent = ctx_.table->extent(u);
     w.put(u);
@@ -485,7 +485,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
       }
       versions applied = applied_[u];
       note_version(applied, me_, log_.vc()[static_cast<size_t>(me_)]);  // and every write of its home's so far
-      const std::vector<int> readers = was->second;  // share() changes it
+      const std::vector<int> readers = was->second;  // enter() changes it
       for (const int r : readers) {
         auto left = pushes_left_.find(push_key(u, r));
         if (left == pushes_left_.end() || mate(r)) continue;
@@ -522,15 +522,23 @@ class home_lazy_release final : public protocol, public sync_payloads {
 
   // Home side, state_mu held, closing an interval: a streamed unit that changed since the last
   // close gets a notice, and its copies are dropped (those pushed at the next barrier come back).
-  // One that a fetch made tracked again meanwhile is left to its faults.
+  // One that a fetch or another writer's diff made tracked since the last close leaves the stream
+  // with a notice: its home may have written it before, without a fault.
   void announce_streamed(std::vector<notice>& notices) {
-    std::erase_if(streamed_, [&](const auto& kv) { return ctx_.table->state(kv.first) != holding::owner_sole; });
-    for (const auto& [u, last] : streamed_) {
+    for (auto s = streamed_.begin(); s != streamed_.end();) {
+      const std::uint64_t u = s->first;
       const std::uint64_t extent = ctx_.table->extent(u);
-      if (std::memcmp(last.get(), ctx_.space->runtime_unit(u), extent) == 0) continue;
-      std::memcpy(last.get(), ctx_.space->runtime_unit(u), extent);
-      forget_copies(u, -1);
-      notices.push_back({u, me_});
+      const bool left = ctx_.table->state(u) != holding::owner_sole;
+      if (left || std::memcmp(s->second.get(), ctx_.space->runtime_unit(u), extent) != 0) {
+        forget_copies(u, -1);
+        notices.push_back({u, me_});
+      }
+      if (left) {
+        s = streamed_.erase(s);
+        continue;
+      }
+      std::memcpy(s->second.get(), ctx_.space->runtime_unit(u), extent);
+      ++s;
     }
   }
 
