@@ -36,6 +36,20 @@ function(dsm_model_env model env_var label_var)
   endif()
 endfunction()
 
+# dsm_own_session_dirs(): gives every test of the calling directory that has none the Open MPI
+# session directory base of its own that dsm_add_mpi_test gives its tests (below). Call it at the
+# end of a CMakeLists.txt that registers tests with add_test: a test's properties can be set only
+# from its own directory.
+function(dsm_own_session_dirs)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    get_test_property(${test} ENVIRONMENT env)
+    if(NOT env MATCHES "OMPI_MCA_orte_tmpdir_base=")
+      set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "OMPI_MCA_orte_tmpdir_base=${CMAKE_BINARY_DIR}/ompi-sessions/${test}")
+    endif()
+  endforeach()
+endfunction()
+
 # dsm_add_mpi_test(<name> COMMAND <target-or-path> [args...] RANKS 1 2 4 [MODELS sc ...] [HOMELESS]
 #                  [TIMEOUT s] [COST c] [LABELS ...] [ENV VAR=value ...])
 # registers <name>.<model>.np<N> for each model and rank count; HOMELESS adds the homeless variants
