@@ -1,8 +1,8 @@
 // large_memory_test.cpp: a 4 GiB shared array used sparsely by two ranks. The array's OS pages are
 // cut into groups of kStride; in group g one page (at an offset that varies with g, so the written
 // pages fall on units of every home) gets one 8-byte word (at an offset that also varies) written by
-// rank g % ranks(). Each of two ranks writes 131,072 pages scattered over the whole array and then
-// reads all 262,144: far more than vm.max_map_count (65,530 by default), so a runtime that gave
+// rank g % ranks(). Each of two ranks writes 65,536 pages scattered over the whole array and then
+// reads all 131,072: twice vm.max_map_count (65,530 by default), so a runtime that gave
 // every touched page its own mapping or protection range would run out of kernel map entries here.
 // After a barrier every rank reads every written word, and a sample of words nobody wrote, which
 // must still be zero. Registered at 2 ranks with DSM_SIZE=8G. Data-race free, so it holds under
@@ -22,7 +22,7 @@ namespace {
 using dsm_test::collective;
 
 constexpr std::uint64_t kBytes = std::uint64_t{4} << 30;
-constexpr std::uint64_t kStride = 4;  // one written page in every 4: 262,144 of 1,048,576 (4 KiB pages)
+constexpr std::uint64_t kStride = 8;  // one written page in every 8: 131,072 of 1,048,576 (4 KiB pages)
 static_assert(kBytes / 4096 / kStride / 2 > 65530,
               "each of 2 ranks must touch more than max_map_count pages");
 
