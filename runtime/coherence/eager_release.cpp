@@ -33,6 +33,7 @@
 #include "coherence/node_homes.hpp"
 #include "coherence/protocol.hpp"
 #include "memory/diff.hpp"
+#include "memory/global_space.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -204,6 +205,7 @@ class eager_release final : public protocol {
       header req{.type = msg::read_req, .to = inbox::engine, .flags = kClaim, .id = u};
       ctx_.post(at, req);
     }
+    if (copy) global_space::prefault(ctx_.space->runtime_unit(u), ctx_.table->extent(u));  // while the request is on its way
     app_op op;
     op.expect_a = msg::unit_data;
     op.expect_b = msg::home_is;
@@ -251,6 +253,7 @@ class eager_release final : public protocol {
       header req{.type = msg::read_req, .to = inbox::engine, .id = u};
       ctx_.post(home, req);
     }
+    global_space::prefault(ctx_.space->runtime_unit(u), ctx_.table->extent(u));  // while the request is on its way
     app_op op;
     op.expect_a = msg::unit_data;
     op.id = u;

@@ -486,19 +486,28 @@ class home_lazy_release final : public protocol, public sync_payloads {
       versions applied = applied_[u];
       note_version(applied, me_, log_.vc()[static_cast<size_t>(me_)]);  // and every write of its home's so far
       const std::vector<int> readers = was->second;  // enter() changes it
+      bool pushed = false;
       for (const int r : readers) {
         auto left = pushes_left_.find(push_key(u, r));
         if (left == pushes_left_.end() || mate(r)) continue;
         if (ctx_.table->extent(u) > budget) return;
         budget -= ctx_.table->extent(u);
         if (--left->second == 0) pushes_left_.erase(left);
-        enter(u, r);  // a unit streamed stays private; one that is not, unstream() tracks below
+        enter(u, r);  // a unit streamed stays private; one that is not is tracked below
         w.put(static_cast<std::uint32_t>(r));
         put_unit(w, u, applied);
+        pushed = true;
       }
       const bool more = std::any_of(readers.begin(), readers.end(), [&](int r) { return pushes_left_.count(push_key(u, r)) != 0; });
-      if (more) stream(u);
-      else unstream(u);
+      if (more) {
+        stream(u);
+      } else {
+        unstream(u);
+        if (pushed) track(u);  // others hold copies now: a private unit's next write must fault
+      }
+      DSM_INVARIANT(!pushed || streamed_.count(u) != 0 || ctx_.table->state(u) != holding::owner_sole,
+                    "home-based lazy release: unit %llu pushed to its readers stays private at its home, unstreamed",
+                    static_cast<unsigned long long>(u));
     }
   }
 
@@ -523,12 +532,19 @@ class home_lazy_release final : public protocol, public sync_payloads {
   // Home side, state_mu held, closing an interval: a streamed unit that changed since the last
   // close gets a notice, and its copies are dropped (those pushed at the next barrier come back).
   // One that a fetch or another writer's diff made tracked since the last close leaves the stream
-  // with a notice: its home may have written it before, without a fault.
+  // with a notice: its home may have written it before, without a fault. If the home wrote it
+  // after that too (it is dirty), the close announces it with the other writes, and decides from
+  // its copyset whether it stays tracked: the copyset must not be forgotten here first, or the unit
+  // would turn private while its readers hold copies.
   void announce_streamed(std::vector<notice>& notices) {
     for (auto s = streamed_.begin(); s != streamed_.end();) {
       const std::uint64_t u = s->first;
       const std::uint64_t extent = ctx_.table->extent(u);
       const bool left = ctx_.table->state(u) != holding::owner_sole;
+      if (left && ctx_.table->state(u) == holding::dirty) {  // written since it faulted: announced with the other writes
+        s = streamed_.erase(s);
+        continue;
+      }
       if (left || std::memcmp(s->second.get(), ctx_.space->runtime_unit(u), extent) != 0) {
         forget_copies(u, -1);
         notices.push_back({u, me_});
@@ -878,10 +894,11 @@ class home_lazy_release final : public protocol, public sync_payloads {
   }
 
   // state_mu held: the unit's data arrived from its home and includes everything needs(u) names.
-  void install(std::uint64_t u, std::span<const std::byte> data) {
+  // `prefaulted`: its pages are allocated already (validate() does it while the fetch is under way).
+  void install(std::uint64_t u, std::span<const std::byte> data, bool prefaulted = false) {
     std::byte* dst = ctx_.space->runtime_unit(u);
     // A fresh page, often; a copy refreshed in place has its page already.
-    if (ctx_.table->state(u) == holding::invalid) global_space::prefault(dst, data.size());
+    if (!prefaulted && ctx_.table->state(u) == holding::invalid) global_space::prefault(dst, data.size());
     if (bound_ != nullptr) {
       // Bound bytes travel with their locks: keep this rank's.
       std::vector<std::byte> tmp(data.begin(), data.end());
@@ -962,6 +979,9 @@ class home_lazy_release final : public protocol, public sync_payloads {
       header req{.type = msg::fetch_req, .to = inbox::engine, .id = u, .arg = count};
       ctx_.post(home, req, w.out);
     }
+    // The pages the reply will fill, allocated in one call while it is on its way (a page's first
+    // write faults, and populating one costs a few microseconds here).
+    if (home != me_) global_space::prefault(ctx_.space->runtime_unit(u), (count - 1) * ctx_.space->unit() + ctx_.table->extent(u + count - 1));
     app_op op;
     op.expect_a = msg::fetch_reply;
     op.id = u;
@@ -981,7 +1001,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
         const unit_data d = get_unit(r, "a fetch reply");  // the home served it: it includes what the request named
         const std::uint64_t v = d.u;
         if (v < u || v >= u + count) fatal("home-based lazy release: a fetch reply with unit %llu", static_cast<unsigned long long>(v));
-        install(v, d.bytes);
+        install(v, d.bytes, true);
         if (v != u) ctx_.table->map(v);
         if (from_mate) credit_[v] = kRefreshes;
         got_u = got_u || v == u;

@@ -18,6 +18,7 @@
 #include "base/log.hpp"
 #include "base/trace.hpp"
 #include "coherence/protocol.hpp"
+#include "memory/global_space.hpp"
 
 namespace dsm::rt {
 namespace {
@@ -79,6 +80,9 @@ class sequential final : public protocol {
       header req{.type = write ? msg::write_req : msg::read_req, .to = inbox::engine, .id = u};
       ctx_.post(ctx_.table->home(u), req);
     }
+    // The page the data will fill, allocated while the request is on its way: its first write
+    // would fault in the middle of the reply (a few microseconds, more in a virtual machine).
+    global_space::prefault(ctx_.space->runtime_unit(u), ctx_.table->extent(u));
     app_op op;
     op.expect_a = msg::unit_data;
     op.expect_b = msg::inv_ack;
