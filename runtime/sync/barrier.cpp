@@ -78,6 +78,12 @@ barrier_service::barrier_service(context& ctx, protocol& proto, std::unique_ptr<
   const int groups = static_cast<int>(leaders_.size());
   const int reach = group_ == 0 ? groups : (group_ & -group_);
   for (int step = 1; step < reach && group_ + step < groups; step <<= 1) children_.push_back(group_ + step);
+  // Two groups: each leader sends its group's arrivals to the other's engine and its own, and both
+  // merge; one hop between the nodes instead of two, the same bytes.
+  if (groups == 2) {
+    children_.clear();
+    peer_ = leaders_[static_cast<size_t>(1 - group_)];
+  }
 }
 
 std::vector<std::byte> barrier_service::arrive(collective kind, std::uint64_t arg, std::span<const std::byte> payload) {
@@ -113,14 +119,26 @@ std::vector<std::byte> barrier_service::arrive_in_tree(collective kind, std::uin
     arrivals.put(arg);
     arrivals.put_sized(payload);
   }
-  // Through this rank's own engine, which gathers the subtree (a leaf of the tree has nothing to
-  // gather: straight to its parent's engine), and not under state_mu: a large payload may wait for
-  // room while this rank's engine must go on serving.
-  send_up(group_ != 0 && children_.empty() ? parent_leader() : ctx_.rank, epoch, arrivals.out, members_.size());
+  // Not under state_mu: a large payload may wait for room while this rank's engine must go on
+  // serving. With two groups, to the other leader's engine; this group's own arrivals stay here,
+  // and whichever of the two comes second merges: this thread, if the other's are here already
+  // (then nothing is waited for), else the engine when they come.
   app_op op;
   op.expect_a = msg::barrier_release;
   op.id = epoch;
-  ctx_.wait(op, [](const app_op& o) { return o.done; });
+  if (peer_ >= 0) {
+    send_up(peer_, epoch, arrivals.out, members_.size());
+    std::lock_guard<runtime_mutex> g(ctx_.state_mu);
+    if (std::optional<std::vector<std::byte>> mine = gather(epoch, arrivals.out, members_.size())) {
+      op.payload = std::move(*mine);
+      op.done = true;
+    }
+  } else {
+    // Through this rank's own engine, which gathers the subtree (a leaf of the tree has nothing
+    // to gather: straight to its parent's engine).
+    send_up(group_ != 0 && children_.empty() ? parent_leader() : ctx_.rank, epoch, arrivals.out, members_.size());
+  }
+  if (!op.done) ctx_.wait(op, [](const app_op& o) { return o.done; });
   // The group's releases, by rank.
   std::vector<std::vector<std::byte>> releases(members_.size());
   for (wire_reader in{op.payload, 0, "barrier releases"}; !in.done();) {
@@ -162,24 +180,39 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
     pass_down(h.id, *whole);
     return;
   }
-  // barrier_arrive, from this rank's own application thread or a child's leader: its arrivals are
-  // its payload, or the data before it.
-  if (bundles_ == 0) gather_epoch_ = h.id;
-  gathered_.insert(gathered_.end(), in.begin(), in.end());
-  gathered_.insert(gathered_.end(), payload.begin(), payload.end());
+  // barrier_arrive, from this rank's own application thread, a child's leader or the other group's
+  // leader: its arrivals are its payload, or the data before it.
+  std::vector<std::byte> bundle = std::move(in);
   in.clear();
-  covered_ += h.arg;
-  if (++bundles_ < 1 + children_.size()) return;
-  const std::vector<std::byte> arrivals = std::move(gathered_);
-  const std::uint64_t covered = covered_;
-  gathered_.clear();
-  bundles_ = 0;
-  covered_ = 0;
-  if (group_ != 0) send_up(parent_leader(), gather_epoch_, arrivals, covered);
-  else merge(gather_epoch_, arrivals, covered);
+  bundle.insert(bundle.end(), payload.begin(), payload.end());
+  std::optional<std::vector<std::byte>> mine = gather(h.id, bundle, h.arg);
+  if (!mine) return;
+  if (peer_ >= 0) {
+    header rel{.type = msg::barrier_release, .to = inbox::app, .id = h.id};
+    ctx_.post_bulk(ctx_.rank, rel, *mine);
+    return;
+  }
+  pass_down(h.id, *mine);
 }
 
-void barrier_service::merge(std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered) {
+std::optional<std::vector<std::byte>> barrier_service::gather(std::uint64_t epoch, std::span<const std::byte> bundle,
+                                                              std::uint64_t covered) {
+  // By epoch: with two groups the other leader may send its arrivals at the next call before this
+  // rank's own at this one are in.
+  gathering& g = gathering_[epoch];
+  g.arrivals.insert(g.arrivals.end(), bundle.begin(), bundle.end());
+  g.covered += covered;
+  if (++g.bundles < (peer_ >= 0 ? 2 : 1 + children_.size())) return std::nullopt;
+  const gathering done = std::move(g);
+  gathering_.erase(epoch);
+  if (group_ != 0 && peer_ < 0) {
+    send_up(parent_leader(), epoch, done.arrivals, done.covered);
+    return std::nullopt;
+  }
+  return merge(done.arrivals, done.covered);
+}
+
+std::vector<std::byte> barrier_service::merge(std::span<const std::byte> arrivals, std::uint64_t covered) {
   DSM_REQUIRE(covered == static_cast<std::uint64_t>(ctx_.ranks), "barrier gathered %llu arrivals of %d ranks",
               static_cast<unsigned long long>(covered), ctx_.ranks);
   std::vector<std::uint64_t> epochs(static_cast<size_t>(ctx_.ranks), 0);
@@ -206,10 +239,11 @@ void barrier_service::merge(std::uint64_t epoch, std::span<const std::byte> arri
   for (auto& a : arrivals_) a.clear();
   wire_writer out;
   for (int r = 0; r < ctx_.ranks; ++r) {
+    if (peer_ >= 0 && group_of_[static_cast<size_t>(r)] != group_) continue;  // the other leader releases its own
     out.put(static_cast<std::uint64_t>(r));
     out.put_sized(releases.empty() ? std::span<const std::byte>{} : std::span<const std::byte>(releases[static_cast<size_t>(r)]));
   }
-  pass_down(epoch, out.out);
+  return std::move(out.out);
 }
 
 void barrier_service::pass_down(std::uint64_t epoch, std::span<const std::byte> releases) {

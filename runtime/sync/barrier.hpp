@@ -12,7 +12,10 @@
 // (protocol::barrier_merge, given every rank's arrival by rank); the releases go back down the same
 // tree (each engine passes on its children's share; a leaf's go straight to its application
 // thread) and, in each group, through its shared memory. Up and down that is 2 * ceil(log2 groups)
-// hops between nodes, not a gather at rank 0.
+// hops between nodes, not a gather at rank 0. With exactly two groups there is no tree: each leader
+// sends its group's arrivals to the other's engine and keeps its own, and whichever pair comes
+// second is merged where it lands (the application thread, if the other's came first; else the
+// engine), so both leaders check and merge the same arrivals, and one hop separates the nodes.
 // A rank out of step (one calls dsm::alloc while another calls dsm::barrier, or with another size)
 // ends the job with a message naming both calls.
 // When every rank shares one node, the group's shared memory is all there is: the last rank to
@@ -22,7 +25,9 @@
 #define DSM_RUNTIME_SYNC_BARRIER_HPP_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -62,8 +67,13 @@ class barrier_service {
                                         std::uint64_t epoch);
   // Sends a subtree's arrivals (records of every rank it covers) to dest's engine.
   void send_up(int dest, std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered);
-  // Rank 0's engine: every rank has arrived; check, merge, release.
-  void merge(std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered);
+  // A leader, state_mu held: adds a bundle of arrivals (its group's, a child's, the other group's)
+  // to those of call `epoch`. Once all are in: up to the parent, or merged here (rank 0, or either
+  // leader of two groups), and this group's release records are returned (rank 0: every rank's).
+  std::optional<std::vector<std::byte>> gather(std::uint64_t epoch, std::span<const std::byte> bundle, std::uint64_t covered);
+  // Every rank has arrived: checks the calls, merges the payloads, and returns the release records
+  // (with two groups, this group's only).
+  std::vector<std::byte> merge(std::span<const std::byte> arrivals, std::uint64_t covered);
   // A leader's engine: hands on releases (records by rank) to its children and its own group.
   void pass_down(std::uint64_t epoch, std::span<const std::byte> releases);
   int parent_leader() const { return leaders_[static_cast<size_t>(group_ & (group_ - 1))]; }
@@ -77,11 +87,14 @@ class barrier_service {
   int group_ = 0;
   std::vector<int> children_;   // groups, ascending: child i covers groups [children_[i], +2^i)
   std::uint64_t epoch_ = 0;     // this rank's count of collective calls
-  // A leader's engine: the arrivals gathered for the round in progress.
-  std::uint64_t gather_epoch_ = 0;
-  std::size_t bundles_ = 0;     // of 1 + children
-  std::uint64_t covered_ = 0;   // ranks
-  std::vector<std::byte> gathered_;
+  int peer_ = -1;               // with two groups, the other group's leader (no tree: both merge)
+  // A leader's engine: the arrivals gathered for a call, by epoch.
+  struct gathering {
+    std::size_t bundles = 0;    // of 1 + children, or of 2 with a peer
+    std::uint64_t covered = 0;  // ranks
+    std::vector<std::byte> arrivals;
+  };
+  std::map<std::uint64_t, gathering> gathering_;
   bulk_assembly bulk_;                            // barrier_data and barrier_pass being reassembled
   std::vector<std::vector<std::byte>> incoming_;  // by sender: its barrier_data, until its arrival
   // Rank 0 (or the last rank on the node): each rank's call and arrival payload.
