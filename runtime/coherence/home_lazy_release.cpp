@@ -477,6 +477,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     std::sort(written.begin(), written.end());
     written.erase(std::unique(written.begin(), written.end()), written.end());
     std::uint64_t budget = kBarrierDataBytes;
+    bool full = false;  // the budget is spent: the rest wait for their readers' fetches
     for (const std::uint64_t u : written) {
       auto was = was_.find(u);
       if (was == was_.end()) {
@@ -490,7 +491,10 @@ class home_lazy_release final : public protocol, public sync_payloads {
       for (const int r : readers) {
         auto left = pushes_left_.find(push_key(u, r));
         if (left == pushes_left_.end() || mate(r)) continue;
-        if (ctx_.table->extent(u) > budget) return;
+        if (ctx_.table->extent(u) > budget) {
+          full = true;
+          break;
+        }
         budget -= ctx_.table->extent(u);
         if (--left->second == 0) pushes_left_.erase(left);
         enter(u, r);  // a unit streamed stays private; one that is not is tracked below
@@ -508,6 +512,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
       DSM_INVARIANT(!pushed || streamed_.count(u) != 0 || ctx_.table->state(u) != holding::owner_sole,
                     "home-based lazy release: unit %llu pushed to its readers stays private at its home, unstreamed",
                     static_cast<unsigned long long>(u));
+      if (full) break;
     }
   }
 

@@ -7,6 +7,7 @@
 //   private again once the reader stops (its home stops faulting: "written once" is not sticky);
 // - a copy its home pushes with a barrier holds every write made before the barrier (other
 //   writers' diffs on their way to the home, and the reader's own);
+// - more units than a barrier carries are fetched as before;
 // - a home that never writes its units keeps them up to date for the ranks that do (DSM_HOME=cyclic
 //   and block make such homes; under first touch the first writer is the home);
 // - first touch by a rank other than the unit's manager makes that rank the home;
@@ -222,6 +223,33 @@ TEST_F(collective, a_copy_pushed_with_a_barrier_holds_every_write_made_before_it
     dsm::barrier();
   }
   DSM_EXPECT_ALL(wrong == 0) << wrong << " stale values in " << kRounds << " rounds";
+  dsm::barrier();
+  dsm::free(raw);
+}
+
+TEST_F(collective, more_units_than_a_barrier_carries_are_fetched_as_before) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a reader";
+  // The home writes 100 units in every round and every other rank reads them all: more than a home
+  // pushes with one barrier (256 KiB, 64 units of 4 KiB), and more rounds than pushes per fetch, so
+  // that pushed, fetched and refetched copies mix. Values are checked under every model.
+  constexpr std::size_t kUnits = 100;
+  constexpr int kRounds = 12;
+  const std::size_t per_unit = dsm::unit_size() / sizeof(long);
+  long* raw = nullptr;
+  long* data = whole_units(kUnits, raw);
+  const int home = 0, me = dsm::rank();
+  if (me == home)
+    for (std::size_t u = 0; u < kUnits; ++u) data[u * per_unit] = -1;  // the home's first touch
+  dsm::barrier();
+  long wrong = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    if (me == home)
+      for (std::size_t u = 0; u < kUnits; ++u) data[u * per_unit + static_cast<std::size_t>(round) % per_unit] = round;
+    dsm::barrier();
+    for (std::size_t u = 0; u < kUnits; ++u) wrong += data[u * per_unit + static_cast<std::size_t>(round) % per_unit] != round;
+    dsm::barrier();
+  }
+  DSM_EXPECT_ALL(wrong == 0) << wrong << " stale values in " << kRounds << " rounds of " << kUnits << " units";
   dsm::barrier();
   dsm::free(raw);
 }
