@@ -36,6 +36,10 @@ function(dsm_model_env model env_var label_var)
   endif()
 endfunction()
 
+# Each MPI test's Open MPI session directory base is its own directory under this one (see
+# dsm_add_mpi_test).
+set(DSM_SESSIONS_DIR ${CMAKE_BINARY_DIR}/ompi-sessions)
+
 # dsm_own_session_dirs(): gives every test of the calling directory that has none the Open MPI
 # session directory base of its own that dsm_add_mpi_test gives its tests (below). Call it at the
 # end of a CMakeLists.txt that registers tests with add_test: a test's properties can be set only
@@ -45,7 +49,7 @@ function(dsm_own_session_dirs)
   foreach(test IN LISTS tests)
     get_test_property(${test} ENVIRONMENT env)
     if(NOT env MATCHES "OMPI_MCA_orte_tmpdir_base=")
-      set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "OMPI_MCA_orte_tmpdir_base=${CMAKE_BINARY_DIR}/ompi-sessions/${test}")
+      set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "OMPI_MCA_orte_tmpdir_base=${DSM_SESSIONS_DIR}/${test}")
     endif()
   endforeach()
 endfunction()
@@ -106,7 +110,7 @@ function(dsm_add_mpi_test name)
       # fresh-clone run of the suite).
       set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT} COST ${cost}
         LABELS "mpi;np${n};${model_labels};${A_LABELS}"
-        ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_orte_tmpdir_base=${CMAKE_BINARY_DIR}/ompi-sessions/${test};${DSM_SANITIZER_ENV};${A_ENV}")
+        ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_orte_tmpdir_base=${DSM_SESSIONS_DIR}/${test};${DSM_SANITIZER_ENV};${A_ENV}")
     endforeach()
   endforeach()
 endfunction()

@@ -34,9 +34,10 @@ function(dsm_app workload)
     add_test(NAME app.${workload}.mpi.np2
              COMMAND ${DSM_MPIRUN} -np 2 $<TARGET_FILE:bench_${workload}_mpi> --size test)
     set_tests_properties(app.${workload}.mpi.np2 PROPERTIES TIMEOUT 60 LABELS "mpi;np2;apps"
-      ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_orte_tmpdir_base=${CMAKE_BINARY_DIR}/ompi-sessions/app.${workload}.mpi.np2")
+      ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
     add_test(NAME app.${workload}.threads COMMAND bench_${workload}_threads --size test --threads 2)
     set_tests_properties(app.${workload}.threads PROPERTIES TIMEOUT 60 LABELS "apps")
+    dsm_own_session_dirs()
   endif()
 endfunction()
 
