@@ -153,21 +153,45 @@ TEST_F(collective, thousands_of_distinct_locks) {
   DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << dsm::ranks();
 }
 
+// Each rank writes one word of every unit homed at another rank (word `rank`, value `tag` + rank),
+// then a barrier: under the release models each writer sends its diffs to the homes one after
+// another, without waiting for each answer (eager release keeps up to 8 x ranks in flight), a burst
+// towards each home's engine. Returns how many words do not read back as written.
+std::size_t burst_to_homes(std::size_t units_per_rank, long tag) {
+  const std::size_t words = dsm::unit_size() / sizeof(long);
+  const std::size_t ranks = static_cast<std::size_t>(dsm::ranks()), me = static_cast<std::size_t>(dsm::rank());
+  long* a = dsm::alloc<long>(units_per_rank * ranks * words, dsm::placement::block);
+  for (std::size_t u = 0; u < units_per_rank * ranks; ++u)
+    if (u / units_per_rank != me) a[u * words + me] = tag + static_cast<long>(me);
+  dsm::barrier();
+  std::size_t wrong = 0;
+  for (std::size_t u = 0; u < units_per_rank * ranks; ++u)
+    for (std::size_t r = 0; r < ranks; ++r)
+      wrong += a[u * words + r] != (u / units_per_rank == r ? 0 : tag + static_cast<long>(r));
+  dsm::barrier();
+  dsm::free(a);
+  return wrong;
+}
+
 TEST_F(collective, small_rings_are_full_and_nothing_is_lost) {
   const char* slots = std::getenv("DSM_QUEUE_SLOTS");
   if (slots == nullptr || std::string(slots) != "2") GTEST_SKIP() << "runs as mpi.limits.small_rings (DSM_QUEUE_SLOTS=2)";
   // Every rank takes locks managed by every rank, and barriers, as fast as it can: many messages
-  // in flight towards each engine, rings of two slots. On a loaded machine the ranks may take turns
-  // so neatly that no ring fills in one pass (seen once, in a run of the suite under ctest -j6), so
-  // the passes go on, with fresh locks, until a message has found a ring full (at most 40). At two
-  // ranks, with the two-node barrier exchange, a pass often fills none: 10 passes once filled none
-  // in a fresh-clone run of the suite, and 1 of 8 runs alone here.
-  constexpr std::size_t kLocks = 64, kRounds = 20, kMaxPasses = 40;
+  // in flight towards each engine, rings of two slots. Each of these asks and waits for its answer,
+  // so at two ranks a ring fills only when an engine falls behind: a fresh-clone run of the suite
+  // once went 40 passes under eager release without one. So each pass also sends diffs to homes
+  // in a burst (burst_to_homes: alone, at two ranks, it filled a ring in its first pass in 5 of 5
+  // runs under each model), and the passes go on, with fresh locks, until a message has found a
+  // ring full (at most 40).
+  constexpr std::size_t kLocks = 64, kRounds = 20, kMaxPasses = 40, kBurstUnits = 24;
   std::uint64_t waited = 0;
   for (std::size_t pass = 0; pass < kMaxPasses && waited == 0; ++pass) {
     const std::size_t wrong = count_under_locks(kLocks, 77 + pass * kLocks, kRounds, 1, 17);
     DSM_EXPECT_ALL(wrong == 0) << wrong << " of " << kLocks << " counters are not " << kRounds * dsm::ranks()
                                << " (pass " << pass << ")";
+    const std::size_t lost = burst_to_homes(kBurstUnits, 1000 * static_cast<long>(pass + 1));
+    DSM_EXPECT_ALL(lost == 0) << lost << " words written before a barrier read otherwise after it (pass " << pass
+                              << ")";
     waited = dsm_test::sum_over_ranks(dsm::stats().ring_full_waits);
   }
   if (dsm::rank() == 0) std::printf("messages that found a ring full: %llu\n", static_cast<unsigned long long>(waited));
