@@ -80,8 +80,22 @@ bool mpi_bridge::poll(inbox box, take_fn take, void* ctx) {
   std::unique_lock<std::mutex> g(in.mu, std::try_to_lock);
   if (!g.owns_lock()) return false;
   bool any = false;
+  // Hand on in the order matched: per-sender order is part of the contract. (A completed request
+  // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again.)
+  auto hand_on = [&] {
+    while (!in.matched.empty()) {
+      int done = 0;
+      PMPI_Test(&in.matched.front().request, &done, MPI_STATUS_IGNORE);
+      if (!done || !take(ctx, std::span<const std::byte>(in.matched.front().bytes))) return;
+      in.matched.pop_front();
+      under_way_.fetch_sub(1);
+      any = true;
+    }
+  };
   // Match what has arrived; receive without blocking, so that a large message never holds the
-  // thread in a spinning MPI call.
+  // thread in a spinning MPI call. Each message is handed on as soon as it is received, before
+  // the next probe (which drives MPI's progress again: 3-4 us over TCP).
+  hand_on();
   while (in.matched.size() < kMaxMatched) {
     int flag = 0;
     MPI_Message handle;
@@ -95,16 +109,7 @@ bool mpi_bridge::poll(inbox box, take_fn take, void* ctx) {
     in_flight& f = in.matched.back();
     MPI_Imrecv(f.bytes.data(), count, MPI_BYTE, &handle, &f.request);
     any = true;
-  }
-  // Hand on in the order matched: per-sender order is part of the contract. (A completed request
-  // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again.)
-  while (!in.matched.empty()) {
-    int done = 0;
-    PMPI_Test(&in.matched.front().request, &done, MPI_STATUS_IGNORE);
-    if (!done || !take(ctx, std::span<const std::byte>(in.matched.front().bytes))) break;
-    in.matched.pop_front();
-    under_way_.fetch_sub(1);
-    any = true;
+    hand_on();
   }
   if (any) moved(box);
   return any;
