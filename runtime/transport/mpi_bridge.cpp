@@ -81,12 +81,18 @@ bool mpi_bridge::poll(inbox box, take_fn take, void* ctx) {
   if (!g.owns_lock()) return false;
   bool any = false;
   // Hand on in the order matched: per-sender order is part of the contract. (A completed request
-  // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again.)
+  // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again at the
+  // next poll, not again in this one.)
+  bool refused = false;
   auto hand_on = [&] {
-    while (!in.matched.empty()) {
+    while (!refused && !in.matched.empty()) {
       int done = 0;
       PMPI_Test(&in.matched.front().request, &done, MPI_STATUS_IGNORE);
-      if (!done || !take(ctx, std::span<const std::byte>(in.matched.front().bytes))) return;
+      if (!done) return;
+      if (!take(ctx, std::span<const std::byte>(in.matched.front().bytes))) {
+        refused = true;
+        return;
+      }
       in.matched.pop_front();
       under_way_.fetch_sub(1);
       any = true;
