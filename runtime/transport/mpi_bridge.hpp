@@ -7,8 +7,9 @@
 //     inbox (node_transport.cpp);
 //   - an application thread that waits for a reply after a message to a remote rank receives its
 //     own inbox's messages itself for a while (poll(inbox::app), as the engine would).
-// One thread at a time matches the messages of an inbox, and hands them on in the order matched, so
-// messages from one sender to one inbox keep their order. At most kMaxMatched messages per inbox are
+// One thread at a time matches the messages of an inbox, and hands them on in the order matched, each
+// as soon as its receive has completed (before probing for the next), so messages from one sender to
+// one inbox keep their order. At most kMaxMatched messages per inbox are
 // matched and not yet taken; the rest wait in MPI (and TCP's flow control) until they are.
 //
 // Open MPI offers nothing to sleep on, so the engine polls: pause_ns() says for how long it may
