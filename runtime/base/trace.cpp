@@ -308,14 +308,10 @@ shape protocol_shape(ev k, bool with_peer, bool with_bytes) {
   return s;
 }
 
-void write_file(const std::vector<event>& all, const std::vector<int>& owner, const std::vector<std::uint64_t>& dropped) {
-  std::FILE* f = std::fopen(g_rec.path.c_str(), "w");
-  if (f == nullptr) {
-    DSM_LOG(error, "DSM_TRACE: cannot write %s: %s", g_rec.path.c_str(), std::strerror(errno));
-    return;
-  }
-  // The document's head, {"displayTimeUnit":...,"otherData":{...},"traceEvents":[ : the dump of the
-  // document with an empty event list, less its closing "]}", which the last line writes.
+// The document's head, {"displayTimeUnit":...,"otherData":{...},"traceEvents":[ : the dump of the
+// document with an empty event list, less its closing "]}", which write_file's last line writes;
+// then the names of the ranks and their threads.
+void write_head(std::FILE* f, event_stream& out) {
   std::string head = json{{"displayTimeUnit", "ns"},
                           {"otherData", {{"model", g_rec.model}, {"ranks", g_rec.ranks}}},
                           {"traceEvents", json::array()}}
@@ -323,16 +319,19 @@ void write_file(const std::vector<event>& all, const std::vector<int>& owner, co
   head.resize(head.size() - 2);
   head += "\n";
   std::fputs(head.c_str(), f);
-  event_stream out(f);
   for (int r = 0; r < g_rec.ranks; ++r) {
     out.put({{"ph", "M"}, {"pid", r}, {"tid", 1}, {"name", "process_name"}, {"args", {{"name", "rank " + std::to_string(r)}}}});
     out.put({{"ph", "M"}, {"pid", r}, {"tid", 1}, {"name", "process_sort_index"}, {"args", {{"sort_index", r}}}});
     out.put({{"ph", "M"}, {"pid", r}, {"tid", 1}, {"name", "thread_name"}, {"args", {{"name", "application"}}}});
     out.put({{"ph", "M"}, {"pid", r}, {"tid", 2}, {"name", "thread_name"}, {"args", {{"name", "engine"}}}});
   }
-  // Flow ids: the sender's rank << 40 | its count of sends; the receiver's event names the same
-  // channel (sender, receiver, inbox) and number.
-  std::map<std::tuple<int, int, int, std::uint64_t>, std::uint64_t> flows;
+}
+
+// Flow ids by channel (sender, receiver, inbox) and message number: the sender's rank << 40 | its
+// count of sends. The receiver's event names the same channel and number.
+using flow_map = std::map<std::tuple<int, int, int, std::uint64_t>, std::uint64_t>;
+flow_map flow_ids(const std::vector<event>& all, const std::vector<int>& owner) {
+  flow_map flows;
   std::vector<std::uint64_t> sends(static_cast<size_t>(g_rec.ranks), 0);
   for (std::size_t i = 0; i < all.size(); ++i) {
     const event& e = all[i];
@@ -341,6 +340,18 @@ void write_file(const std::vector<event>& all, const std::vector<int>& owner, co
     const std::uint64_t id = (static_cast<std::uint64_t>(src) << 40) | ++sends[static_cast<size_t>(src)];
     flows[{src, e.peer, e.box, e.seq}] = id;
   }
+  return flows;
+}
+
+void write_file(const std::vector<event>& all, const std::vector<int>& owner, const std::vector<std::uint64_t>& dropped) {
+  std::FILE* f = std::fopen(g_rec.path.c_str(), "w");
+  if (f == nullptr) {
+    DSM_LOG(error, "DSM_TRACE: cannot write %s: %s", g_rec.path.c_str(), std::strerror(errno));
+    return;
+  }
+  event_stream out(f);
+  write_head(f, out);
+  const flow_map flows = flow_ids(all, owner);
   shape messages[2] = {message_shape(false), message_shape(true)};  // [out]
   shape flow_ends[2] = {flow_shape(false), flow_shape(true)};
   std::map<unsigned, shape> protocol;  // by kind << 2 | peer? << 1 | bytes?
