@@ -10,7 +10,7 @@ function(dsm_add_unit_test target)
   endif()
   add_test(NAME ${target} COMMAND ${target})
   set_tests_properties(${target} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "unit;${A_LABELS}"
-    ENVIRONMENT "${DSM_SANITIZER_ENV}")
+    ENVIRONMENT "${DSM_SANITIZER_ENV}" RESOURCE_GROUPS cpu:1)
 endfunction()
 
 # The mpirun prefix every MPI test uses (pml ob1 and HWLOC_COMPONENTS: README.md, "Which messaging
@@ -40,16 +40,39 @@ endfunction()
 # dsm_add_mpi_test).
 set(DSM_SESSIONS_DIR ${CMAKE_BINARY_DIR}/ompi-sessions)
 
-# dsm_own_session_dirs(): gives every test of the calling directory that has none the Open MPI
-# session directory base of its own that dsm_add_mpi_test gives its tests (below). Call it at the
-# end of a CMakeLists.txt that registers tests with add_test: a test's properties can be set only
-# from its own directory.
-function(dsm_own_session_dirs)
+# CPU slots. scripts/test.sh runs ctest with twice as many jobs as it has CPU slots to give
+# (tests/cpu-slots.json, 4 slots for 2 cores): a test that computes takes one slot; one whose ranks
+# poll takes two (labels mpi-transport, nodes and netns: the MPI path's engines spin after traffic,
+# and on loaded cores they spin longest: mpi_transport.litmus at 4 ranks took 2.6 s alone and 36 s
+# among three other tests); one that mostly waits takes none (label waits: injected delays, a rank's
+# death, an idle measurement, a job that must fail), so that its waiting overlaps the others' work.
+# ctest without --resource-spec-file ignores the slots.
+function(dsm_cpu_slots labels out_var)
+  if("waits" IN_LIST labels)
+    set(${out_var} "" PARENT_SCOPE)
+  elseif("mpi-transport" IN_LIST labels OR "nodes" IN_LIST labels OR "netns" IN_LIST labels)
+    set(${out_var} "cpu:2" PARENT_SCOPE)
+  else()
+    set(${out_var} "cpu:1" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# dsm_tests_done(): gives every test of the calling directory that has none the Open MPI session
+# directory base of its own that dsm_add_mpi_test gives its tests (below), and its CPU slots
+# (above). Call it at the end of a CMakeLists.txt that registers tests with add_test: a test's
+# properties can be set only from its own directory.
+function(dsm_tests_done)
   get_property(tests DIRECTORY PROPERTY TESTS)
   foreach(test IN LISTS tests)
     get_test_property(${test} ENVIRONMENT env)
     if(NOT env MATCHES "OMPI_MCA_orte_tmpdir_base=")
       set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "OMPI_MCA_orte_tmpdir_base=${DSM_SESSIONS_DIR}/${test}")
+    endif()
+    get_test_property(${test} RESOURCE_GROUPS groups)
+    get_test_property(${test} LABELS labels)
+    dsm_cpu_slots("${labels}" slots)
+    if(NOT groups AND slots)
+      set_property(TEST ${test} PROPERTY RESOURCE_GROUPS ${slots})
     endif()
   endforeach()
 endfunction()
@@ -82,6 +105,7 @@ function(dsm_add_mpi_test name)
   set(chaos_factor 1)
   if("chaos" IN_LIST A_LABELS)
     set(chaos_factor 5)
+    list(APPEND A_LABELS waits)  # injected delays: the ranks sleep most of the run
   endif()
   set(homeless_ranks "")
   foreach(n IN LISTS A_RANKS)
@@ -108,8 +132,12 @@ function(dsm_add_mpi_test name)
       # under ctest -j shared /tmp/ompi.<host>.<uid>/, and one's clean-up could remove it while
       # another made it (orte_init: mkdir "File exists", "orte_session_dir failed", once in a
       # fresh-clone run of the suite).
-      set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT} COST ${cost}
-        LABELS "mpi;np${n};${model_labels};${A_LABELS}"
+      set(labels "mpi;np${n};${model_labels};${A_LABELS}")
+      dsm_cpu_slots("${labels}" slots)
+      if(slots)
+        set_tests_properties(${test} PROPERTIES RESOURCE_GROUPS ${slots})
+      endif()
+      set_tests_properties(${test} PROPERTIES TIMEOUT ${A_TIMEOUT} COST ${cost} LABELS "${labels}"
         ENVIRONMENT "${model_env};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_orte_tmpdir_base=${DSM_SESSIONS_DIR}/${test};${DSM_SANITIZER_ENV};${A_ENV}")
     endforeach()
   endforeach()

@@ -15,21 +15,25 @@
 #      application benchmarks, stress and chaos runs, death, trace, the suite runner and the
 #      two-host tests (label netns), large_memory). (docs/reliability.md)
 # The checks are switched on at run time, so one build serves both runs.
-# Both ctest runs use four jobs on two cores (-j4, DSM_TEST_JOBS): an MPI test sleeps while it
-# waits (for mpirun, a peer, an injected delay), and at -j2 the cores were idle half the time; -j4
-# took the first run from 643 s to 374 s on a quiet 2-core machine. ctest starts the costliest tests
-# first (the COST of dsm_add_mpi_test: ranks, and injected faults).
+# Both ctest runs share four CPU slots among the tests (tests/cpu-slots.json, cmake/DsmTesting.cmake):
+# a test that computes takes one, one whose ranks poll MPI takes two, and one that mostly waits (an
+# injected delay, a rank's death, an idle measurement) none, with at most eight tests at once (-j8,
+# DSM_TEST_JOBS). An MPI test sleeps while it waits, and at -j2 the cores were idle half the time;
+# -j4 took the first run from 643 s to 374 s on a quiet 2-core machine, and the slots from 379 s to
+# 323-325 s (the waiting tests no longer hold a job each). ctest starts the costliest tests first
+# (the COST of dsm_add_mpi_test: ranks, and injected faults).
 # Exits non-zero if either ctest failed, after the last lines of each failed test's output.
 # Run it from anywhere: `bash scripts/test.sh`.
 # Extra arguments go to both ctest runs, e.g. `bash scripts/test.sh -L unit`.
 # Environment: DSM_BUILD_DIR names the build directory; DSM_TEST_CHECKS=0 skips the second run (a
-# quicker local run); DSM_TEST_JOBS sets ctest's parallelism (4); DSM_CHECKS_LITMUS_ROUNDS the
+# quicker local run); DSM_TEST_JOBS sets how many tests run at once (8); DSM_CHECKS_LITMUS_ROUNDS the
 # litmus rounds of the second run (1000).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
 WITH_CHECKS=${DSM_TEST_CHECKS:-1}
-JOBS=${DSM_TEST_JOBS:-4}
+JOBS=${DSM_TEST_JOBS:-8}
+SLOTS=$PWD/tests/cpu-slots.json
 skip_soak=(-LE soak)
 [[ ${DSM_TEST_SOAK:-0} == 1 ]] && skip_soak=()
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -72,7 +76,7 @@ run_ctest() {  # <dir> <what the run is> <ctest args...>
   local dir=$1 what=$2 start rc=0
   shift 2
   start=$(date +%s)
-  (cd "$dir" && ctest -j"$JOBS" --output-on-failure --timeout 300 "$@") || rc=$?
+  (cd "$dir" && ctest -j"$JOBS" --resource-spec-file "$SLOTS" --output-on-failure --timeout 300 "$@") || rc=$?
   echo "== test.sh: ctest in $dir/ exit $rc after $(( $(date +%s) - start )) s"
   [[ $rc -eq 0 ]] || { status=$rc; note_failures "$dir" "$what"; }
 }

@@ -37,7 +37,7 @@ function(dsm_app workload)
       ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
     add_test(NAME app.${workload}.threads COMMAND bench_${workload}_threads --size test --threads 2)
     set_tests_properties(app.${workload}.threads PROPERTIES TIMEOUT 60 LABELS "apps")
-    dsm_own_session_dirs()
+    dsm_tests_done()
   endif()
 endfunction()
 
