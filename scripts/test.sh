@@ -49,8 +49,12 @@ configure() {  # <dir> <cmake options...>
   cmake -S . -B "$dir" -DDSM_BUILD_TESTS=ON "$@" >"$dir/configure.log" 2>&1 \
     || { cat "$dir/configure.log"; echo "== test.sh: configure of $dir/ failed"; exit 1; }
 }
+# Ninja for a new build directory (one made before keeps its generator): a clean build took 101 s
+# and 200 CPU-s at -j2, against make's 111 s and 214 CPU-s.
+generator=()
+[[ -f $BUILD_DIR/CMakeCache.txt ]] || generator=(-G Ninja)
 echo "== test.sh: [2/4] configure ($BUILD_DIR/: RelWithDebInfo, -g1)"
-configure "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+configure "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
   "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 
 echo "== test.sh: [3/4] build (-j2)"
