@@ -15,25 +15,27 @@
 #      application benchmarks, stress and chaos runs, death, trace, the suite runner and the
 #      two-host tests (label netns), large_memory). (docs/reliability.md)
 # The checks are switched on at run time, so one build serves both runs.
-# Both ctest runs share four CPU slots among the tests (tests/cpu-slots.json, cmake/DsmTesting.cmake):
-# a test that computes takes one, one whose ranks poll MPI takes two, and one that mostly waits (an
-# injected delay, a rank's death, an idle measurement) none, with at most eight tests at once (-j8,
-# DSM_TEST_JOBS). An MPI test sleeps while it waits, and at -j2 the cores were idle half the time;
-# -j4 took the first run from 643 s to 374 s on a quiet 2-core machine, and the slots from 379 s to
-# 305-313 s (the waiting tests no longer hold a job each; tests/netns/CMakeLists.txt). ctest starts the costliest tests first
+# Both ctest runs share CPU slots among the tests, two per core and at least four (a ctest resource
+# spec, <build>/cpu-slots.json, written here; cmake/DsmTesting.cmake): a test that computes takes
+# one, one whose ranks poll MPI takes two, and one that mostly waits (an injected delay, a rank's
+# death, an idle measurement) none, with at most twice as many tests at once as slots (DSM_TEST_JOBS;
+# on 2 cores: 4 slots, -j8). An MPI test sleeps while it waits, and at -j2 the cores were idle half
+# the time; -j4 took the first run from 643 s to 374 s on a quiet 2-core machine, and the slots from
+# 379 s to 289-313 s (the waiting tests no longer hold a job each; tests/netns/CMakeLists.txt). ctest starts the costliest tests first
 # (the COST of dsm_add_mpi_test: ranks, and injected faults).
 # Exits non-zero if either ctest failed, after the last lines of each failed test's output.
 # Run it from anywhere: `bash scripts/test.sh`.
 # Extra arguments go to both ctest runs, e.g. `bash scripts/test.sh -L unit`.
 # Environment: DSM_BUILD_DIR names the build directory; DSM_TEST_CHECKS=0 skips the second run (a
-# quicker local run); DSM_TEST_JOBS sets how many tests run at once (8); DSM_CHECKS_LITMUS_ROUNDS the
+# quicker local run); DSM_TEST_JOBS sets how many tests run at once; DSM_CHECKS_LITMUS_ROUNDS the
 # litmus rounds of the second run (1000).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${DSM_BUILD_DIR:-build}
 WITH_CHECKS=${DSM_TEST_CHECKS:-1}
-JOBS=${DSM_TEST_JOBS:-8}
-SLOTS=$PWD/tests/cpu-slots.json
+cores=$(nproc)
+slots=$((cores * 2 > 4 ? cores * 2 : 4))
+JOBS=${DSM_TEST_JOBS:-$((slots * 2))}
 skip_soak=(-LE soak)
 [[ ${DSM_TEST_SOAK:-0} == 1 ]] && skip_soak=()
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -56,6 +58,10 @@ generator=()
 echo "== test.sh: [2/4] configure ($BUILD_DIR/: RelWithDebInfo, -g1)"
 configure "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
   "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
+
+SLOTS=$PWD/$BUILD_DIR/cpu-slots.json
+[[ $BUILD_DIR == /* ]] && SLOTS=$BUILD_DIR/cpu-slots.json
+printf '{"version": {"major": 1, "minor": 0}, "local": [{"cpu": [{"id": "0", "slots": %d}]}]}\n' "$slots" >"$SLOTS"
 
 echo "== test.sh: [3/4] build (-j2)"
 cmake --build "$BUILD_DIR" -j2
