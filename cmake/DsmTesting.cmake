@@ -41,11 +41,12 @@ endfunction()
 set(DSM_SESSIONS_DIR ${CMAKE_BINARY_DIR}/ompi-sessions)
 
 # CPU slots. scripts/test.sh runs ctest with twice as many jobs as it has CPU slots to give (a
-# resource spec it writes: two slots per core, at least four): a test that computes takes one slot; one whose ranks
-# poll takes two (labels mpi-transport, nodes and netns: the MPI path's engines spin after traffic,
-# and on loaded cores they spin longest: mpi_transport.litmus at 4 ranks took 2.6 s alone and 36 s
-# among three other tests); one that mostly waits takes none (label waits: injected delays, a rank's
-# death, an idle measurement, a job that must fail), so that its waiting overlaps the others' work.
+# resource spec it writes: two slots per core, at least four): a test that computes takes one slot;
+# one whose ranks poll takes two (labels mpi-transport, nodes and netns: the MPI path's engines spin
+# after traffic, and on loaded cores they spin longest: mpi_transport.litmus at 4 ranks took 2.6 s
+# alone and 36 s among three other tests); one that mostly waits takes none (label waits: injected
+# delays, a rank's death, an idle measurement, a job that must fail), so that its waiting overlaps
+# the others' work.
 # ctest without --resource-spec-file ignores the slots.
 function(dsm_cpu_slots labels out_var)
   if("waits" IN_LIST labels)

@@ -21,8 +21,8 @@
 # death, an idle measurement) none, with at most twice as many tests at once as slots (DSM_TEST_JOBS;
 # on 2 cores: 4 slots, -j8). An MPI test sleeps while it waits, and at -j2 the cores were idle half
 # the time; -j4 took the first run from 643 s to 374 s on a quiet 2-core machine, and the slots from
-# 379 s to 289-313 s (the waiting tests no longer hold a job each; tests/netns/CMakeLists.txt). ctest starts the costliest tests first
-# (the COST of dsm_add_mpi_test: ranks, and injected faults).
+# 379 s to 289-313 s (the waiting tests no longer hold a job each; tests/netns/CMakeLists.txt).
+# ctest starts the costliest tests first (the COST of dsm_add_mpi_test: ranks, and injected faults).
 # Exits non-zero if either ctest failed, after the last lines of each failed test's output.
 # Run it from anywhere: `bash scripts/test.sh`.
 # Extra arguments go to both ctest runs, e.g. `bash scripts/test.sh -L unit`.
