@@ -10,7 +10,11 @@ function(dsm_add_unit_test target)
   endif()
   add_test(NAME ${target} COMMAND ${target})
   set_tests_properties(${target} PROPERTIES TIMEOUT ${A_TIMEOUT} LABELS "unit;${A_LABELS}"
-    ENVIRONMENT "${DSM_SANITIZER_ENV}" RESOURCE_GROUPS cpu:1)
+    ENVIRONMENT "${DSM_SANITIZER_ENV}")
+  dsm_cpu_slots("unit;${A_LABELS}" slots)
+  if(slots)
+    set_tests_properties(${target} PROPERTIES RESOURCE_GROUPS ${slots})
+  endif()
 endfunction()
 
 # The mpirun prefix every MPI test uses (pml ob1 and HWLOC_COMPONENTS: README.md, "Which messaging

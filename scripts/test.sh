@@ -59,8 +59,7 @@ echo "== test.sh: [2/4] configure ($BUILD_DIR/: RelWithDebInfo, -g1)"
 configure "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
   "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 
-SLOTS=$PWD/$BUILD_DIR/cpu-slots.json
-[[ $BUILD_DIR == /* ]] && SLOTS=$BUILD_DIR/cpu-slots.json
+SLOTS=$(cd "$BUILD_DIR" && pwd)/cpu-slots.json
 printf '{"version": {"major": 1, "minor": 0}, "local": [{"cpu": [{"id": "0", "slots": %d}]}]}\n' "$slots" >"$SLOTS"
 
 echo "== test.sh: [3/4] build (-j2)"
