@@ -247,6 +247,12 @@ class node_transport final : public transport {
     return waiting_total_.load() == 0;
   }
 
+  void await_own_engine() override {
+    if (t_remote_sent_ns == 0) return;
+    t_remote_sent_ns = 0;
+    app_polls_until_ns_.store(0, std::memory_order_relaxed);
+  }
+
   void set_attentive(inbox box, bool on) override {
     own(box)->set_attentive(on);
   }
