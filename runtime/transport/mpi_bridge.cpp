@@ -76,49 +76,88 @@ bool mpi_bridge::test_sends() {
 }
 
 bool mpi_bridge::poll(inbox box, take_fn take, void* ctx) {
-  arrivals& in = in_[static_cast<int>(box)];
-  std::unique_lock<std::mutex> g(in.mu, std::try_to_lock);
-  if (!g.owns_lock()) return false;
-  bool any = false;
+  taker takers[2] = {};
+  takers[static_cast<int>(box)] = {take, ctx};
+  return poll(takers);
+}
+
+bool mpi_bridge::poll_both(take_fn engine, void* engine_ctx, take_fn app, void* app_ctx) {
+  taker takers[2] = {};
+  takers[static_cast<int>(inbox::engine)] = {engine, engine_ctx};
+  takers[static_cast<int>(inbox::app)] = {app, app_ctx};
+  return poll(takers);
+}
+
+bool mpi_bridge::poll(const taker (&takers)[2]) {
+  // The inboxes this thread may match: those it was given whose lock it gets.
+  std::unique_lock<std::mutex> locks[2];
+  bool mine[2] = {false, false};
+  for (int b = 0; b < 2; ++b) {
+    if (takers[b].take == nullptr) continue;
+    locks[b] = std::unique_lock<std::mutex>(in_[b].mu, std::try_to_lock);
+    mine[b] = locks[b].owns_lock();
+  }
+  if (!mine[0] && !mine[1]) return false;
+  // With both, one probe for any tag: each probe that finds nothing drives Open MPI's progress
+  // once more (a poll() of its sockets over TCP), and the engine used to make two per round.
+  int tag = mine[0] && mine[1] ? MPI_ANY_TAG : kTag[mine[0] ? 0 : 1];
+  bool moved_in[2] = {false, false};
+  bool refused[2] = {false, false};
   // Hand on in the order matched: per-sender order is part of the contract. (A completed request
   // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again at the
   // next poll, not again in this one.)
-  bool refused = false;
-  auto hand_on = [&] {
-    while (!refused && !in.matched.empty()) {
+  auto hand_on = [&](int b) {
+    arrivals& in = in_[b];
+    while (!refused[b] && !in.matched.empty()) {
       int done = 0;
       PMPI_Test(&in.matched.front().request, &done, MPI_STATUS_IGNORE);
       if (!done) return;
-      if (!take(ctx, std::span<const std::byte>(in.matched.front().bytes))) {
-        refused = true;
+      if (!takers[b].take(takers[b].ctx, std::span<const std::byte>(in.matched.front().bytes))) {
+        refused[b] = true;
         return;
       }
       in.matched.pop_front();
       under_way_.fetch_sub(1);
-      any = true;
+      moved_in[b] = true;
     }
   };
+  for (int b = 0; b < 2; ++b)
+    if (mine[b]) hand_on(b);
   // Match what has arrived; receive without blocking, so that a large message never holds the
   // thread in a spinning MPI call. Each message is handed on as soon as it is received, before
   // the next probe (which drives MPI's progress again: 3-4 us over TCP).
-  hand_on();
-  while (in.matched.size() < kMaxMatched) {
+  for (;;) {
+    if ((mine[0] && in_[0].matched.size() >= kMaxMatched) || (mine[1] && in_[1].matched.size() >= kMaxMatched)) break;
     int flag = 0;
     MPI_Message handle;
     MPI_Status st;
-    MPI_Improbe(MPI_ANY_SOURCE, kTag[static_cast<int>(box)], comm_, &flag, &handle, &st);
+    MPI_Improbe(MPI_ANY_SOURCE, tag, comm_, &flag, &handle, &st);
     if (!flag) break;
+    const int b = st.MPI_TAG == kTag[0] ? 0 : st.MPI_TAG == kTag[1] ? 1 : -1;
+    if (b < 0) fatal("a message with tag %d on the runtime's communicator, from rank %d", st.MPI_TAG, st.MPI_SOURCE);
     int count = 0;
     MPI_Get_count(&st, MPI_BYTE, &count);
+    arrivals& in = in_[b];
     in.matched.push_back({MPI_REQUEST_NULL, std::vector<std::byte>(static_cast<size_t>(count))});
     under_way_.fetch_add(1);
     in_flight& f = in.matched.back();
     MPI_Imrecv(f.bytes.data(), count, MPI_BYTE, &handle, &f.request);
-    any = true;
-    hand_on();
+    moved_in[b] = true;
+    if (b == 0 && mine[1]) {
+      // Handling a message may take a while (a barrier's merge): meanwhile the application thread
+      // may match its own replies.
+      locks[1].unlock();
+      hand_on(0);
+      mine[1] = locks[1].try_lock();
+      tag = mine[1] ? MPI_ANY_TAG : kTag[0];
+      if (mine[1]) hand_on(1);
+    } else {
+      hand_on(b);
+    }
   }
-  if (any) moved(box);
-  return any;
+  for (int b = 0; b < 2; ++b)
+    if (moved_in[b]) moved(static_cast<inbox>(b));
+  return moved_in[0] || moved_in[1];
 }
 
 std::int64_t mpi_bridge::pause_ns(bool for_app) const {

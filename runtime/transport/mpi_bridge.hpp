@@ -61,6 +61,13 @@ class mpi_bridge {
   bool poll(inbox box, Fn&& take) {
     return poll(box, [](void* c, std::span<const std::byte> m) { return (*static_cast<Fn*>(c))(m); }, &take);
   }
+  // Polls both inboxes at once, with one probe for both where it can take both (one thread at a
+  // time matches an inbox): the engine's round.
+  template <class FnE, class FnA>
+  bool poll_both(FnE&& engine, FnA&& app) {
+    return poll_both([](void* c, std::span<const std::byte> m) { return (*static_cast<FnE*>(c))(m); }, &engine,
+                     [](void* c, std::span<const std::byte> m) { return (*static_cast<FnA*>(c))(m); }, &app);
+  }
   // Moves the sends under way along; true if one of them completed.
   bool test_sends();
   // The engine's sleep between polls, in ns: 0 (poll again) within kSpin of the last message moved
@@ -81,7 +88,13 @@ class mpi_bridge {
     std::mutex mu;  // held by the thread that polls this inbox
     std::list<in_flight> matched;  // matched, in that order; the first ones may be complete
   };
+  struct taker {
+    take_fn take = nullptr;
+    void* ctx = nullptr;
+  };
   bool poll(inbox box, take_fn take, void* ctx);
+  bool poll_both(take_fn engine, void* engine_ctx, take_fn app, void* app_ctx);
+  bool poll(const taker (&takers)[2]);  // by inbox; null: not this inbox
   void moved(inbox box);
 
   MPI_Comm comm_;

@@ -300,12 +300,13 @@ class node_transport final : public transport {
       // drops their replies into the application's inbox, and moves sends along; between polls it
       // sleeps on its inbox no longer than the bridge allows.
       send_deferred();
-      bool moved = bridge_->poll(inbox::engine, [&](std::span<const std::byte> bytes) {
-        check_remote(bytes, inbox::engine);
-        admit(bytes);
-        return true;
-      });
-      moved |= bridge_->poll(inbox::app, [&](std::span<const std::byte> bytes) { return take_for_app(bytes); });
+      bool moved = bridge_->poll_both(
+          [&](std::span<const std::byte> bytes) {
+            check_remote(bytes, inbox::engine);
+            admit(bytes);
+            return true;
+          },
+          [&](std::span<const std::byte> bytes) { return take_for_app(bytes); });
       moved |= bridge_->test_sends();
       const std::int64_t pause = moved ? 0 : bridge_->pause_ns(steady_ns() >= app_polls_until_ns_.load(std::memory_order_relaxed));
       if (wait < 0 || pause < wait) wait = pause;
