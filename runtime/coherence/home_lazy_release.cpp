@@ -37,12 +37,14 @@
 // lock-protected counter costs the request and the token.
 //
 // Data with the barrier: a home that wrote a unit since the last barrier sends it with its barrier
-// arrival to each rank of another node whose copy the write's notice drops, if that rank fetched
-// it within the last 8 pushes (put_pushes); rank 0 routes it into that rank's release, which
+// arrival to each rank of another node whose copy the write's notice drops, if that rank has pushes
+// left since its last fetch (8 at first, doubled up to 64 at each fetch after it used them up;
+// put_pushes); rank 0 routes it into that rank's release, which
 // installs it instead of fetching it after the barrier, if it holds every diff the copy must
 // (take_offered). While a reader has pushes left, the home writes the unit without faults and finds
 // its writes by comparing it with its bytes at the last close (streamed_). A Jacobi edge row then
-// costs no message of its own between hosts, and its home no fault, 8 sweeps out of 9.
+// costs no message of its own between hosts, and its home no fault, 64 sweeps out of 65 once its
+// reader's credit has grown.
 //
 // Threads: misses, acquires, releases and barriers on the application thread (op_mu); requests and
 // diffs on the engine (state_mu). token_for runs on either, with state_mu.
@@ -335,6 +337,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     std::erase_if(applied_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(was_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(pushes_left_, [&](const auto& kv) { return inside(kv.first / static_cast<std::uint64_t>(n_)); });
+    std::erase_if(used_up_, [&](const auto& kv) { return inside(kv.first / static_cast<std::uint64_t>(n_)); });
     std::erase_if(held_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(credit_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(privates_, inside);
@@ -460,10 +463,12 @@ class home_lazy_release final : public protocol, public sync_payloads {
 
   // Home side, state_mu held, at a barrier arrival (transport/wire.hpp records): the units this
   // rank wrote since the last barrier, for each rank of another node whose copy their notices drop,
-  // if it has fetched the unit within the last kPushes pushes; at most kBarrierDataBytes in all.
-  // Each goes with the barrier's release to its rank, which installs it instead of fetching it
-  // after the barrier (take_offered). A reader that stops reading stops costing anything after
-  // kPushes more writes; one that goes on fetches again once every kPushes + 1 writes. While a
+  // if it has pushes left since its last fetch; at most kBarrierDataBytes in all. Each goes with
+  // the barrier's release to its rank, which installs it instead of fetching it after the barrier
+  // (take_offered). A reader gets kPushes at its first fetch and twice what it used up at a later
+  // one, up to kMaxPushes: one that stops reading stops costing anything after at most kMaxPushes
+  // more writes; one that goes on fetches again after 8, 16, 32 and then every 65 writes (each
+  // such fetch is a round trip in the middle of a sweep, often to an engine asleep). While a
   // reader has pushes left, the home writes the unit without faults (streamed_).
   void put_pushes(wire_writer& w) {
     unit_table::batch protections(*ctx_.table);
@@ -495,7 +500,10 @@ class home_lazy_release final : public protocol, public sync_payloads {
           break;
         }
         budget -= ctx_.table->extent(u);
-        if (--left->second == 0) pushes_left_.erase(left);
+        if (--left->second.left == 0) {
+          used_up_[left->first] = left->second.given;
+          pushes_left_.erase(left);
+        }
         enter(u, r);  // a unit streamed stays private; one that is not is tracked below
         w.put(static_cast<std::uint32_t>(r));
         put_unit(w, u, applied);
@@ -878,7 +886,16 @@ class home_lazy_release final : public protocol, public sync_payloads {
         if (node_homes_->make_tracked(u)) announce_.push_back(u);
     for (const std::uint64_t u : units) {
       share(u, f.from);
-      if (!mate(f.from)) pushes_left_[push_key(u, f.from)] = kPushes;
+      if (!mate(f.from)) {
+        // A reader that read on through all the pushes it was given gets twice as many.
+        const std::uint64_t key = push_key(u, f.from);
+        std::uint8_t given = kPushes;
+        if (auto spent = used_up_.find(key); spent != used_up_.end()) {
+          given = static_cast<std::uint8_t>(std::min<unsigned>(2u * spent->second, kMaxPushes));
+          used_up_.erase(spent);
+        }
+        pushes_left_[key] = {given, given};
+      }
       put_unit(w, u, applied_[u]);
     }
     header reply{.type = msg::fetch_reply, .to = inbox::app, .id = f.first};
@@ -1107,7 +1124,8 @@ class home_lazy_release final : public protocol, public sync_payloads {
 
   static constexpr std::uint64_t kTokenDataBytes = 64 * 1024;  // unit data one token may carry
   static constexpr std::uint64_t kBarrierDataBytes = 256 * 1024;  // unit data one home pushes per barrier
-  static constexpr std::uint8_t kPushes = 8;                    // pushes to a reader per fetch of its
+  static constexpr std::uint8_t kPushes = 8;                    // pushes to a reader at its first fetch
+  static constexpr std::uint8_t kMaxPushes = 64;                // ... doubled at each fetch after it used them up
   static constexpr std::uint8_t kRefreshes = 8;                 // refresh() at most this often without a miss
   static constexpr std::uint8_t kHot = 32;                      // closes a unit written while mates read it stays private
 
@@ -1128,7 +1146,14 @@ class home_lazy_release final : public protocol, public sync_payloads {
   // Home side.
   std::unordered_map<std::uint64_t, versions> applied_;      // unit -> the diffs applied to it, per writer
   std::unordered_map<std::uint64_t, std::vector<int>> was_;  // unit -> ranks whose copies the last notice dropped
-  std::unordered_map<std::uint64_t, std::uint8_t> pushes_left_;  // push_key(unit, reader) -> pushes before it must fetch
+  struct push_budget {
+    std::uint8_t left;   // pushes before the reader must fetch again
+    std::uint8_t given;  // at its last fetch
+  };
+  std::unordered_map<std::uint64_t, push_budget> pushes_left_;  // push_key(unit, reader)
+  // push_key(unit, reader) -> the pushes it was given and used up: a reader that fetches again
+  // after them gets twice as many (up to kMaxPushes).
+  std::unordered_map<std::uint64_t, std::uint8_t> used_up_;
   // Pushed units this rank writes without faults -> their bytes at the last close.
   std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> streamed_;
   std::unordered_map<std::uint64_t, std::vector<fetch>> parked_;  // first unit -> fetches waiting for diffs

@@ -18,10 +18,12 @@
 //   its data included (the node-local lock hand-off: the request to the holder and the token);
 // - a Jacobi sweep at 2 ranks sends no message at all through the node-local fast path; without
 //   it the home pushes the edge row to its reader with the barrier, and the reader fetches it
-//   (one request, one reply with both units of the row) only once every 9 writes.
+//   (one request, one reply with both units of the row) after 8 writes, then after 16 more, 32,
+//   and then once every 65 writes.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -396,7 +398,7 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
   const std::uint64_t base = settled().messages_sent;
   dsm::barrier();
   const std::uint64_t per_barrier = sum_over_ranks(settled().messages_sent - base);
-  constexpr int kSweeps = 20;
+  constexpr int kSweeps = 60;
   const std::uint64_t before = settled().messages_sent;
   for (int s = 4; s < 4 + kSweeps; ++s) sweep(s);
   const std::uint64_t messages = sum_over_ranks(settled().messages_sent - before) - kSweeps * per_barrier;
@@ -419,11 +421,27 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
   if (home_based() && first_touch()) {
     // Each rank reads its neighbour's edge row (two units) once per sweep: through shared memory
     // with no message, or else from the barrier's release, which carries the row its home wrote
-    // in the sweep, 8 times per fetch (docs/protocols.md, "Data with the barrier"). Grid a's edge
-    // rows are read in even sweeps and written in odd ones: fetched in sweeps 0, 18, 36, ...; grid
-    // b's one sweep later. A fetch is one request and one reply that carries both units.
+    // in the sweep (docs/protocols.md, "Data with the barrier"): 8 times after the first fetch,
+    // and twice as many after each fetch that follows pushes used up, up to 64. Grid a's edge rows
+    // are read in even sweeps and written in odd ones: fetched in sweeps 0, 18 and 52; grid b's
+    // one sweep later. A fetch is one request and one reply that carries both units.
     std::uint64_t fetches = 0;
-    for (int s = 4; s < 4 + kSweeps; ++s) fetches += s % 18 < 2 ? 1 : 0;
+    for (int grid = 0; grid < 2; ++grid) {
+      bool valid = false;
+      int left = 0, given = 0, used_up = 0;
+      for (int s = 0; s < 4 + kSweeps; ++s) {
+        if (s % 2 == grid) {  // read
+          if (valid) continue;
+          fetches += s >= 4 ? 1 : 0;
+          given = used_up == 0 ? 8 : std::min(2 * used_up, 64);
+          left = given, used_up = 0, valid = true;
+        } else if (left > 0) {  // written and pushed
+          if (--left == 0) used_up = given;
+        } else {  // written: the copy is dropped
+          valid = false;
+        }
+      }
+    }
     const std::uint64_t want_messages = node_local() ? 0 : 2u * 2u * fetches;
     DSM_EXPECT_ALL(messages == want_messages)
         << messages << " messages in " << kSweeps << " sweeps besides the barriers' own " << per_barrier
