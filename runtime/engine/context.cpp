@@ -111,28 +111,54 @@ void context::handle_engine(const header& h, std::span<const std::byte> payload)
   drain_local();
 }
 
+namespace {
+bool belongs(const app_op& op, const header& h) {
+  return (h.type == op.expect_a || h.type == op.expect_b || h.type == op.expect_c) && (h.id == op.id || op.any_id);
+}
+}  // namespace
+
 void context::receive_app(app_op& op) {
   net->receive(inbox::app, [&](const header& h, std::span<const std::byte> payload) {
-    // (payload may be replaced below by a completed bulk payload)
     if (const char* why = validate(h, payload.size(), lim)) {
       fatal("invalid reply from rank %d (%s, unit/lock %llu): %s", h.src, msg_name(h.type),
             static_cast<unsigned long long>(h.id), why);
     }
-    if ((h.type != op.expect_a && h.type != op.expect_b && h.type != op.expect_c) || (h.id != op.id && !op.any_id)) {
-      fatal("reply %s for %llu from rank %d while waiting for %s on %llu", msg_name(h.type),
-            static_cast<unsigned long long>(h.id), h.src, msg_name(op.expect_a), static_cast<unsigned long long>(op.id));
+    if (h.type == msg::barrier_swap && !belongs(op, h)) {
+      if (!early_.empty() && early_.front().first.id != h.id) {
+        fatal("barrier arrivals of rank %d for call %llu while those for call %llu wait", h.src,
+              static_cast<unsigned long long>(h.id), static_cast<unsigned long long>(early_.front().first.id));
+      }
+      early_.emplace_back(h, std::vector<std::byte>(payload.begin(), payload.end()));
+      return;
     }
-    if (is_bulk(h.type)) {
-      std::optional<std::vector<std::byte>> whole = op.bulk.add(h, payload);
-      if (!whole) return;
-      op.payload = std::move(*whole);
-      op.from = h.src;
-      payload = op.payload;
-    }
-    const reply_handler* handler = h.type < msg::kLast ? &replies_[static_cast<std::size_t>(h.type)] : nullptr;
-    if (handler == nullptr || !*handler) fatal("reply %s is not an application message", msg_name(h.type));
-    (*handler)(op, h, payload);
+    take_reply(op, h, payload);
   });
+}
+
+void context::take_early(app_op& op) {
+  while (!early_.empty() && belongs(op, early_.front().first)) {
+    const auto [h, payload] = std::move(early_.front());
+    early_.pop_front();
+    take_reply(op, h, payload);
+  }
+}
+
+void context::take_reply(app_op& op, const header& h, std::span<const std::byte> payload) {
+  // (payload may be replaced below by a completed bulk payload)
+  if (!belongs(op, h)) {
+    fatal("reply %s for %llu from rank %d while waiting for %s on %llu", msg_name(h.type),
+          static_cast<unsigned long long>(h.id), h.src, msg_name(op.expect_a), static_cast<unsigned long long>(op.id));
+  }
+  if (is_bulk(h.type)) {
+    std::optional<std::vector<std::byte>> whole = op.bulk.add(h, payload);
+    if (!whole) return;
+    op.payload = std::move(*whole);
+    op.from = h.src;
+    payload = op.payload;
+  }
+  const reply_handler* handler = h.type < msg::kLast ? &replies_[static_cast<std::size_t>(h.type)] : nullptr;
+  if (handler == nullptr || !*handler) fatal("reply %s is not an application message", msg_name(h.type));
+  (*handler)(op, h, payload);
 }
 
 void context::start_engine() {

@@ -5,7 +5,8 @@
 // Threads: the application thread (API calls and the SIGSEGV handler) and the engine thread (serves
 // this rank's engine inbox). Both hold `state_mu` whenever they read or change protocol state
 // (unit table, locks, barrier). The application thread runs one operation at a time (`op_mu`), so
-// every message in its inbox belongs to that operation.
+// every message in its inbox belongs to that operation, but one: the other leader's arrivals at the
+// next barrier (barrier_swap) may come first, and wait aside until this rank reaches it.
 #ifndef DSM_RUNTIME_ENGINE_CONTEXT_HPP_
 #define DSM_RUNTIME_ENGINE_CONTEXT_HPP_
 
@@ -88,6 +89,7 @@ struct app_op {
   // locks and barriers
   bool done = false;
   bool failed = false;
+  std::uint64_t covered = 0;  // barrier_swap: the ranks whose arrivals it carries
   // bulk payloads being reassembled; `payload` is the last one completed
   bulk_assembly bulk;
   std::vector<std::byte> payload;
@@ -141,9 +143,11 @@ class context {
   void handle_requests(std::initializer_list<msg> types, const request_handler& handler);
   void handle_replies(std::initializer_list<msg> types, const reply_handler& handler);
   // Application thread: sleeps on its inbox, applying each reply to `op`, until done(op) is true.
+  // Replies that came before their operation (a barrier_swap) are applied first.
   template <class Done>
   void wait(app_op& op, Done&& done) {
     const runtime_mutex::waiting mark;
+    take_early(op);
     while (!done(op)) receive_app(op);
   }
 
@@ -153,6 +157,8 @@ class context {
 
  private:
   void receive_app(app_op& op);
+  void take_reply(app_op& op, const header& h, std::span<const std::byte> payload);
+  void take_early(app_op& op);
   void dispatch(const header& h, std::span<const std::byte> payload);
   void drain_local();
 
@@ -160,6 +166,9 @@ class context {
   std::array<request_handler, kTypes> requests_;
   std::array<reply_handler, kTypes> replies_;
   std::deque<std::pair<header, std::vector<std::byte>>> local_;  // for this rank's own engine, under state_mu
+  // Application thread: the other leader's barrier_swap fragments for a barrier this rank has not
+  // reached yet (that leader is one barrier ahead at most: it waits for this rank's arrivals).
+  std::deque<std::pair<header, std::vector<std::byte>>> early_;
   bool draining_ = false;
   int goodbyes_ = 0;
   std::thread engine_;

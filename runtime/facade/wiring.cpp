@@ -273,6 +273,10 @@ void route_messages(rt::runtime* c) {
   c->handle_requests({msg::barrier_arrive, msg::barrier_data, msg::barrier_pass},
                      [b = c->barriers.get()](const rt::header& h, std::span<const std::byte> payload) { b->handle(h, payload); });
   c->handle_replies({msg::barrier_release}, [](rt::app_op& op, const rt::header&, std::span<const std::byte>) { op.done = true; });
+  c->handle_replies({msg::barrier_swap}, [](rt::app_op& op, const rt::header& h, std::span<const std::byte>) {
+    op.covered = h.arg;
+    op.done = true;
+  });
   c->handle_requests({msg::arena_free}, [a = c->arena.get()](const rt::header& h, std::span<const std::byte>) { a->handle(h); });
   c->handle_replies({msg::arena_freed},
                     [](rt::app_op& op, const rt::header& h, std::span<const std::byte>) { rt::arenas::handle_reply(op, h); });

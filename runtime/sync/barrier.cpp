@@ -120,29 +120,31 @@ std::vector<std::byte> barrier_service::arrive_in_tree(collective kind, std::uin
     arrivals.put_sized(payload);
   }
   // Not under state_mu: a large payload may wait for room while this rank's engine must go on
-  // serving. With two groups, to the other leader's engine; this group's own arrivals stay here,
-  // and whichever of the two comes second merges: this thread, if the other's are here already
-  // (then nothing is waited for), else the engine when they come.
+  // serving.
   app_op op;
-  op.expect_a = msg::barrier_release;
-  op.id = epoch;
   if (peer_ >= 0) {
-    send_up(peer_, epoch, arrivals.out, members_.size());
-    // The release comes from this rank's own engine (or from here): the other leader sends nothing
-    // to this thread, so it sleeps rather than poll the network beside its engine. (At 2 hosts x 2
-    // ranks the polling took ~80 us of a core per barrier from the ranks that compute.)
-    ctx_.net->await_own_engine();
+    // Two groups: the leaders swap their groups' arrivals, application thread to application
+    // thread, and each merges both; no engine takes part. This thread waits for the other's as for
+    // any reply from another node (polling the network for a while, then asleep); if they came
+    // first, they wait aside in the context (context::take_early).
+    header swap{.type = msg::barrier_swap, .to = inbox::app, .id = epoch, .arg = members_.size()};
+    ctx_.post_bulk(peer_, swap, arrivals.out);
+    app_op theirs;
+    theirs.expect_a = msg::barrier_swap;
+    theirs.id = epoch;
+    ctx_.wait(theirs, [](const app_op& o) { return o.done; });
+    std::vector<std::byte> both = std::move(arrivals.out);
+    both.insert(both.end(), theirs.payload.begin(), theirs.payload.end());
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
-    if (std::optional<std::vector<std::byte>> mine = gather(epoch, arrivals.out, members_.size())) {
-      op.payload = std::move(*mine);
-      op.done = true;
-    }
+    op.payload = merge(both, members_.size() + theirs.covered);
   } else {
     // Through this rank's own engine, which gathers the subtree (a leaf of the tree has nothing
     // to gather: straight to its parent's engine).
+    op.expect_a = msg::barrier_release;
+    op.id = epoch;
     send_up(group_ != 0 && children_.empty() ? parent_leader() : ctx_.rank, epoch, arrivals.out, members_.size());
+    ctx_.wait(op, [](const app_op& o) { return o.done; });
   }
-  if (!op.done) ctx_.wait(op, [](const app_op& o) { return o.done; });
   // The group's releases, by rank.
   std::vector<std::vector<std::byte>> releases(members_.size());
   for (wire_reader in{op.payload, 0, "barrier releases"}; !in.done();) {
@@ -171,7 +173,7 @@ void barrier_service::send_up(int dest, std::uint64_t epoch, std::span<const std
 }
 
 void barrier_service::handle(const header& h, std::span<const std::byte> payload) {
-  DSM_REQUIRE(members_[0] == ctx_.rank, "barrier message at rank %d, not a group's leader", ctx_.rank);
+  DSM_REQUIRE(members_[0] == ctx_.rank && peer_ < 0, "barrier message at rank %d's engine, not a tree's leader", ctx_.rank);
   std::vector<std::byte>& in = incoming_[static_cast<size_t>(h.src)];
   if (h.type == msg::barrier_data || h.type == msg::barrier_pass) {
     std::optional<std::vector<std::byte>> whole = bulk_.add(h, payload);
@@ -184,32 +186,27 @@ void barrier_service::handle(const header& h, std::span<const std::byte> payload
     pass_down(h.id, *whole);
     return;
   }
-  // barrier_arrive, from this rank's own application thread, a child's leader or the other group's
-  // leader: its arrivals are its payload, or the data before it.
+  // barrier_arrive, from this rank's own application thread or a child's leader: its arrivals are
+  // its payload, or the data before it.
   std::vector<std::byte> bundle = std::move(in);
   in.clear();
   bundle.insert(bundle.end(), payload.begin(), payload.end());
   std::optional<std::vector<std::byte>> mine = gather(h.id, bundle, h.arg);
   if (!mine) return;
-  if (peer_ >= 0) {
-    header rel{.type = msg::barrier_release, .to = inbox::app, .id = h.id};
-    ctx_.post_bulk(ctx_.rank, rel, *mine);
-    return;
-  }
   pass_down(h.id, *mine);
 }
 
 std::optional<std::vector<std::byte>> barrier_service::gather(std::uint64_t epoch, std::span<const std::byte> bundle,
                                                               std::uint64_t covered) {
-  // By epoch: with two groups the other leader may send its arrivals at the next call before this
-  // rank's own at this one are in.
+  // By epoch: a child may send its arrivals at the next call before this rank's own at this one
+  // are in.
   gathering& g = gathering_[epoch];
   g.arrivals.insert(g.arrivals.end(), bundle.begin(), bundle.end());
   g.covered += covered;
-  if (++g.bundles < (peer_ >= 0 ? 2 : 1 + children_.size())) return std::nullopt;
+  if (++g.bundles < 1 + children_.size()) return std::nullopt;
   const gathering done = std::move(g);
   gathering_.erase(epoch);
-  if (group_ != 0 && peer_ < 0) {
+  if (group_ != 0) {
     send_up(parent_leader(), epoch, done.arrivals, done.covered);
     return std::nullopt;
   }

@@ -12,15 +12,14 @@
 // (protocol::barrier_merge, given every rank's arrival by rank); the releases go back down the same
 // tree (each engine passes on its children's share; a leaf's go straight to its application
 // thread) and, in each group, through its shared memory. Up and down that is 2 * ceil(log2 groups)
-// hops between nodes, not a gather at rank 0. With exactly two groups there is no tree: each leader
-// sends its group's arrivals to the other's engine and keeps its own, and whichever pair comes
-// second is merged where it lands (the application thread, if the other's came first; else the
-// engine), so both leaders check and merge the same arrivals, and one hop separates the nodes.
+// hops between nodes, not a gather at rank 0. With exactly two groups there is no tree and no
+// engine: the leaders' application threads swap their groups' arrivals (barrier_swap) and each
+// checks and merges both, so one hop separates the nodes and nothing is handed to an engine.
 // A rank out of step (one calls dsm::alloc while another calls dsm::barrier, or with another size)
 // ends the job with a message naming both calls.
 // When every rank shares one node, the group's shared memory is all there is: the last rank to
 // arrive checks and merges, and no message is sent.
-// arrive() runs on the application thread; handle() on a leader's engine.
+// arrive() runs on the application thread; handle() on a leader's engine (in a tree).
 #ifndef DSM_RUNTIME_SYNC_BARRIER_HPP_
 #define DSM_RUNTIME_SYNC_BARRIER_HPP_
 
@@ -67,9 +66,9 @@ class barrier_service {
                                         std::uint64_t epoch);
   // Sends a subtree's arrivals (records of every rank it covers) to dest's engine.
   void send_up(int dest, std::uint64_t epoch, std::span<const std::byte> arrivals, std::uint64_t covered);
-  // A leader, state_mu held: adds a bundle of arrivals (its group's, a child's, the other group's)
-  // to those of call `epoch`. Once all are in: up to the parent, or merged here (rank 0, or either
-  // leader of two groups), and this group's release records are returned (rank 0: every rank's).
+  // A leader's engine in a tree, state_mu held: adds a bundle of arrivals (its group's, a child's)
+  // to those of call `epoch`. Once all are in: up to the parent, or merged here (rank 0), and every
+  // rank's release records are returned.
   std::optional<std::vector<std::byte>> gather(std::uint64_t epoch, std::span<const std::byte> bundle, std::uint64_t covered);
   // Every rank has arrived: checks the calls, merges the payloads, and returns the release records
   // (with two groups, this group's only).
@@ -88,9 +87,9 @@ class barrier_service {
   std::vector<int> children_;   // groups, ascending: child i covers groups [children_[i], +2^i)
   std::uint64_t epoch_ = 0;     // this rank's count of collective calls
   int peer_ = -1;               // with two groups, the other group's leader (no tree: both merge)
-  // A leader's engine: the arrivals gathered for a call, by epoch.
+  // A leader's engine in a tree: the arrivals gathered for a call, by epoch.
   struct gathering {
-    std::size_t bundles = 0;    // of 1 + children, or of 2 with a peer
+    std::size_t bundles = 0;    // of 1 + children
     std::uint64_t covered = 0;  // ranks
     std::vector<std::byte> arrivals;
   };

@@ -29,6 +29,7 @@ const char* msg_name(msg m) noexcept {
     case msg::barrier_arrive: return "barrier_arrive";
     case msg::barrier_release: return "barrier_release";
     case msg::barrier_pass: return "barrier_pass";
+    case msg::barrier_swap: return "barrier_swap";
     case msg::goodbye: return "goodbye";
     case msg::ec_acq: return "ec_acq";
     case msg::ec_fwd: return "ec_fwd";
@@ -59,7 +60,8 @@ const char* msg_name(msg m) noexcept {
 }
 
 bool is_bulk(msg m) noexcept {
-  return m == msg::lock_token || m == msg::barrier_release || m == msg::barrier_data || m == msg::barrier_pass || m == msg::diff_reply ||
+  return m == msg::lock_token || m == msg::barrier_release || m == msg::barrier_data || m == msg::barrier_pass ||
+         m == msg::barrier_swap || m == msg::diff_reply ||
          m == msg::ec_done || m == msg::ec_grant || m == msg::fetch_reply || m == msg::home_diff;
 }
 
@@ -91,7 +93,8 @@ bool rule_of(msg m, rule& r) noexcept {
     case msg::lock_claim_fwd:
       r = {inbox::engine, false, true, false, false, true}; return true;
     case msg::lock_try_done: r = {inbox::engine, false, true, false}; return true;
-    case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: r = {inbox::app, false, false, false}; return true;
+    case msg::lock_token: case msg::lock_try_fail: case msg::barrier_release: case msg::barrier_swap:
+      r = {inbox::app, false, false, false}; return true;
     case msg::barrier_arrive: r = {inbox::engine, false, false, false, false, true}; return true;
     case msg::goodbye: r = {inbox::engine, false, false, false}; return true;
     case msg::ec_acq: case msg::ec_fwd: case msg::ec_done: r = {inbox::engine, false, true, false}; return true;
@@ -137,7 +140,8 @@ const char* validate(const header& h, std::size_t payload_bytes, const limits& l
   }
   if (h.type == msg::diff_ack && h.arg > static_cast<std::uint64_t>(lim.ranks)) return "more forwards than ranks";
   if (h.type == msg::home_is && h.arg >= static_cast<std::uint64_t>(lim.ranks)) return "home rank out of range";
-  if (h.type == msg::barrier_arrive && (h.arg == 0 || h.arg > static_cast<std::uint64_t>(lim.ranks))) return "barrier arrival of no ranks or more than the job has";
+  if ((h.type == msg::barrier_arrive || h.type == msg::barrier_swap) && (h.arg == 0 || h.arg > static_cast<std::uint64_t>(lim.ranks)))
+    return "barrier arrival of no ranks or more than the job has";
   if (h.type == msg::arena_freed && h.arg > 1) return "bad answer to a free";
   if (h.type == msg::fetch_req && (h.arg == 0 || h.arg > 64 || h.arg > lim.units - h.id)) return "fetch of units out of range";
   if (h.type == msg::cv_wait && h.arg >= (std::uint64_t{1} << 62)) return "the mutex of a wait is an object's lock";

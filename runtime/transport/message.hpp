@@ -49,6 +49,8 @@ enum class msg : std::uint16_t {
                     // arg = the ranks it covers; payload (up to max_payload): their calls and model payloads
   barrier_release,  // leader's engine -> its own app, or parent's engine -> a leaf's app: bulk, the group's releases
   barrier_pass,     // leader -> a child leader's engine: bulk payload, the releases of the child's subtree
+  barrier_swap,     // with two groups, leader's app -> the other leader's app: bulk, arg = the ranks it
+                    // covers; its group's calls and model payloads (each leader merges both)
   // Lifecycle.
   goodbye,          // rank -> engine at finalize: no more messages from this rank
   // Entry consistency: locks with shared and exclusive modes whose grants carry the bound data.

@@ -37,7 +37,7 @@ mpi_bridge::~mpi_bridge() { finish(); }
 
 void mpi_bridge::moved(inbox box) { last_moved_ns_[static_cast<int>(box)].store(steady_ns(), std::memory_order_relaxed); }
 
-bool mpi_bridge::send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b) {
+bool mpi_bridge::send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b, bool engine_follows) {
   in_flight f{MPI_REQUEST_NULL, std::vector<std::byte>(a.size() + b.size())};
   std::copy(a.begin(), a.end(), f.bytes.begin());
   std::copy(b.begin(), b.end(), f.bytes.begin() + static_cast<std::ptrdiff_t>(a.size()));
@@ -46,8 +46,9 @@ bool mpi_bridge::send(int dest, inbox box, std::span<const std::byte> a, std::sp
   if (rc != MPI_SUCCESS) fatal("MPI_Isend to rank %d failed (%d)", dest, rc);
   // Whoever sent it, the engine keeps polling a while: what follows may come to it (the next
   // request of a burst; counting only the requests answered to a polling application thread
-  // made contended locks 1.4x slower, docs/design-notes.md item 15).
-  moved(inbox::engine);
+  // made contended locks 1.4x slower, docs/design-notes.md item 15). Not after a barrier swap:
+  // what follows is the other leader's, to the application thread that waits for it.
+  if (engine_follows) moved(inbox::engine);
   int done = 0;
   PMPI_Test(&f.request, &done, MPI_STATUS_IGNORE);
   if (done) return false;

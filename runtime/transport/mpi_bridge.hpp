@@ -51,8 +51,9 @@ class mpi_bridge {
   mpi_bridge& operator=(const mpi_bridge&) = delete;
 
   // Starts sending one message (the parts concatenated) to inbox `box` of rank dest. True if it is
-  // still under way: someone must call test_sends() until it is not.
-  bool send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b);
+  // still under way: someone must call test_sends() until it is not. `engine_follows`: what the
+  // message sets off may come to this rank's engine, which keeps polling a while.
+  bool send(int dest, inbox box, std::span<const std::byte> a, std::span<const std::byte> b, bool engine_follows);
   // Matches what has arrived for inbox `box` and passes each message, in the order matched, to
   // take(bytes), which returns false if it cannot take it now (it is offered again at the next
   // poll, before any later one). Returns false at once if another thread is polling that inbox.

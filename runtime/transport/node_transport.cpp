@@ -167,7 +167,7 @@ class node_transport final : public transport {
   }
 
   void deliver(int dest, const header& h, std::span<const std::byte> head, std::span<const std::byte> payload, bool wake) {
-    if (!local_[static_cast<size_t>(dest)]) return deliver_remote(dest, h.to, head, payload, wake);
+    if (!local_[static_cast<size_t>(dest)]) return deliver_remote(dest, h.to, head, payload, wake, h.type != msg::barrier_swap);
     const std::size_t c = 2 * static_cast<size_t>(dest) + static_cast<size_t>(h.to);
     shm_queue* q = peers_[static_cast<size_t>(dest)].queue[static_cast<int>(h.to)];
     waiting_line& line = waiting_[c];
@@ -192,9 +192,11 @@ class node_transport final : public transport {
   // To a rank on another node, through MPI. A message nobody waits for (wake=false: a
   // confirmation), from a thread other than the engine, is left to the engine to send: the sender
   // does not pay for the send (5-10 us over TCP) on its way back to the program. Every send to a
-  // remote rank first sends what was left so, which keeps each channel's order.
+  // remote rank first sends what was left so, which keeps each channel's order. `engine_follows`:
+  // what the message sets off may come to this rank's engine (false for a barrier_swap, whose answer
+  // is the other leader's swap, to the application thread that waits for it).
   void deliver_remote(int dest, inbox box, std::span<const std::byte> head, std::span<const std::byte> payload,
-                      bool wake) {
+                      bool wake, bool engine_follows) {
     shm_queue* engine = own(inbox::engine);
     if (!wake && !t_engine_thread) {
       std::vector<std::byte> m(head.size() + payload.size());
@@ -209,14 +211,15 @@ class node_transport final : public transport {
       return;
     }
     send_deferred();
-    const bool under_way = bridge_->send(dest, box, head, payload);
+    const bool under_way = bridge_->send(dest, box, head, payload, engine_follows);
     if (t_engine_thread) return;
     // An application thread polls for its reply for a while (receive); the engine moves along a
     // send that did not complete at once, and is woken from a long sleep: what the send sets off
     // may come to it (a forward, the next request), and it polls for a while after a send.
     t_remote_sent_ns = steady_ns();
     app_polls_until_ns_.store(t_remote_sent_ns + kWaiterPollNs, std::memory_order_relaxed);
-    if (under_way || engine_wakes_ns_.load(std::memory_order_relaxed) - t_remote_sent_ns > kLongSleepNs) engine->nudge();
+    if (under_way || (engine_follows && engine_wakes_ns_.load(std::memory_order_relaxed) - t_remote_sent_ns > kLongSleepNs))
+      engine->nudge();
   }
 
   // Sends the messages left to the engine, in the order they were left.
@@ -224,7 +227,7 @@ class node_transport final : public transport {
     if (deferred_count_.load() == 0) return;
     std::lock_guard<std::mutex> g(deferred_mu_);
     bool under_way = false;
-    for (const deferred& d : deferred_) under_way |= bridge_->send(d.dest, d.box, d.bytes, {});
+    for (const deferred& d : deferred_) under_way |= bridge_->send(d.dest, d.box, d.bytes, {}, true);
     deferred_count_.fetch_sub(deferred_.size());
     deferred_.clear();
     if (under_way && !t_engine_thread) own(inbox::engine)->nudge();
@@ -245,12 +248,6 @@ class node_transport final : public transport {
       }
     }
     return waiting_total_.load() == 0;
-  }
-
-  void await_own_engine() override {
-    if (t_remote_sent_ns == 0) return;
-    t_remote_sent_ns = 0;
-    app_polls_until_ns_.store(0, std::memory_order_relaxed);
   }
 
   void set_attentive(inbox box, bool on) override {

@@ -42,10 +42,6 @@ class transport {
   // Sends to the inbox h.to of rank dest (dest may be this rank). Fills in h.src and h.length.
   // wake=false: the receiver need not act before its next message (see shm_queue::push).
   virtual void send(int dest, header h, std::span<const std::byte> payload = {}, bool wake = true) = 0;
-  // The application thread's next wait is for what this rank's own engine will hand it, not for a
-  // remote rank's reply to its last send: it sleeps on its inbox at once instead of polling the
-  // network for a while (which would take a core from the ranks that compute).
-  virtual void await_own_engine() = 0;
   // Wakes the thread sleeping on this rank's own inbox `box`, to look at messages sent with
   // wake=false.
   virtual void ring(inbox box) = 0;

@@ -120,6 +120,7 @@ void message_seeds(const fs::path& dir) {
   message(dir, "barrier_arrive", {.type = msg::barrier_arrive, .to = inbox::engine, .id = 9, .arg = 2, .arg2 = 0}, 1, {});
   message(dir, "barrier_release", {.type = msg::barrier_release, .to = inbox::app, .id = 9, .arg2 = 0}, 0, {});
   message(dir, "barrier_pass", {.type = msg::barrier_pass, .to = inbox::engine, .id = 9, .arg2 = notices.size()}, 0, notices);
+  message(dir, "barrier_swap", {.type = msg::barrier_swap, .to = inbox::app, .id = 9, .arg = 2, .arg2 = notices.size()}, 1, notices);
   message(dir, "goodbye", {.type = msg::goodbye, .to = inbox::engine}, 3, {});
   message(dir, "cv_wait", {.type = msg::cv_wait, .to = inbox::engine, .id = 11, .arg = 7}, 1, {});
   message(dir, "cv_queued", {.type = msg::cv_queued, .to = inbox::app, .id = 11, .arg = kCvQueued}, 3, {});
