@@ -10,7 +10,11 @@
 // One thread at a time matches the messages of an inbox, and hands them on in the order matched, each
 // as soon as its receive has completed (before probing for the next), so messages from one sender to
 // one inbox keep their order. At most kMaxMatched messages per inbox are
-// matched and not yet taken; the rest wait in MPI (and TCP's flow control) until they are.
+// matched and not yet taken; the rest wait in MPI (and TCP's flow control) until they are. The
+// engine, when it can take both inboxes, probes for any tag: one probe drives Open MPI's progress
+// once for both (each probe that finds nothing costs a poll() of the sockets over TCP). So nothing
+// else may send point-to-point messages on the runtime's communicator while the engine runs (the
+// trace's clock exchange and gather run before it starts and after it ends).
 //
 // Open MPI offers nothing to sleep on, so the engine polls: pause_ns() says for how long it may
 // sleep on its own inbox's futex between polls. It keeps polling (yielding between calls) for 500 us
