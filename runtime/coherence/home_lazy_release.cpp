@@ -336,8 +336,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     std::erase_if(pushed_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(applied_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(was_, [&](const auto& kv) { return inside(kv.first); });
-    std::erase_if(pushes_left_, [&](const auto& kv) { return inside(kv.first / static_cast<std::uint64_t>(n_)); });
-    std::erase_if(used_up_, [&](const auto& kv) { return inside(kv.first / static_cast<std::uint64_t>(n_)); });
+    std::erase_if(pushes_, [&](const auto& kv) { return inside(kv.first / static_cast<std::uint64_t>(n_)); });
     std::erase_if(held_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(credit_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(privates_, inside);
@@ -493,23 +492,23 @@ class home_lazy_release final : public protocol, public sync_payloads {
       const std::vector<int> readers = was->second;  // enter() changes it
       bool pushed = false;
       for (const int r : readers) {
-        auto left = pushes_left_.find(push_key(u, r));
-        if (left == pushes_left_.end() || mate(r)) continue;
+        auto left = pushes_.find(push_key(u, r));
+        if (left == pushes_.end() || left->second.left == 0 || mate(r)) continue;
         if (ctx_.table->extent(u) > budget) {
           full = true;
           break;
         }
         budget -= ctx_.table->extent(u);
-        if (--left->second.left == 0) {
-          used_up_[left->first] = left->second.given;
-          pushes_left_.erase(left);
-        }
+        --left->second.left;
         enter(u, r);  // a unit streamed stays private; one that is not is tracked below
         w.put(static_cast<std::uint32_t>(r));
         put_unit(w, u, applied);
         pushed = true;
       }
-      const bool more = std::any_of(readers.begin(), readers.end(), [&](int r) { return pushes_left_.count(push_key(u, r)) != 0; });
+      const bool more = std::any_of(readers.begin(), readers.end(), [&](int r) {
+        const auto b = pushes_.find(push_key(u, r));
+        return b != pushes_.end() && b->second.left != 0;
+      });
       if (more) {
         stream(u);
       } else {
@@ -888,13 +887,9 @@ class home_lazy_release final : public protocol, public sync_payloads {
       share(u, f.from);
       if (!mate(f.from)) {
         // A reader that read on through all the pushes it was given gets twice as many.
-        const std::uint64_t key = push_key(u, f.from);
-        std::uint8_t given = kPushes;
-        if (auto spent = used_up_.find(key); spent != used_up_.end()) {
-          given = static_cast<std::uint8_t>(std::min<unsigned>(2u * spent->second, kMaxPushes));
-          used_up_.erase(spent);
-        }
-        pushes_left_[key] = {given, given};
+        push_budget& b = pushes_[push_key(u, f.from)];
+        b.given = b.given != 0 && b.left == 0 ? static_cast<std::uint8_t>(std::min<unsigned>(2u * b.given, kMaxPushes)) : kPushes;
+        b.left = b.given;
       }
       put_unit(w, u, applied_[u]);
     }
@@ -1147,13 +1142,10 @@ class home_lazy_release final : public protocol, public sync_payloads {
   std::unordered_map<std::uint64_t, versions> applied_;      // unit -> the diffs applied to it, per writer
   std::unordered_map<std::uint64_t, std::vector<int>> was_;  // unit -> ranks whose copies the last notice dropped
   struct push_budget {
-    std::uint8_t left;   // pushes before the reader must fetch again
-    std::uint8_t given;  // at its last fetch
+    std::uint8_t left = 0;   // pushes before the reader must fetch again
+    std::uint8_t given = 0;  // at its last fetch: doubled at the next if they were used up
   };
-  std::unordered_map<std::uint64_t, push_budget> pushes_left_;  // push_key(unit, reader)
-  // push_key(unit, reader) -> the pushes it was given and used up: a reader that fetches again
-  // after them gets twice as many (up to kMaxPushes).
-  std::unordered_map<std::uint64_t, std::uint8_t> used_up_;
+  std::unordered_map<std::uint64_t, push_budget> pushes_;  // push_key(unit, reader), since its first fetch
   // Pushed units this rank writes without faults -> their bytes at the last close.
   std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> streamed_;
   std::unordered_map<std::uint64_t, std::vector<fetch>> parked_;  // first unit -> fetches waiting for diffs
