@@ -76,19 +76,6 @@ bool mpi_bridge::test_sends() {
   return completed;
 }
 
-bool mpi_bridge::poll(inbox box, take_fn take, void* ctx) {
-  taker takers[2] = {};
-  takers[static_cast<int>(box)] = {take, ctx};
-  return poll(takers);
-}
-
-bool mpi_bridge::poll_both(take_fn engine, void* engine_ctx, take_fn app, void* app_ctx) {
-  taker takers[2] = {};
-  takers[static_cast<int>(inbox::engine)] = {engine, engine_ctx};
-  takers[static_cast<int>(inbox::app)] = {app, app_ctx};
-  return poll(takers);
-}
-
 bool mpi_bridge::poll(const taker (&takers)[2]) {
   // The inboxes this thread may match: those it was given whose lock it gets.
   std::unique_lock<std::mutex> locks[2];

@@ -48,6 +48,17 @@ namespace dsm::rt {
 std::int64_t steady_ns() noexcept;
 
 class mpi_bridge {
+ private:
+  // What a poll hands an inbox's messages to: take(ctx, bytes), false if it cannot take it now.
+  struct taker {
+    bool (*take)(void* ctx, std::span<const std::byte> message) = nullptr;
+    void* ctx = nullptr;
+    template <class Fn>
+    static taker of(Fn& fn) {
+      return {[](void* c, std::span<const std::byte> m) { return (*static_cast<Fn*>(c))(m); }, &fn};
+    }
+  };
+
  public:
   explicit mpi_bridge(MPI_Comm comm);
   ~mpi_bridge();
@@ -64,14 +75,16 @@ class mpi_bridge {
   // True if a message was matched or taken.
   template <class Fn>
   bool poll(inbox box, Fn&& take) {
-    return poll(box, [](void* c, std::span<const std::byte> m) { return (*static_cast<Fn*>(c))(m); }, &take);
+    taker takers[2] = {};
+    takers[static_cast<int>(box)] = taker::of(take);
+    return poll(takers);
   }
   // Polls both inboxes at once, with one probe for both where it can take both (one thread at a
   // time matches an inbox): the engine's round.
   template <class FnE, class FnA>
   bool poll_both(FnE&& engine, FnA&& app) {
-    return poll_both([](void* c, std::span<const std::byte> m) { return (*static_cast<FnE*>(c))(m); }, &engine,
-                     [](void* c, std::span<const std::byte> m) { return (*static_cast<FnA*>(c))(m); }, &app);
+    const taker takers[2] = {taker::of(engine), taker::of(app)};  // by inbox
+    return poll(takers);
   }
   // Moves the sends under way along; true if one of them completed.
   bool test_sends();
@@ -84,7 +97,6 @@ class mpi_bridge {
   void finish();
 
  private:
-  using take_fn = bool (*)(void* ctx, std::span<const std::byte> message);
   struct in_flight {
     MPI_Request request = MPI_REQUEST_NULL;
     std::vector<std::byte> bytes;
@@ -93,12 +105,6 @@ class mpi_bridge {
     std::mutex mu;  // held by the thread that polls this inbox
     std::list<in_flight> matched;  // matched, in that order; the first ones may be complete
   };
-  struct taker {
-    take_fn take = nullptr;
-    void* ctx = nullptr;
-  };
-  bool poll(inbox box, take_fn take, void* ctx);
-  bool poll_both(take_fn engine, void* engine_ctx, take_fn app, void* app_ctx);
   bool poll(const taker (&takers)[2]);  // by inbox; null: not this inbox
   void moved(inbox box);
 
