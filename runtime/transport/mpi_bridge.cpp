@@ -76,7 +76,7 @@ bool mpi_bridge::test_sends() {
   return completed;
 }
 
-bool mpi_bridge::poll(const taker (&takers)[2]) {
+bool mpi_bridge::poll(const taker (&takers)[2], bool first_only) {
   // The inboxes this thread may match: those it was given whose lock it gets.
   std::unique_lock<std::mutex> locks[2];
   bool mine[2] = {false, false};
@@ -141,6 +141,7 @@ bool mpi_bridge::poll(const taker (&takers)[2]) {
       if (mine[1]) hand_on(1);
     } else {
       hand_on(b);
+      if (first_only && in_[b].matched.empty()) break;  // handed on
     }
   }
   for (int b = 0; b < 2; ++b)

@@ -72,19 +72,21 @@ class mpi_bridge {
   // Matches what has arrived for inbox `box` and passes each message, in the order matched, to
   // take(bytes), which returns false if it cannot take it now (it is offered again at the next
   // poll, before any later one). Returns false at once if another thread is polling that inbox.
-  // True if a message was matched or taken.
+  // True if a message was matched or taken. It returns after the first message it hands on: the
+  // thread that waits for a reply takes it at once instead of probing once more (a probe that
+  // finds nothing drives MPI's progress: a poll() of the sockets over TCP).
   template <class Fn>
   bool poll(inbox box, Fn&& take) {
     taker takers[2] = {};
     takers[static_cast<int>(box)] = taker::of(take);
-    return poll(takers);
+    return poll(takers, true);
   }
   // Polls both inboxes at once, with one probe for both where it can take both (one thread at a
   // time matches an inbox): the engine's round.
   template <class FnE, class FnA>
   bool poll_both(FnE&& engine, FnA&& app) {
     const taker takers[2] = {taker::of(engine), taker::of(app)};  // by inbox
-    return poll(takers);
+    return poll(takers, false);
   }
   // Moves the sends under way along; true if one of them completed.
   bool test_sends();
@@ -105,7 +107,8 @@ class mpi_bridge {
     std::mutex mu;  // held by the thread that polls this inbox
     std::list<in_flight> matched;  // matched, in that order; the first ones may be complete
   };
-  bool poll(const taker (&takers)[2]);  // by inbox; null: not this inbox
+  // takers by inbox (null: not this inbox); first_only: return once a message was handed on.
+  bool poll(const taker (&takers)[2], bool first_only);
   void moved(inbox box);
 
   MPI_Comm comm_;

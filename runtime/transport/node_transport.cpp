@@ -310,12 +310,12 @@ class node_transport final : public transport {
     }
     if (box == inbox::app && bridge_ && t_remote_sent_ns != 0) {
       // Waiting for a reply from a remote rank, most likely: take it from MPI without a hand-off to
-      // the engine, for a while after the send (the engine leaves our replies to us meanwhile);
-      // then wake the engine, which polls for us again, and sleep.
+      // the engine, for a while after the send (the engine leaves our replies to us meanwhile),
+      // and handle it at once (the ring keeps the order of what was matched before it); then wake
+      // the engine, which polls for us again, and sleep.
       if (steady_ns() - t_remote_sent_ns < kWaiterPollNs) {
-        if (!bridge_->poll(inbox::app, [&](std::span<const std::byte> bytes) { return take_for_app(bytes); }) &&
-            !q->pop_within(0, admit))
-          sched_yield();
+        const bool matched = bridge_->poll(inbox::app, [&](std::span<const std::byte> bytes) { return take_for_app(bytes); });
+        if (!q->pop_within(0, admit) && !matched) sched_yield();
         return;
       }
       t_remote_sent_ns = 0;
