@@ -17,8 +17,6 @@ using steady = std::chrono::steady_clock;
 // between hosts (30-100 us each over TCP here); measured against 0 and 1 ms in docs/design-notes.md.
 constexpr std::int64_t kSpinNs = 500'000;
 constexpr std::int64_t kMinPauseNs = 20'000, kMaxPauseNs = 10'000'000;
-// Messages matched per inbox and not yet taken, at most.
-constexpr std::size_t kMaxMatched = 64;
 
 }  // namespace
 
@@ -31,7 +29,16 @@ void tune_mpi_before_init() {
   setenv("OMPI_MCA_btl_vader_max_send_size", "65536", 0);
 }
 
-mpi_bridge::mpi_bridge(MPI_Comm comm) : comm_(comm) { moved(inbox::engine), moved(inbox::app); }
+mpi_bridge::mpi_bridge(MPI_Comm comm, std::size_t max_message) : comm_(comm), landing_(max_message) {
+  moved(inbox::engine), moved(inbox::app);
+  post();
+}
+
+void mpi_bridge::post() {
+  const int rc = PMPI_Irecv(landing_.data(), static_cast<int>(landing_.size()), MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG,
+                            comm_, &posted_);
+  if (rc != MPI_SUCCESS) fatal("MPI_Irecv failed (%d)", rc);
+}
 
 mpi_bridge::~mpi_bridge() { finish(); }
 
@@ -76,73 +83,30 @@ bool mpi_bridge::test_sends() {
   return completed;
 }
 
-bool mpi_bridge::poll(const taker (&takers)[2], bool first_only) {
-  // The inboxes this thread may match: those it was given whose lock it gets.
-  std::unique_lock<std::mutex> locks[2];
-  bool mine[2] = {false, false};
-  for (int b = 0; b < 2; ++b) {
-    if (takers[b].take == nullptr) continue;
-    locks[b] = std::unique_lock<std::mutex>(in_[b].mu, std::try_to_lock);
-    mine[b] = locks[b].owns_lock();
-  }
-  if (!mine[0] && !mine[1]) return false;
-  // With both, one probe for any tag: each probe that finds nothing drives Open MPI's progress
-  // once more (a poll() of its sockets over TCP), and the engine used to make two per round.
-  int tag = mine[0] && mine[1] ? MPI_ANY_TAG : kTag[mine[0] ? 0 : 1];
+bool mpi_bridge::poll(taker take, bool first_only) {
+  std::unique_lock<std::mutex> g(receive_mu_, std::try_to_lock);
+  if (!g.owns_lock()) return false;
   bool moved_in[2] = {false, false};
-  bool refused[2] = {false, false};
-  // Hand on in the order matched: per-sender order is part of the contract. (A completed request
-  // is MPI_REQUEST_NULL, which tests as done: one that take() refused is offered again at the
-  // next poll, not again in this one.)
-  auto hand_on = [&](int b) {
-    arrivals& in = in_[b];
-    while (!refused[b] && !in.matched.empty()) {
-      int done = 0;
-      PMPI_Test(&in.matched.front().request, &done, MPI_STATUS_IGNORE);
-      if (!done) return;
-      if (!takers[b].take(takers[b].ctx, std::span<const std::byte>(in.matched.front().bytes))) {
-        refused[b] = true;
-        return;
-      }
-      in.matched.pop_front();
-      under_way_.fetch_sub(1);
-      moved_in[b] = true;
-    }
-  };
-  for (int b = 0; b < 2; ++b)
-    if (mine[b]) hand_on(b);
-  // Match what has arrived; receive without blocking, so that a large message never holds the
-  // thread in a spinning MPI call. Each message is handed on as soon as it is received, before
-  // the next probe (which drives MPI's progress again: 3-4 us over TCP).
   for (;;) {
-    if ((mine[0] && in_[0].matched.size() >= kMaxMatched) || (mine[1] && in_[1].matched.size() >= kMaxMatched)) break;
-    int flag = 0;
-    MPI_Message handle;
-    MPI_Status st;
-    MPI_Improbe(MPI_ANY_SOURCE, tag, comm_, &flag, &handle, &st);
-    if (!flag) break;
-    const int b = st.MPI_TAG == kTag[0] ? 0 : st.MPI_TAG == kTag[1] ? 1 : -1;
-    if (b < 0) fatal("a message with tag %d on the runtime's communicator, from rank %d", st.MPI_TAG, st.MPI_SOURCE);
-    int count = 0;
-    MPI_Get_count(&st, MPI_BYTE, &count);
-    arrivals& in = in_[b];
-    in.matched.push_back({MPI_REQUEST_NULL, std::vector<std::byte>(static_cast<size_t>(count))});
-    under_way_.fetch_add(1);
-    in_flight& f = in.matched.back();
-    MPI_Imrecv(f.bytes.data(), count, MPI_BYTE, &handle, &f.request);
-    moved_in[b] = true;
-    if (b == 0 && mine[1]) {
-      // Handling a message may take a while (a barrier's merge): meanwhile the application thread
-      // may match its own replies.
-      locks[1].unlock();
-      hand_on(0);
-      mine[1] = locks[1].try_lock();
-      tag = mine[1] ? MPI_ANY_TAG : kTag[0];
-      if (mine[1]) hand_on(1);
-    } else {
-      hand_on(b);
-      if (first_only && in_[b].matched.empty()) break;  // handed on
+    if (held_ < 0) {
+      // MPI_Test checks again after the progress it drives: what that progress read, it finds.
+      int done = 0;
+      MPI_Status st;
+      const int rc = PMPI_Test(&posted_, &done, &st);
+      if (rc != MPI_SUCCESS) fatal("MPI_Test of the runtime's receive failed (%d)", rc);
+      if (!done) break;
+      const int b = st.MPI_TAG == kTag[0] ? 0 : st.MPI_TAG == kTag[1] ? 1 : -1;
+      if (b < 0) fatal("a message with tag %d on the runtime's communicator, from rank %d", st.MPI_TAG, st.MPI_SOURCE);
+      MPI_Get_count(&st, MPI_BYTE, &held_);
+      held_box_ = static_cast<inbox>(b);
+      under_way_.fetch_add(1);
     }
+    if (!take.take(take.ctx, held_box_, std::span<const std::byte>(landing_.data(), static_cast<size_t>(held_)))) break;
+    moved_in[static_cast<int>(held_box_)] = true;
+    held_ = -1;
+    under_way_.fetch_sub(1);
+    post();
+    if (first_only) break;
   }
   for (int b = 0; b < 2; ++b)
     if (moved_in[b]) moved(static_cast<inbox>(b));
@@ -163,9 +127,14 @@ void mpi_bridge::finish() {
     test_sends();
     {
       std::lock_guard<std::mutex> g(send_mu_);
-      if (sending_.empty()) return;
+      if (sending_.empty()) break;
     }
     sched_yield();
+  }
+  std::lock_guard<std::mutex> g(receive_mu_);
+  if (posted_ != MPI_REQUEST_NULL) {
+    PMPI_Cancel(&posted_);  // (a message that arrived since the last poll is dropped: no one waits for it)
+    PMPI_Wait(&posted_, MPI_STATUS_IGNORE);
   }
 }
 

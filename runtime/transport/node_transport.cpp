@@ -85,7 +85,7 @@ class node_transport final : public transport {
         throw dsm::error("MPI was initialised without MPI_THREAD_MULTIPLE, which dsm needs to reach ranks through MPI "
                          "(DSM_TRANSPORT=mpi or several nodes); call MPI_Init_thread with MPI_THREAD_MULTIPLE");
       }
-      bridge_ = std::make_unique<mpi_bridge>(world_);
+      bridge_ = std::make_unique<mpi_bridge>(world_, sizeof(header) + max_payload_);
     }
     if (opt.chaos) {
       for (int box = 0; box < 2; ++box) chaos_in_[box] = std::make_unique<chaos_inbox>(opt.chaos_seed, rank_, box, opt.chaos_pairs);
@@ -293,17 +293,18 @@ class node_transport final : public transport {
     // thread that adds to the waiting messages nudges the engine out of its sleep.
     std::int64_t wait = box != inbox::engine || send_waiting() ? -1 : kRetryNs;
     if (box == inbox::engine && bridge_) {
-      // The engine carries the MPI path: it handles what remote ranks sent it as it is matched,
+      // The engine carries the MPI path: it handles what remote ranks sent it as it arrives,
       // drops their replies into the application's inbox, and moves sends along; between polls it
       // sleeps on its inbox no longer than the bridge allows.
       send_deferred();
-      bool moved = bridge_->poll_both(
-          [&](std::span<const std::byte> bytes) {
-            check_remote(bytes, inbox::engine);
+      bool moved = bridge_->poll(
+          [&](inbox to, std::span<const std::byte> bytes) {
+            check_remote(bytes, to);
+            if (to == inbox::app) return own(inbox::app)->try_push(bytes);
             admit(bytes);
             return true;
           },
-          [&](std::span<const std::byte> bytes) { return take_for_app(bytes); });
+          false);
       moved |= bridge_->test_sends();
       const std::int64_t pause = moved ? 0 : bridge_->pause_ns(steady_ns() >= app_polls_until_ns_.load(std::memory_order_relaxed));
       if (wait < 0 || pause < wait) wait = pause;
@@ -314,8 +315,15 @@ class node_transport final : public transport {
       // and handle it at once (the ring keeps the order of what was matched before it); then wake
       // the engine, which polls for us again, and sleep.
       if (steady_ns() - t_remote_sent_ns < kWaiterPollNs) {
-        const bool matched = bridge_->poll(inbox::app, [&](std::span<const std::byte> bytes) { return take_for_app(bytes); });
-        if (!q->pop_within(0, admit) && !matched) sched_yield();
+        const bool arrived = bridge_->poll(
+            [&](inbox to, std::span<const std::byte> bytes) {
+              // A message for the engine: it handles it, before anything that came after it.
+              if (to == inbox::engine) return own(inbox::engine)->nudge(), false;
+              check_remote(bytes, to);
+              return own(to)->try_push(bytes);
+            },
+            true);
+        if (!q->pop_within(0, admit) && !arrived) sched_yield();
         return;
       }
       t_remote_sent_ns = 0;
@@ -354,12 +362,6 @@ class node_transport final : public transport {
     if (!decode_header(bytes, h)) fatal("received an MPI message of %zu bytes, shorter than a header", bytes.size());
     if (h.to != box) fatal("received an MPI message for another inbox than its tag's");
     if (bytes.size() - sizeof(header) > max_payload_) fatal("received an MPI message with an oversized payload");
-  }
-  // A message from a remote rank for the application thread: into its inbox, as if a node-mate had
-  // sent it; false if the ring is full (the bridge offers it again).
-  bool take_for_app(std::span<const std::byte> bytes) {
-    check_remote(bytes, inbox::app);
-    return own(inbox::app)->try_push(bytes);
   }
 
   MPI_Comm world_;
