@@ -862,29 +862,34 @@ class home_lazy_release final : public protocol, public sync_payloads {
   // that is ready too. A fetch by this rank itself (its copy waited for a diff) carries no data.
   void serve(const fetch& f) {
     wire_writer w;
-    std::vector<std::uint64_t> units, untracked;
+    std::vector<std::uint64_t> units;
+    for (std::uint32_t k = 0; k < f.count && f.from != me_; ++k) {
+      const std::uint64_t u = f.first + k;
+      if (ctx_.table->home(u) != me_ || !covers(applied_[u], f.need[k])) {
+        if (k == 0) fatal("home-based lazy release: serving unit %llu before it is ready", static_cast<unsigned long long>(u));
+        continue;
+      }
+      units.push_back(u);
+    }
+    // The private units among them lose write access, so that a later write faults and is
+    // announced. Without bound data, after the reply has gone (the protection waits for every core
+    // that ran this process to drop its mappings: 3 us, and 20-25 us when one of them is busy), and
+    // a unit that the application wrote between its copy and its protection counts as written
+    // after the copy. With bound data (entry consistency), before the copy, one mprotect per run.
+    const bool after = bound_ == nullptr;
+    std::vector<std::uint64_t> untracked;
+    std::vector<std::size_t> sent_at;  // where each untracked unit's bytes are in the reply
     {
-      // The private units among them lose write access (one mprotect per run, as track() would
-      // unit by unit) before their bytes are copied: a later write faults and is announced.
       unit_table::batch protections(*ctx_.table);
-      for (std::uint32_t k = 0; k < f.count && f.from != me_; ++k) {
-        const std::uint64_t u = f.first + k;
-        if (ctx_.table->home(u) != me_ || !covers(applied_[u], f.need[k])) {
-          if (k == 0) fatal("home-based lazy release: serving unit %llu before it is ready", static_cast<unsigned long long>(u));
-          continue;
-        }
-        units.push_back(u);
+      for (const std::uint64_t u : units) {
         if (ctx_.table->state(u) != holding::owner_sole) continue;
-        ctx_.table->set_state(u, holding::copy);
-        privates_.erase(u);
         untracked.push_back(u);
+        if (!after) track_in_batch(u);
       }
     }
-    if (node_homes_)  // protected now: node-mates may copy them; those that took one while private are told
-      for (const std::uint64_t u : untracked)
-        if (node_homes_->make_tracked(u)) announce_.push_back(u);
+    if (!after) mark_tracked(untracked);
     for (const std::uint64_t u : units) {
-      share(u, f.from);
+      enter(u, f.from);
       if (!mate(f.from)) {
         // A reader that read on through all the pushes it was given gets twice as many.
         push_budget& b = pushes_[push_key(u, f.from)];
@@ -892,9 +897,40 @@ class home_lazy_release final : public protocol, public sync_payloads {
         b.left = b.given;
       }
       put_unit(w, u, applied_[u]);
+      if (after && ctx_.table->state(u) == holding::owner_sole) sent_at.push_back(w.out.size() - ctx_.table->extent(u));
     }
     header reply{.type = msg::fetch_reply, .to = inbox::app, .id = f.first};
     ctx_.post_bulk(f.from, reply, w.out);
+    if (!after || untracked.empty()) return;
+    {
+      unit_table::batch protections(*ctx_.table);
+      for (const std::uint64_t u : untracked) track_in_batch(u);
+    }
+    mark_tracked(untracked);
+    for (std::size_t i = 0; i < untracked.size(); ++i) {
+      const std::uint64_t u = untracked[i];
+      if (std::memcmp(w.out.data() + sent_at[i], ctx_.space->runtime_unit(u), ctx_.table->extent(u)) == 0) continue;
+      // Written after the copy, before the protection: as if that write had faulted now.
+      if (node_homes_) node_homes_->begin_change(u);
+      ctx_.table->set_state(u, holding::dirty);
+      ctx_.table->map(u);
+      dirty_.push_back(u);
+    }
+  }
+
+  // Home side, state_mu held, inside a protection batch: private unit u takes a fault at its next
+  // write again (serve; mark_tracked after the batch).
+  void track_in_batch(std::uint64_t u) {
+    ctx_.table->set_state(u, holding::copy);
+    privates_.erase(u);
+  }
+
+  // Home side, state_mu held: the units just protected (track_in_batch); node-mates may copy them
+  // from now on, and those that took one while they were private are told at the next release.
+  void mark_tracked(const std::vector<std::uint64_t>& units) {
+    if (node_homes_)
+      for (const std::uint64_t u : units)
+        if (node_homes_->make_tracked(u)) announce_.push_back(u);
   }
 
   // The diffs a copy of u fetched now must include: the notices this rank has not applied, and its
