@@ -29,7 +29,10 @@ void tune_mpi_before_init() {
   setenv("OMPI_MCA_btl_vader_max_send_size", "65536", 0);
 }
 
-mpi_bridge::mpi_bridge(MPI_Comm comm, std::size_t max_message) : comm_(comm), landing_(max_message) {
+mpi_bridge::mpi_bridge(MPI_Comm comm, std::size_t max_message) : landing_(max_message) {
+  // A communicator of its own: the receive takes any tag, and must not take another's message
+  // (a rank past its finalize may send its trace to rank 0 before rank 0 stops receiving).
+  if (PMPI_Comm_dup(comm, &comm_) != MPI_SUCCESS) fatal("MPI_Comm_dup failed");
   moved(inbox::engine), moved(inbox::app);
   post();
 }
@@ -40,7 +43,12 @@ void mpi_bridge::post() {
   if (rc != MPI_SUCCESS) fatal("MPI_Irecv failed (%d)", rc);
 }
 
-mpi_bridge::~mpi_bridge() { finish(); }
+mpi_bridge::~mpi_bridge() {
+  finish();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) PMPI_Comm_free(&comm_);
+}
 
 void mpi_bridge::moved(inbox box) { last_moved_ns_[static_cast<int>(box)].store(steady_ns(), std::memory_order_relaxed); }
 

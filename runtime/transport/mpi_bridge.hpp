@@ -17,9 +17,8 @@
 // arrives meanwhile waits in MPI (and TCP's flow control). A posted receive completes inside the
 // MPI_Test whose progress reads the message off the socket (MPI_Test checks again after its
 // progress), where a probe for an unexpected message finds it only at the next call, a round of
-// the polling loop later. The receive takes any tag: nothing else may send point-to-point
-// messages on the runtime's communicator while it is posted (the trace's clock exchange and
-// gather run before the transport is made and after finish()).
+// the polling loop later. The receive takes any tag, on a communicator of the bridge's own (a
+// duplicate of the runtime's), so it takes no one else's message.
 //
 // Open MPI offers nothing to sleep on, so the engine polls: pause_ns() says for how long it may
 // sleep on its own inbox's futex between polls. It keeps polling (yielding between calls) for 500 us
@@ -67,7 +66,8 @@ class mpi_bridge {
   };
 
  public:
-  // max_message: the largest message a remote rank may send (header and payload).
+  // max_message: the largest message a remote rank may send (header and payload). Collective over
+  // comm (every rank makes a bridge, or none does), which it duplicates for its own traffic.
   mpi_bridge(MPI_Comm comm, std::size_t max_message);
   ~mpi_bridge();
   mpi_bridge(const mpi_bridge&) = delete;
