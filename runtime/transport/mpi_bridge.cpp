@@ -101,10 +101,10 @@ bool mpi_bridge::poll(taker take, bool first_only) {
       int done = 0;
       MPI_Status st;
       const int rc = PMPI_Test(&posted_, &done, &st);
-      if (rc != MPI_SUCCESS) fatal("MPI_Test of the runtime's receive failed (%d)", rc);
+      if (rc != MPI_SUCCESS) fatal("MPI_Test of the MPI path's receive failed (%d)", rc);
       if (!done) break;
       const int b = st.MPI_TAG == kTag[0] ? 0 : st.MPI_TAG == kTag[1] ? 1 : -1;
-      if (b < 0) fatal("a message with tag %d on the runtime's communicator, from rank %d", st.MPI_TAG, st.MPI_SOURCE);
+      if (b < 0) fatal("a message with tag %d on the MPI path's communicator, from rank %d", st.MPI_TAG, st.MPI_SOURCE);
       MPI_Get_count(&st, MPI_BYTE, &held_);
       held_box_ = static_cast<inbox>(b);
       under_way_.fetch_add(1);

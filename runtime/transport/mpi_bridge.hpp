@@ -1,6 +1,6 @@
 // mpi_bridge.hpp: the inter-node path. It has no thread of its own:
 //   - the thread that sends a message to a remote rank starts the MPI_Isend itself (on the
-//     runtime's communicator, one tag per inbox), and a send that does not complete at once is
+//     bridge's communicator, one tag per inbox), and a send that does not complete at once is
 //     kept for the engine to move along;
 //   - one receive is posted at all times (any source, any tag, into a buffer of the largest
 //     message), and every message from a remote rank arrives through it, in the order MPI matches
@@ -80,7 +80,7 @@ class mpi_bridge {
   // Tests the receive and passes each message that arrived, in the order it arrived, to take(box,
   // bytes), box being the inbox its tag names; take returns false if it cannot take it now (it is
   // offered again at the next poll, and nothing is received behind it meanwhile). Returns false at
-  // once if another thread is polling. True if a message arrived or was taken. first_only: return
+  // once if another thread is polling. True if a message was handed on. first_only: return
   // after the first message handed on (the thread that waits for a reply takes it at once instead
   // of testing once more).
   template <class Fn>
