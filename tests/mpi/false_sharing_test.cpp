@@ -134,4 +134,53 @@ TEST_F(collective, interleaved_slices_of_shared_units_survive_many_rounds) {
   for (std::uint64_t* p : arrays) dsm::free(p);
 }
 
+// A rank keeps writing one word of units nobody else has read (its home's private units, under the
+// release models written in place without faults) while the other ranks read another word of the
+// same units, each read fetching a unit from its home in the middle of those writes, and the home
+// starting to track the unit's writes then (home_lazy_release.cpp, serve: after the reply, a write
+// made between the copy and the protection counted as a later one). After the barrier every rank
+// must see the writer's last value. (Its writes go on after the fetch, so they would be announced
+// even if one made inside that window were lost: no test from outside can place the last write
+// there.)
+TEST_F(collective, a_unit_fetched_while_its_home_writes_it_shows_the_last_write_after_the_barrier) {
+  if (dsm::ranks() < 2) GTEST_SKIP() << "needs a reader";
+  const std::size_t per_unit = dsm::unit_size() / sizeof(std::uint64_t);
+  constexpr std::size_t kUnits = 8;
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    std::uint64_t* a = dsm::alloc<std::uint64_t>(per_unit * kUnits);  // fresh units
+    const int writer = round % dsm::ranks();
+    std::uint64_t last = 0, seen_other = 0;
+    if (dsm::rank() == writer) {
+      volatile std::uint64_t* w = a;
+      for (std::size_t k = 0; k < kUnits; ++k) w[k * per_unit] = 1;  // its first writes: it is the home
+    }
+    dsm::barrier();  // (the readers have not touched these units: their first read below fetches)
+    if (dsm::rank() == writer) {
+      // Writes for 20 ms, through the readers' fetches.
+      volatile std::uint64_t* w = a;
+      const double until = MPI_Wtime() + 0.02;
+      do {
+        ++last;
+        for (std::size_t k = 0; k < kUnits; ++k) w[k * per_unit] = last + 1;
+      } while ((last & 1023) != 0 || MPI_Wtime() < until);
+      ++last;  // the value the words hold
+    } else {
+      const volatile std::uint64_t* r = a;
+      for (std::size_t k = 0; k < kUnits; ++k) seen_other += r[k * per_unit + 1];  // never written: zero
+    }
+    MPI_Bcast(&last, 1, MPI_UINT64_T, writer, MPI_COMM_WORLD);
+    dsm::barrier();
+    std::size_t wrong = 0;
+    std::uint64_t first = 0;
+    for (std::size_t k = 0; k < kUnits; ++k)
+      if (a[k * per_unit] != last && wrong++ == 0) first = a[k * per_unit];
+    DSM_ASSERT_ALL(wrong == 0 && seen_other == 0)
+        << "round " << round << ": " << wrong << " of " << kUnits << " units show a write older than the last ("
+        << first << " instead of " << last << "); words never written read as " << seen_other;
+    dsm::barrier();
+    dsm::free(a);
+  }
+}
+
 }  // namespace
