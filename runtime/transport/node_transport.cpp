@@ -299,8 +299,8 @@ class node_transport final : public transport {
       send_deferred();
       bool moved = bridge_->poll(
           [&](inbox to, std::span<const std::byte> bytes) {
-            check_remote(bytes, to);
-            if (to == inbox::app) return own(inbox::app)->try_push(bytes);
+            if (to == inbox::app) return take_for_app(bytes);
+            check_remote(bytes, inbox::engine);
             admit(bytes);
             return true;
           },
@@ -311,16 +311,15 @@ class node_transport final : public transport {
     }
     if (box == inbox::app && bridge_ && t_remote_sent_ns != 0) {
       // Waiting for a reply from a remote rank, most likely: take it from MPI without a hand-off to
-      // the engine, for a while after the send (the engine leaves our replies to us meanwhile),
-      // and handle it at once (the ring keeps the order of what was matched before it); then wake
-      // the engine, which polls for us again, and sleep.
+      // the engine, for a while after the send (taking turns with the engine at the one receive),
+      // and handle it at once (the ring keeps the order of what arrived before it); then wake the
+      // engine, which polls for us again, and sleep.
       if (steady_ns() - t_remote_sent_ns < kWaiterPollNs) {
         const bool arrived = bridge_->poll(
             [&](inbox to, std::span<const std::byte> bytes) {
               // A message for the engine: it handles it, before anything that came after it.
               if (to == inbox::engine) return own(inbox::engine)->nudge(), false;
-              check_remote(bytes, to);
-              return own(to)->try_push(bytes);
+              return take_for_app(bytes);
             },
             true);
         if (!q->pop_within(0, admit) && !arrived) sched_yield();
@@ -362,6 +361,12 @@ class node_transport final : public transport {
     if (!decode_header(bytes, h)) fatal("received an MPI message of %zu bytes, shorter than a header", bytes.size());
     if (h.to != box) fatal("received an MPI message for another inbox than its tag's");
     if (bytes.size() - sizeof(header) > max_payload_) fatal("received an MPI message with an oversized payload");
+  }
+  // A message from a remote rank for the application thread: into its inbox, as if a node-mate had
+  // sent it (waking the thread if it sleeps); false if the ring is full (the bridge offers it again).
+  bool take_for_app(std::span<const std::byte> bytes) {
+    check_remote(bytes, inbox::app);
+    return own(inbox::app)->try_push(bytes);
   }
 
   MPI_Comm world_;
