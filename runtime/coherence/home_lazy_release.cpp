@@ -51,6 +51,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -653,12 +654,24 @@ class home_lazy_release final : public protocol, public sync_payloads {
 
   // Home side, state_mu held: a private unit takes a fault at its next write again.
   void track(std::uint64_t u) {
-    if (ctx_.table->state(u) != holding::owner_sole) return;
-    ctx_.table->set_state(u, holding::copy);
-    privates_.erase(u);
-    // After the protection: node-mates may copy it from now on. Those that took it while it was
-    // private are told at the next release.
-    if (node_homes_ && node_homes_->make_tracked(u)) announce_.push_back(u);
+    if (ctx_.table->state(u) == holding::owner_sole) track_all(std::span<const std::uint64_t>(&u, 1));
+  }
+
+  // Home side, state_mu held: private units take a fault at their next write again (one mprotect
+  // per run of them).
+  void track_all(std::span<const std::uint64_t> units) {
+    {
+      unit_table::batch protections(*ctx_.table);
+      for (const std::uint64_t u : units) {
+        ctx_.table->set_state(u, holding::copy);
+        privates_.erase(u);
+      }
+    }
+    // After the protection: node-mates may copy them from now on. Those that took one while they
+    // were private are told at the next release.
+    if (node_homes_)
+      for (const std::uint64_t u : units)
+        if (node_homes_->make_tracked(u)) announce_.push_back(u);
   }
 
   // Home side, state_mu held: every copy but `keep`'s is about to be dropped (a notice for u is on
@@ -878,16 +891,10 @@ class home_lazy_release final : public protocol, public sync_payloads {
     // after the copy. With bound data (entry consistency), before the copy, one mprotect per run.
     const bool after = bound_ == nullptr;
     std::vector<std::uint64_t> untracked;
+    for (const std::uint64_t u : units)
+      if (ctx_.table->state(u) == holding::owner_sole) untracked.push_back(u);
+    if (!after) track_all(untracked);
     std::vector<std::size_t> sent_at;  // where each untracked unit's bytes are in the reply
-    {
-      unit_table::batch protections(*ctx_.table);
-      for (const std::uint64_t u : units) {
-        if (ctx_.table->state(u) != holding::owner_sole) continue;
-        untracked.push_back(u);
-        if (!after) track_in_batch(u);
-      }
-    }
-    if (!after) mark_tracked(untracked);
     for (const std::uint64_t u : units) {
       enter(u, f.from);
       if (!mate(f.from)) {
@@ -902,11 +909,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     header reply{.type = msg::fetch_reply, .to = inbox::app, .id = f.first};
     ctx_.post_bulk(f.from, reply, w.out);
     if (!after || untracked.empty()) return;
-    {
-      unit_table::batch protections(*ctx_.table);
-      for (const std::uint64_t u : untracked) track_in_batch(u);
-    }
-    mark_tracked(untracked);
+    track_all(untracked);
     for (std::size_t i = 0; i < untracked.size(); ++i) {
       const std::uint64_t u = untracked[i];
       if (std::memcmp(w.out.data() + sent_at[i], ctx_.space->runtime_unit(u), ctx_.table->extent(u)) == 0) continue;
@@ -916,21 +919,6 @@ class home_lazy_release final : public protocol, public sync_payloads {
       ctx_.table->map(u);
       dirty_.push_back(u);
     }
-  }
-
-  // Home side, state_mu held, inside a protection batch: private unit u takes a fault at its next
-  // write again (serve; mark_tracked after the batch).
-  void track_in_batch(std::uint64_t u) {
-    ctx_.table->set_state(u, holding::copy);
-    privates_.erase(u);
-  }
-
-  // Home side, state_mu held: the units just protected (track_in_batch); node-mates may copy them
-  // from now on, and those that took one while they were private are told at the next release.
-  void mark_tracked(const std::vector<std::uint64_t>& units) {
-    if (node_homes_)
-      for (const std::uint64_t u : units)
-        if (node_homes_->make_tracked(u)) announce_.push_back(u);
   }
 
   // The diffs a copy of u fetched now must include: the notices this rank has not applied, and its
