@@ -72,6 +72,9 @@ void unit_table::flush() {
   const auto runs = [this](std::vector<std::uint64_t>& units, bool map) {
     std::sort(units.begin(), units.end());
     units.erase(std::unique(units.begin(), units.end()), units.end());
+    // A unit whose state changed and changed back within the batch (a copy dropped and installed
+    // again by one release) keeps its protection: no call for it.
+    std::erase_if(units, [this](std::uint64_t u) { return effective(u) == access_of(state(u)); });
     std::size_t i = 0;
     while (i < units.size()) {
       const std::uint64_t first = units[i];
@@ -110,6 +113,7 @@ void unit_table::apply_run(std::uint64_t first, std::uint64_t count, access want
     runs_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(runs_) + delta);
   }
   if (gen != generation_) return;
+  ++calls_;
   if (mprotect(space_.app_unit(first), count * space_.unit(), prot_of(want)) != 0) {
     if (errno != ENOMEM) fatal("mprotect of units %llu..%llu failed: %s", static_cast<unsigned long long>(first),
                                static_cast<unsigned long long>(first + count - 1), std::strerror(errno));
@@ -158,6 +162,7 @@ void unit_table::apply(std::uint64_t u, access want) {
     before = access::none;
     delta = runs_delta(u, before, want);
   }
+  ++calls_;
   if (mprotect(space_.app_unit(u), space_.unit(), prot_of(want)) != 0) {
     if (errno != ENOMEM) fatal("mprotect of unit %llu failed: %s", static_cast<unsigned long long>(u), std::strerror(errno));
     // The process reached vm.max_map_count with mappings that are not the space's: start over.
@@ -190,6 +195,7 @@ bool unit_table::runs_consistent(std::uint64_t u) const {
 }
 
 void unit_table::reset_mappings() {
+  ++calls_;
   if (mprotect(space_.app_base(), space_.size(), PROT_NONE) != 0)
     fatal("mprotect of the whole global space failed: %s", std::strerror(errno));
   if (++generation_ == 0) generation_ = 1;  // entries with an older map_gen now read as PROT_NONE

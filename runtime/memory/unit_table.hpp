@@ -147,6 +147,7 @@ class unit_table {
   // Counters for tests and DSM_LOG=debug.
   std::uint64_t protection_runs() const { return runs_; }
   std::uint64_t map_resets() const { return resets_; }
+  std::uint64_t protection_calls() const { return calls_; }  // mprotect calls on the space
   std::uint64_t map_budget() const { return budget_; }
 
   // The largest budget that keeps the process under vm.max_map_count.
@@ -196,6 +197,7 @@ class unit_table {
   std::uint64_t runs_ = 0;
   std::uint64_t budget_;
   std::uint64_t resets_ = 0;
+  std::uint64_t calls_ = 0;
   int batching_ = 0;                    // batches alive
   std::vector<std::uint64_t> waiting_;  // mapped units whose protection a batch holds back
   std::vector<std::uint64_t> to_map_;   // units a batch maps when it ends, mapped or not

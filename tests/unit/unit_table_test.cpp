@@ -98,6 +98,39 @@ TEST(UnitTable, ProtectionFollowsTheState) {
   EXPECT_TRUE(faults(p, false));
 }
 
+TEST(UnitTable, ABatchProtectsOnlyTheUnitsWhoseAccessChanged) {
+  global_space space(kAlone, 16 * kUnit, kUnit);
+  unit_table t(space, 0, 1, 1000);
+  {
+    unit_table::batch b(t);
+    for (std::uint64_t u = 2; u < 8; ++u) t.map(u);
+  }
+  EXPECT_EQ(t.protection_calls(), 1u);  // one run: units 2..7, writable
+  auto* p = reinterpret_cast<volatile char*>(space.app_unit(4));
+  EXPECT_FALSE(faults(p, true));
+  // A release that drops copies and installs them again: the access ends where it began.
+  {
+    unit_table::batch b(t);
+    for (std::uint64_t u = 2; u < 8; ++u) t.set_state(u, holding::invalid);
+    for (std::uint64_t u = 2; u < 8; ++u) t.set_state(u, holding::owner_sole);
+  }
+  EXPECT_EQ(t.protection_calls(), 1u);
+  EXPECT_FALSE(faults(p, true));
+  // Two units of the run lose write access, and one is dropped and installed again: one call, for
+  // the two.
+  {
+    unit_table::batch b(t);
+    t.set_state(3, holding::invalid);
+    t.set_state(3, holding::owner_sole);
+    t.set_state(4, holding::owner_shared);
+    t.set_state(5, holding::owner_shared);
+  }
+  EXPECT_EQ(t.protection_calls(), 2u);
+  EXPECT_TRUE(faults(p, true));
+  EXPECT_FALSE(faults(p, false));
+  EXPECT_FALSE(faults(reinterpret_cast<volatile char*>(space.app_unit(3)), true));
+}
+
 TEST(UnitTable, DataWrittenThroughTheRuntimeViewIsSeenByTheApplication) {
   global_space space(kAlone, 8 * kUnit, kUnit);
   unit_table t(space, 0, 1, 1000);
