@@ -589,6 +589,7 @@ struct statistics {
   std::uint64_t remote_lock_acquires = 0;
   std::uint64_t barriers = 0;
   std::uint64_t remaps = 0;  // faults served locally after the runtime dropped a mapping
+  std::uint64_t pushes_renewed = 0;  // read misses on a unit its home pushed with a barrier, served here (home-based lazy release)
   std::uint64_t ring_full_waits = 0;  // messages that found a node-mate's ring full and waited in this rank
   std::uint64_t protocol_bytes = 0;  // now, not a count: twins, diffs and write notices kept (lazy release)
   std::uint64_t lock_records = 0;  // now, not a count: locks this rank keeps a record of (as a holder, and as a manager)

@@ -29,6 +29,7 @@ namespace dsm::rt {
   X(remote_lock_acquires)  \
   X(barriers)              \
   X(remaps)                \
+  X(pushes_renewed)        \
   X(ring_full_waits)       \
   X(protocol_bytes)        \
   X(lock_records)          \

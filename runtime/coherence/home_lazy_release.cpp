@@ -38,13 +38,15 @@
 //
 // Data with the barrier: a home that wrote a unit since the last barrier sends it with its barrier
 // arrival to each rank of another node whose copy the write's notice drops, if that rank has pushes
-// left since its last fetch (8 at first, doubled up to 64 at each fetch after it used them up;
-// put_pushes); rank 0 routes it into that rank's release, which
+// left (8 at its first fetch; put_pushes); the merge routes it into that rank's release, which
 // installs it instead of fetching it after the barrier, if it holds every diff the copy must
-// (take_offered). While a reader has pushes left, the home writes the unit without faults and finds
-// its writes by comparing it with its bytes at the last close (streamed_). A Jacobi edge row then
-// costs no message of its own between hosts, and its home no fault, 64 sweeps out of 65 once its
-// reader's credit has grown.
+// (take_offered). The push that leaves a reader 2 is a probe: installed without access, so that
+// the reader's next access faults here, with no message (take_probe), and its next barrier arrival
+// renews the pushes (twice as many as last time, up to 64 left; renew_pushes). A reader that goes
+// on reading is never fetched from again; one that stops costs at most the pushes it has left.
+// While a reader has pushes left, the home writes the unit without faults and finds its writes by
+// comparing it with its bytes at the last close (streamed_). A Jacobi edge row then costs no
+// message of its own between hosts, and its home no fault.
 //
 // Threads: misses, acquires, releases and barriers on the application thread (op_mu); requests and
 // diffs on the engine (state_mu). token_for runs on either, with state_mu.
@@ -243,9 +245,11 @@ class home_lazy_release final : public protocol, public sync_payloads {
     if (!r.done()) fatal("home-based lazy release: a lock token with %zu bytes to spare", token.size() - r.at);
   }
 
-  // The arrival: [u32 bytes][the intervals' arrival (intervals.hpp)], then the units pushed, each
-  // [u32 rank][unit data]. A release: [u32 bytes][the intervals' release], then the units pushed to
-  // its rank.
+  // The arrival: [u32 bytes][the intervals' arrival (intervals.hpp)], [u32 count] renewals, each
+  // [u32 home][u64 unit] (a probed unit read since: take_probe), then the units pushed, each
+  // [u32 rank][u8 probe][unit data]. A release: [u32 bytes][the intervals' release], [u32 count]
+  // renewals for units of its rank, each [u32 reader][u64 unit], then the units pushed to its rank,
+  // each [u8 probe][unit data].
   std::vector<std::byte> barrier_arrival() override {
     std::lock_guard<runtime_mutex> g(ctx_.state_mu);
     send_unsent(-1);  // the barrier makes every interval visible
@@ -253,21 +257,38 @@ class home_lazy_release final : public protocol, public sync_payloads {
     const std::vector<std::byte> intervals = barrier_arrival_of(log_, 0, at_last_barrier_);
     w.put(static_cast<std::uint32_t>(intervals.size()));
     w.put_bytes(intervals);
+    w.put(static_cast<std::uint32_t>(renew_.size()));
+    for (const auto& [home, u] : renew_) {
+      w.put(static_cast<std::uint32_t>(home));
+      w.put(u);
+    }
+    renew_.clear();
     put_pushes(w);
     return std::move(w.out);
   }
 
   std::vector<std::vector<std::byte>> barrier_merge(const std::vector<std::vector<std::byte>>& arrivals) override {
     std::vector<std::vector<std::byte>> intervals(arrivals.size());
-    std::vector<wire_writer> pushed(static_cast<size_t>(n_));
+    std::vector<wire_writer> pushed(static_cast<size_t>(n_)), renewed(static_cast<size_t>(n_));
+    std::vector<std::uint32_t> renewals(static_cast<size_t>(n_), 0);
     for (std::size_t s = 0; s < arrivals.size(); ++s) {
       wire_reader r{arrivals[s], 0, "barrier arrival"};
       const std::span<const std::byte> own = r.get_bytes(r.get<std::uint32_t>());
       intervals[s].assign(own.begin(), own.end());
+      for (std::uint32_t k = r.get<std::uint32_t>(); k > 0; --k) {
+        const auto home = r.get<std::uint32_t>();
+        const auto u = r.get<std::uint64_t>();
+        if (home >= static_cast<std::uint32_t>(n_)) fatal("home-based lazy release: pushes renewed at rank %u", home);
+        check_unit(u, "a barrier arrival's renewal");
+        renewed[home].put(static_cast<std::uint32_t>(s));  // (arrivals and releases are by rank)
+        renewed[home].put(u);
+        ++renewals[home];
+      }
       while (!r.done()) {
         const auto to = r.get<std::uint32_t>();
         if (to >= static_cast<std::uint32_t>(n_)) fatal("home-based lazy release: a unit pushed to rank %u", to);
         const std::size_t start = r.at;
+        (void)r.get<std::uint8_t>();
         (void)get_unit(r, "a barrier arrival");
         pushed[to].put_bytes(std::span<const std::byte>(arrivals[s]).subspan(start, r.at - start));
       }
@@ -277,6 +298,8 @@ class home_lazy_release final : public protocol, public sync_payloads {
       wire_writer w;
       w.put(static_cast<std::uint32_t>(releases[s].size()));
       w.put_bytes(releases[s]);
+      w.put(renewals[s]);
+      w.put_bytes(renewed[s].out);
       w.put_bytes(pushed[s].out);
       releases[s] = std::move(w.out);
     }
@@ -288,10 +311,17 @@ class home_lazy_release final : public protocol, public sync_payloads {
     wire_reader r{release, 0, "barrier release"};  // an empty one is fatal here: "truncated barrier release"
     const std::span<const std::byte> intervals = r.get_bytes(r.get<std::uint32_t>());
     if (intervals.empty()) fatal("lazy release: a barrier release without model data");
+    for (std::uint32_t k = r.get<std::uint32_t>(); k > 0; --k) {
+      const auto reader = r.get<std::uint32_t>();
+      const auto u = r.get<std::uint64_t>();
+      check_unit(u, "a barrier release's renewal");
+      if (reader < static_cast<std::uint32_t>(n_)) renew_pushes(u, static_cast<int>(reader));
+    }
     while (!r.done()) {
+      const bool probe = r.get<std::uint8_t>() != 0;
       const unit_data d = get_unit(r, "a barrier release");
       DSM_REQUIRE(ctx_.table->home(d.u) != me_, "unit %llu of rank %d's own pushed to it", static_cast<unsigned long long>(d.u), me_);
-      offered_.insert_or_assign(d.u, d);
+      offered_.insert_or_assign(d.u, offer{d, probe});
     }
     incorporate(intervals.subspan(1));
     offered_.clear();
@@ -338,6 +368,8 @@ class home_lazy_release final : public protocol, public sync_payloads {
     std::erase_if(applied_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(was_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(pushes_, [&](const auto& kv) { return inside(kv.first / static_cast<std::uint64_t>(n_)); });
+    std::erase_if(probed_, inside);
+    std::erase_if(renew_, [&](const auto& hu) { return inside(hu.second); });
     std::erase_if(held_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(credit_, [&](const auto& kv) { return inside(kv.first); });
     std::erase_if(privates_, inside);
@@ -463,12 +495,13 @@ class home_lazy_release final : public protocol, public sync_payloads {
 
   // Home side, state_mu held, at a barrier arrival (transport/wire.hpp records): the units this
   // rank wrote since the last barrier, for each rank of another node whose copy their notices drop,
-  // if it has pushes left since its last fetch; at most kBarrierDataBytes in all. Each goes with
-  // the barrier's release to its rank, which installs it instead of fetching it after the barrier
-  // (take_offered). A reader gets kPushes at its first fetch and twice what it used up at a later
-  // one, up to kMaxPushes: one that stops reading stops costing anything after at most kMaxPushes
-  // more writes; one that goes on fetches again after 8, 16, 32 and then every 65 writes (each
-  // such fetch is a round trip in the middle of a sweep, often to an engine asleep). While a
+  // if it has pushes left; at most kBarrierDataBytes in all. Each goes with the barrier's release
+  // to its rank, which installs it instead of fetching it after the barrier (take_offered). A
+  // reader gets kPushes at its first fetch, and twice what it used up at a later one, up to
+  // kMaxPushes. The push that leaves kProbeLeft is a probe: a reader that reads the unit after it
+  // says so in its next arrival, before its pushes run out, and gets more (renew_pushes), so it
+  // never fetches again (a fetch in the middle of a sweep, to an engine often asleep, cost
+  // 120-800 us here); one that stops reading costs at most the pushes it has left (64). While a
   // reader has pushes left, the home writes the unit without faults (streamed_).
   void put_pushes(wire_writer& w) {
     unit_table::batch protections(*ctx_.table);
@@ -503,6 +536,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
         --left->second.left;
         enter(u, r);  // a unit streamed stays private; one that is not is tracked below
         w.put(static_cast<std::uint32_t>(r));
+        w.put(static_cast<std::uint8_t>(left->second.left == kProbeLeft ? 1 : 0));
         put_unit(w, u, applied);
         pushed = true;
       }
@@ -521,6 +555,16 @@ class home_lazy_release final : public protocol, public sync_payloads {
                     static_cast<unsigned long long>(u));
       if (full) break;
     }
+  }
+
+  // Home side, state_mu held, at a barrier release: the reader read u since a probe push (it
+  // faulted on it, take_probe), so it gets twice as many pushes as last time, up to kMaxPushes
+  // left. A reader whose pushes ran out meanwhile (it read late) fetches again, as before.
+  void renew_pushes(std::uint64_t u, int reader) {
+    const auto b = pushes_.find(push_key(u, reader));
+    if (b == pushes_.end() || b->second.left == 0) return;
+    b->second.given = static_cast<std::uint8_t>(std::min<unsigned>(2u * b->second.given, kMaxPushes));
+    b->second.left = static_cast<std::uint8_t>(std::min<unsigned>(b->second.left + b->second.given, kMaxPushes));
   }
 
   // Home side, state_mu held: u is pushed at barriers. Its home writes it in place without faults,
@@ -573,14 +617,31 @@ class home_lazy_release final : public protocol, public sync_payloads {
   // state_mu held, incorporating a barrier's release: installs the unit its home pushed with the
   // release, if it includes every diff this rank's copy must (the notices learned so far, and this
   // rank's own diffs); the release's later notices of u are checked again.
+  // A probe push, or any push while the last probe is unread, leaves the unit without access
+  // (probed_): the reader's next access faults here, and its next arrival renews the pushes.
   bool take_offered(std::uint64_t u) {
     auto o = offered_.find(u);
     if (o == offered_.end()) return false;
     versions due;
     if (auto p = pending_.find(u); p != pending_.end()) due = p->second;
     if (auto s = pushed_.find(u); s != pushed_.end()) note_version(due, me_, s->second);
-    if (!covers(o->second.applied, due)) return false;
-    install(u, o->second.bytes);
+    if (!covers(o->second.data.applied, due)) return false;
+    const bool probed = o->second.probe || probed_.count(u) != 0;
+    install(u, o->second.data.bytes);
+    if (probed) {
+      ctx_.table->set_state(u, holding::invalid);
+      probed_.insert(u);
+    }
+    return true;
+  }
+
+  // Application thread, state_mu held: u was installed by a probe push and not accessed since.
+  // It becomes a copy again, with no message; its home hears at the next barrier that it is read.
+  bool take_probe(std::uint64_t u) {
+    if (probed_.erase(u) == 0) return false;
+    ctx_.table->set_state(u, holding::copy);
+    renew_.emplace_back(ctx_.table->home(u), u);
+    bump(ctx_.stats.pushes_renewed);
     return true;
   }
 
@@ -949,6 +1010,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     }
     pending_.erase(u);
     pushed_.erase(u);
+    probed_.erase(u);
     ctx_.table->set_state(u, holding::copy);
     bump(ctx_.stats.units_fetched);
     DSM_TRACE_NOTE(fetch, u, ctx_.table->home(u), data.size());
@@ -990,6 +1052,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
     {
       std::lock_guard<runtime_mutex> g(ctx_.state_mu);
       if (ctx_.table->state(u) != holding::invalid) return;  // its diffs arrived meanwhile (this rank is its home)
+      if (take_probe(u)) return;
       home = ctx_.table->home(u);
       DSM_REQUIRE(home >= 0 && pending_.count(u) != 0, "unit %llu is invalid without write notices", static_cast<unsigned long long>(u));
       if (home != me_ && copy_from_mate(u, home)) {
@@ -1081,6 +1144,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
         note_version(pending_[u], writer, index);
         if (had_copy && refresh(u)) continue;
         if (take_offered(u)) continue;
+        probed_.erase(u);  // its copy is out of date: fetched at the next access
         if (had_copy) {
           ctx_.table->set_state(u, holding::invalid);
           bump(ctx_.stats.invalidations);
@@ -1145,6 +1209,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
   static constexpr std::uint64_t kBarrierDataBytes = 256 * 1024;  // unit data one home pushes per barrier
   static constexpr std::uint8_t kPushes = 8;                    // pushes to a reader at its first fetch
   static constexpr std::uint8_t kMaxPushes = 64;                // ... doubled at each fetch after it used them up
+  static constexpr std::uint8_t kProbeLeft = 2;                 // the push that leaves this many is a probe
   static constexpr std::uint8_t kRefreshes = 8;                 // refresh() at most this often without a miss
   static constexpr std::uint8_t kHot = 32;                      // closes a unit written while mates read it stays private
 
@@ -1177,7 +1242,13 @@ class home_lazy_release final : public protocol, public sync_payloads {
   bulk_assembly bulk_;  // home diffs being reassembled
   std::vector<std::byte> reply_;                             // the fetch reply the application thread waits for
   std::vector<std::byte> copy_buffer_;                       // a unit copied from a node-mate's memory
-  std::unordered_map<std::uint64_t, unit_data> offered_;     // units pushed with the barrier release being incorporated
+  struct offer {
+    unit_data data;
+    bool probe;  // installed without access: the reader's next access renews its pushes
+  };
+  std::unordered_map<std::uint64_t, offer> offered_;         // units pushed with the barrier release being incorporated
+  std::unordered_set<std::uint64_t> probed_;                 // installed by a push, not accessed since a probe
+  std::vector<std::pair<int, std::uint64_t>> renew_;         // (home, unit) read since a probe: in the next arrival
   std::unordered_map<std::uint64_t, std::uint8_t> credit_;  // unit -> refreshes left before its copy is dropped
   // Home side, node-local copies of private units (announce_taken).
   std::unordered_set<std::uint64_t> privates_;              // units private here

@@ -17,9 +17,9 @@
 // - a lock-protected counter alternating between two ranks costs exactly two messages per acquire,
 //   its data included (the node-local lock hand-off: the request to the holder and the token);
 // - a Jacobi sweep at 2 ranks sends no message at all through the node-local fast path; without
-//   it the home pushes the edge row to its reader with the barrier, and the reader fetches it
-//   (one request, one reply with both units of the row) after 8 writes, then after 16 more, 32,
-//   and then once every 65 writes.
+//   it the home pushes the edge row to its reader with the barrier after the reader's first fetch,
+//   and the reader, which faults on the probe among the pushes, renews them with its next barrier
+//   arrival: no fetch after the first, and a fault per unit at the 6th, 22nd, 54th... push.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -399,9 +399,12 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
   dsm::barrier();
   const std::uint64_t per_barrier = sum_over_ranks(settled().messages_sent - base);
   constexpr int kSweeps = 60;
-  const std::uint64_t before = settled().messages_sent;
+  const dsm::statistics before = settled();
   for (int s = 4; s < 4 + kSweeps; ++s) sweep(s);
-  const std::uint64_t messages = sum_over_ranks(settled().messages_sent - before) - kSweeps * per_barrier;
+  const dsm::statistics after = settled();
+  const std::uint64_t messages = sum_over_ranks(after.messages_sent - before.messages_sent) - kSweeps * per_barrier;
+  const std::uint64_t renewed = sum_over_ranks(after.pushes_renewed - before.pushes_renewed);
+  const std::uint64_t misses = sum_over_ranks(after.read_misses - before.read_misses);
   // The result against the same sweeps done here, privately.
   std::vector<double> pa(rows * n, 0.0), pb(rows * n, 0.0);
   for (std::size_t i = 1; i + 1 < rows; ++i)
@@ -421,24 +424,33 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
   if (home_based() && first_touch()) {
     // Each rank reads its neighbour's edge row (two units) once per sweep: through shared memory
     // with no message, or else from the barrier's release, which carries the row its home wrote
-    // in the sweep (docs/protocols.md, "Data with the barrier"): 8 times after the first fetch,
-    // and twice as many after each fetch that follows pushes used up, up to 64. Grid a's edge rows
-    // are read in even sweeps and written in odd ones: fetched in sweeps 0, 18 and 52; grid b's
-    // one sweep later. A fetch is one request and one reply that carries both units.
-    std::uint64_t fetches = 0;
+    // in the sweep (docs/protocols.md, "Data with the barrier"): 8 pushes after the first fetch.
+    // The one that leaves 2 is a probe: installed without access, so the reader's next read faults
+    // here, with no message, and its next barrier arrival renews the pushes (twice as many as
+    // last time, up to 64 left). Grid a's edge rows are read in even sweeps and written in odd
+    // ones: fetched in sweep 0 only, probed at its 6th and 22nd pushes; grid b's one sweep later.
+    // A fetch is one request and one reply that carries both units; the units it brought with
+    // them that the reader does not read (rank 0's, below its edge row) stop after their probe.
+    std::uint64_t fetches = 0, probes = 0;
     for (int grid = 0; grid < 2; ++grid) {
-      bool valid = false;
+      bool valid = false, probed = false;
       int left = 0, given = 0, used_up = 0;
       for (int s = 0; s < 4 + kSweeps; ++s) {
         if (s % 2 == grid) {  // read
-          if (valid) continue;
-          fetches += s >= 4 ? 1 : 0;
-          given = used_up == 0 ? 8 : std::min(2 * used_up, 64);
-          left = given, used_up = 0, valid = true;
+          if (!valid) {
+            fetches += s >= 4 ? 1 : 0;
+            given = used_up == 0 ? 8 : std::min(2 * used_up, 64);
+            left = given, used_up = 0, valid = true;
+          } else if (probed) {  // read since the probe: renewed at this barrier
+            probes += s >= 4 ? 1 : 0;
+            probed = false;
+            if (left > 0) given = std::min(2 * given, 64), left = std::min(left + given, 64);
+          }
         } else if (left > 0) {  // written and pushed
-          if (--left == 0) used_up = given;
+          if (--left == 2) probed = true;
+          if (left == 0) used_up = given;
         } else {  // written: the copy is dropped
-          valid = false;
+          valid = false, probed = false;
         }
       }
     }
@@ -446,6 +458,12 @@ TEST_F(collective, a_jacobi_sweep_sends_only_what_its_boundaries_need) {
     DSM_EXPECT_ALL(messages == want_messages)
         << messages << " messages in " << kSweeps << " sweeps besides the barriers' own " << per_barrier
         << " each (want " << want_messages << ")";
+    // Two ranks, two units each: every read miss in these sweeps is a probe read (node-mates
+    // refresh their copies from the home's memory instead, and miss when their credit runs out).
+    const std::uint64_t want_renewed = node_local() ? 0 : 2u * 2u * probes;
+    DSM_EXPECT_ALL(renewed == want_renewed && (node_local() || misses == want_renewed))
+        << renewed << " pushes renewed and " << misses << " read misses (want " << want_renewed << " each, "
+        << probes << " probes per unit)";
   }
   dsm::barrier();
   dsm::free(b);
