@@ -315,7 +315,8 @@ class home_lazy_release final : public protocol, public sync_payloads {
       const auto reader = r.get<std::uint32_t>();
       const auto u = r.get<std::uint64_t>();
       check_unit(u, "a barrier release's renewal");
-      if (reader < static_cast<std::uint32_t>(n_)) renew_pushes(u, static_cast<int>(reader));
+      if (reader >= static_cast<std::uint32_t>(n_)) fatal("home-based lazy release: pushes renewed by rank %u", reader);
+      renew_pushes(u, static_cast<int>(reader));
     }
     while (!r.done()) {
       const bool probe = r.get<std::uint8_t>() != 0;
@@ -1208,7 +1209,7 @@ class home_lazy_release final : public protocol, public sync_payloads {
   static constexpr std::uint64_t kTokenDataBytes = 64 * 1024;  // unit data one token may carry
   static constexpr std::uint64_t kBarrierDataBytes = 256 * 1024;  // unit data one home pushes per barrier
   static constexpr std::uint8_t kPushes = 8;                    // pushes to a reader at its first fetch
-  static constexpr std::uint8_t kMaxPushes = 64;                // ... doubled at each fetch after it used them up
+  static constexpr std::uint8_t kMaxPushes = 64;                // ... doubled at each renewal, or fetch after they ran out
   static constexpr std::uint8_t kProbeLeft = 2;                 // the push that leaves this many is a probe
   static constexpr std::uint8_t kRefreshes = 8;                 // refresh() at most this often without a miss
   static constexpr std::uint8_t kHot = 32;                      // closes a unit written while mates read it stays private
