@@ -494,6 +494,13 @@ class home_lazy_release final : public protocol, public sync_payloads {
 
   std::uint64_t push_key(std::uint64_t u, int r) const { return u * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(r); }
 
+  // Home side, state_mu held: reader r's push budget for u (a push_budget*), or null if it has no
+  // pushes left.
+  auto* pushes_left(std::uint64_t u, int r) {
+    const auto b = pushes_.find(push_key(u, r));
+    return b == pushes_.end() || b->second.left == 0 ? nullptr : &b->second;
+  }
+
   // Home side, state_mu held, at a barrier arrival (transport/wire.hpp records): the units this
   // rank wrote since the last barrier, for each rank of another node whose copy their notices drop,
   // if it has pushes left; at most kBarrierDataBytes in all. Each goes with the barrier's release
@@ -527,24 +534,21 @@ class home_lazy_release final : public protocol, public sync_payloads {
       const std::vector<int> readers = was->second;  // enter() changes it
       bool pushed = false;
       for (const int r : readers) {
-        auto left = pushes_.find(push_key(u, r));
-        if (left == pushes_.end() || left->second.left == 0 || mate(r)) continue;
+        auto* left = pushes_left(u, r);
+        if (left == nullptr || mate(r)) continue;
         if (ctx_.table->extent(u) > budget) {
           full = true;
           break;
         }
         budget -= ctx_.table->extent(u);
-        --left->second.left;
+        --left->left;
         enter(u, r);  // a unit streamed stays private; one that is not is tracked below
         w.put(static_cast<std::uint32_t>(r));
-        w.put(static_cast<std::uint8_t>(left->second.left == kProbeLeft ? 1 : 0));
+        w.put(static_cast<std::uint8_t>(left->left == kProbeLeft ? 1 : 0));
         put_unit(w, u, applied);
         pushed = true;
       }
-      const bool more = std::any_of(readers.begin(), readers.end(), [&](int r) {
-        const auto b = pushes_.find(push_key(u, r));
-        return b != pushes_.end() && b->second.left != 0;
-      });
+      const bool more = std::any_of(readers.begin(), readers.end(), [&](int r) { return pushes_left(u, r) != nullptr; });
       if (more) {
         stream(u);
       } else {
@@ -562,10 +566,10 @@ class home_lazy_release final : public protocol, public sync_payloads {
   // faulted on it, take_probe), so it gets twice as many pushes as last time, up to kMaxPushes
   // left. A reader whose pushes ran out meanwhile (it read late) fetches again, as before.
   void renew_pushes(std::uint64_t u, int reader) {
-    const auto b = pushes_.find(push_key(u, reader));
-    if (b == pushes_.end() || b->second.left == 0) return;
-    b->second.given = static_cast<std::uint8_t>(std::min<unsigned>(2u * b->second.given, kMaxPushes));
-    b->second.left = static_cast<std::uint8_t>(std::min<unsigned>(b->second.left + b->second.given, kMaxPushes));
+    auto* b = pushes_left(u, reader);
+    if (b == nullptr) return;
+    b->given = static_cast<std::uint8_t>(std::min<unsigned>(2u * b->given, kMaxPushes));
+    b->left = static_cast<std::uint8_t>(std::min<unsigned>(b->left + b->given, kMaxPushes));
   }
 
   // Home side, state_mu held: u is pushed at barriers. Its home writes it in place without faults,
